@@ -1,0 +1,1 @@
+"""Paste filters for the objproxy proxy pipeline, one module per filter."""

@@ -1,0 +1,48 @@
+"""objproxy: a Swift-API object store."""
+from setuptools import find_packages, setup
+
+setup(
+    name='objproxy',
+    version='0.1.0',
+    description='An object store that speaks the OpenStack Swift API',
+    python_requires='>=3.9',
+    packages=find_packages(include=['objproxy', 'objproxy.*',
+                                    'middleware', 'middleware.*']),
+    include_package_data=True,
+    package_data={'objproxy': ['data/*', 'data/*/*']},
+    install_requires=[
+        'webob>=1.8',
+        'PasteDeploy>=2.0',
+        'eventlet>=0.33',
+        'pyclamd>=0.4.0',
+    ],
+    extras_require={
+        'test': ['pytest>=7', 'python-swiftclient>=4'],
+    },
+    entry_points={
+        'paste.app_factory': [
+            'proxy_server = objproxy.proxy.server:app_factory',
+            'storage_server = objproxy.storage.node:app_factory',
+            'object_server = objproxy.storage.object_server:app_factory',
+            'container_server = objproxy.storage.container_server:app_factory',
+            'account_server = objproxy.storage.account_server:app_factory',
+        ],
+        'paste.filter_factory': [
+            'catch_errors = middleware.catch_errors:filter_factory',
+            'gatekeeper = middleware.gatekeeper:filter_factory',
+            'healthcheck = middleware.healthcheck:filter_factory',
+            'proxy_logging = middleware.proxy_logging:filter_factory',
+            'ratelimit = middleware.ratelimit:filter_factory',
+            'tempauth = middleware.tempauth:filter_factory',
+            'clamav = middleware.clamav:filter_factory',
+        ],
+        'console_scripts': [
+            'objproxy-server = objproxy.cli.server:main',
+            'objproxy-ring-builder = objproxy.ring.cli:main',
+            'objproxy-aio = objproxy.cli.aio:main',
+            'objproxy-replicator = objproxy.cli.daemons:replicator_main',
+            'objproxy-auditor = objproxy.cli.daemons:auditor_main',
+            'objproxy-updater = objproxy.cli.daemons:updater_main',
+        ],
+    },
+)
