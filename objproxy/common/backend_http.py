@@ -1,0 +1,166 @@
+"""Pooled keep-alive HTTP connections from the proxy and daemons to nodes.
+
+Why not plain ``http.client``: a backend PUT must send ``Expect:
+100-continue`` and learn whether the node will take the body before any of
+it is sent (``http.client`` silently skips 1xx answers), and opening a new
+TCP connection per request is what leaves Swift's replicator with
+thousands of sockets in TIME_WAIT.  So connections here are pooled per
+``ip:port`` and reused when the previous response was read to the end.
+
+All sockets are eventlet-green when the process is monkey-patched (the
+server runner does that), so a slow node only blocks its own green thread.
+"""
+import http.client
+import socket
+import threading
+import time
+from urllib.parse import quote
+
+from objproxy.common.exceptions import ConnectionTimeout
+
+DEFAULT_POOL_SIZE = 16
+
+
+class BackendResponse(http.client.HTTPResponse):
+    """A response that can read an interim ``100 Continue`` by itself."""
+
+    def expect_response(self):
+        """Read the next status line: 100 (and stay open) or the final one."""
+        version, status, reason = self._read_status()
+        if status == 100:
+            http.client.parse_headers(self.fp)  # skip the 100's header block
+            self.status = 100
+            self.reason = reason.strip()
+            return self
+        # A final answer came instead (e.g. 507, 409): let begin() finish
+        # parsing it from the status line we already consumed.
+        already = (version, status, reason)
+        self._read_status = lambda: already
+        self.begin()
+        return self
+
+
+class BackendConnection(http.client.HTTPConnection):
+    """One keep-alive connection to a storage node."""
+
+    response_class = BackendResponse
+
+    def __init__(self, host, port, timeout=None):
+        super().__init__(host, port, timeout=timeout)
+        self.pool = None
+        self.last_used = time.time()
+
+    def begin_request(self, method, path, headers=None, query_string=None,
+                      chunked=False):
+        """Send the request line and headers; the body is sent separately."""
+        url = quote(path, safe='/:')
+        if query_string:
+            url += '?' + query_string
+        self.putrequest(method, url, skip_host=True,
+                        skip_accept_encoding=True)
+        self.putheader('Host', '%s:%s' % (self.host, self.port))
+        for name, value in (headers or {}).items():
+            self.putheader(name, str(value))
+        if chunked:
+            self.putheader('Transfer-Encoding', 'chunked')
+        self.endheaders()
+
+    def expect_continue(self):
+        """Wait for the node's ``100 Continue`` (or its early final answer)."""
+        resp = self.response_class(self.sock, method=self._method)
+        return resp.expect_response()
+
+    def send_chunk(self, data):
+        """Send one chunk of a chunked body (an empty one ends the body)."""
+        if data:
+            self.sock.sendall(b'%x\r\n%s\r\n' % (len(data), data))
+        else:
+            self.sock.sendall(b'0\r\n\r\n')
+
+    def release(self, response=None):
+        """Return to the pool if the exchange finished cleanly, else close."""
+        reusable = (response is not None and response.isclosed() and
+                    not response.will_close and self.pool is not None and
+                    self.sock is not None)
+        if reusable:
+            self.last_used = time.time()
+            self.pool.put(self)
+        else:
+            self.close()
+
+
+class ConnectionPool(object):
+    """Idle keep-alive connections per ``(ip, port)``."""
+
+    def __init__(self, max_idle=DEFAULT_POOL_SIZE, idle_timeout=60):
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self._idle = {}
+        self._lock = threading.Lock()
+        self.opened = 0  # how many TCP connections were ever created
+
+    def get(self, ip, port, conn_timeout=0.5, node_timeout=10):
+        key = (ip, int(port))
+        now = time.time()
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                conn = idle.pop()
+                if now - conn.last_used < self.idle_timeout and conn.sock:
+                    conn.sock.settimeout(node_timeout)
+                    conn.timeout = node_timeout
+                    return conn
+                conn.close()
+        conn = BackendConnection(ip, int(port), timeout=conn_timeout)
+        conn.pool = self
+        try:
+            conn.connect()
+        except socket.timeout:
+            conn.close()
+            raise ConnectionTimeout('connect to %s:%s timed out'
+                                    % (ip, port))
+        conn.sock.settimeout(node_timeout)
+        conn.timeout = node_timeout
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.opened += 1
+        return conn
+
+    def put(self, conn):
+        key = (conn.host, conn.port)
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.max_idle:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close_all(self):
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+
+def request(pool, node, method, path, headers=None, query_string=None,
+            body=None, conn_timeout=0.5, node_timeout=10):
+    """One simple request with a small (or no) body; returns status,
+    headers (lower-cased dict) and the whole body.  For metadata requests
+    only: streaming callers use ``pool.get`` and the connection methods.
+    """
+    conn = pool.get(node['ip'], node['port'], conn_timeout, node_timeout)
+    try:
+        headers = dict(headers or {})
+        if body is not None:
+            headers['Content-Length'] = str(len(body))
+        conn.begin_request(method, path, headers, query_string)
+        if body:
+            conn.sock.sendall(body)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.release(resp)
+        return (resp.status,
+                dict((k.lower(), v) for k, v in resp.getheaders()), data)
+    except BaseException:
+        conn.close()
+        raise
