@@ -1,4 +1,6 @@
 """objproxy: a Swift-API object store."""
+import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -9,6 +11,7 @@ setup(
     packages=find_packages(include=['objproxy', 'objproxy.*',
                                     'middleware', 'middleware.*']),
     include_package_data=True,
+    data_files=[('share/objproxy/etc', glob.glob('etc/*'))],
     package_data={'objproxy': ['data/*', 'data/*/*']},
     install_requires=[
         'webob>=1.8',
@@ -17,7 +20,7 @@ setup(
         'pyclamd>=0.4.0',
     ],
     extras_require={
-        'test': ['pytest>=7', 'python-swiftclient>=4'],
+        'test': ['pytest>=7', 'pytest-timeout>=2', 'python-swiftclient>=4'],
     },
     entry_points={
         'paste.app_factory': [

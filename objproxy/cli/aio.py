@@ -1,0 +1,301 @@
+"""``objproxy-aio``: a whole cluster on 127.0.0.1 in one command.
+
+Starts memcached, a private clamd, four storage nodes (three replicas) and
+one proxy with the full pipeline, waits until ``/healthcheck`` answers and
+prints how to use it.  Ctrl-C or SIGTERM stops every child; children also
+die with this process (PR_SET_PDEATHSIG), so nothing is left behind even
+after a ``kill -9``.  The test suite drives the same class (AllInOne).
+"""
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from objproxy.cli.aio_layout import AioLayout, DEFAULT_PIPELINE
+from objproxy.common.exceptions import ConfigError, RingError
+from objproxy.common.wsgi import die_with_parent
+
+NODE_COUNT = 4
+
+
+class AioError(Exception):
+    """A clear, user-facing reason the cluster cannot start."""
+
+
+def port_is_free(ip, port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def wait_for_port(ip, port, timeout, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection((ip, port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class AllInOne(object):
+    def __init__(self, data_dir, port=8080, node_ports=None, workers=1,
+                 pipeline=None, memcache_port=None, use_memcached=True,
+                 clamd_db=None, ip='127.0.0.1'):
+        self.ip = ip
+        self.port = port
+        self.node_ports = list(node_ports or
+                               [6010 + 10 * i for i in range(NODE_COUNT)])
+        self.pipeline = pipeline or DEFAULT_PIPELINE
+        self.use_clamd = 'clamav' in self.pipeline.split()
+        self.use_memcached = use_memcached
+        self.memcache_port = memcache_port or 11311
+        self.clamd_db = clamd_db
+        self.data_dir = os.path.abspath(data_dir)
+        self.workers = workers
+        self.procs = {}
+        self.clamd = None
+        self.layout = None
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self, timeout=60):
+        self._check_ports()
+        os.makedirs(os.path.join(self.data_dir, 'log'), exist_ok=True)
+        memcache_port = None
+        if self.use_memcached:
+            memcache_port = self._start_memcached()
+        clamd_socket = self._start_clamd() if self.use_clamd else None
+        self.layout = AioLayout(
+            self.data_dir, self.port, self.node_ports, self.workers,
+            self.pipeline, memcache_port, clamd_socket, self.ip)
+        self.layout.write_all()
+        for index in range(len(self.node_ports)):
+            self.start_node(index, timeout)
+        self._spawn('proxy', self.layout.proxy_conf)
+        self._wait_ready(timeout)
+
+    def stop(self):
+        for name in list(self.procs):
+            self._stop_proc(name)
+        if self.clamd is not None:
+            self.clamd.stop()
+            self.clamd = None
+
+    def start_node(self, index, timeout=30):
+        name = 'node%d' % (index + 1)
+        proc = self._spawn(name, self.layout.node_conf(index))
+        if not wait_for_port(self.ip, self.node_ports[index], timeout, proc):
+            raise AioError('storage node %d did not start; see %s'
+                           % (index + 1, self._log_path(name)))
+
+    def stop_node(self, index):
+        self._stop_proc('node%d' % (index + 1))
+
+    def kill_node(self, index):
+        self._stop_proc('node%d' % (index + 1), sig=signal.SIGKILL)
+
+    # -- pieces -----------------------------------------------------------
+    def _check_ports(self):
+        wanted = [('proxy', self.port)]
+        wanted += [('storage node %d' % (i + 1), p)
+                   for i, p in enumerate(self.node_ports)]
+        if self.use_memcached and shutil.which('memcached'):
+            wanted.append(('memcached', self.memcache_port))
+        for what, port in wanted:
+            if not port_is_free(self.ip, port):
+                raise AioError('port %d (%s) is already in use on %s; stop '
+                               'whatever uses it or pick another port'
+                               % (port, what, self.ip))
+
+    def _start_memcached(self):
+        binary = shutil.which('memcached')
+        if not binary:
+            sys.stderr.write('objproxy-aio: memcached not found '
+                             '(apt-get install memcached); tokens and rate '
+                             'limits stay per process\n')
+            return None
+        cmd = [binary, '-l', self.ip, '-p', str(self.memcache_port),
+               '-U', '0', '-m', '64']
+        if os.geteuid() == 0:
+            cmd += ['-u', 'root']
+        proc = self._popen('memcached', cmd)
+        if not wait_for_port(self.ip, self.memcache_port, 10, proc):
+            raise AioError('memcached did not start; see %s'
+                           % self._log_path('memcached'))
+        return self.memcache_port
+
+    def _start_clamd(self):
+        from objproxy.cli.clamd_runner import ClamdNotFound, ClamdProcess
+        run_dir = os.path.join(self.data_dir, 'run', 'clamd')
+        os.makedirs(run_dir, exist_ok=True)
+        self.clamd = ClamdProcess(run_dir, database_dir=self.clamd_db)
+        try:
+            self.clamd.start()
+        except ClamdNotFound as err:
+            self.clamd = None
+            raise AioError(str(err))
+        except RuntimeError as err:
+            self.clamd = None
+            raise AioError('clamd did not start: %s' % err)
+        return self.clamd.socket_path
+
+    def _spawn(self, name, conf):
+        cmd = [sys.executable, '-m', 'objproxy.cli.server', conf]
+        return self._popen(name, cmd)
+
+    def _popen(self, name, cmd):
+        log = open(self._log_path(name), 'ab')
+        try:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL,
+                                    preexec_fn=die_with_parent)
+        finally:
+            log.close()
+        self.procs[name] = proc
+        return proc
+
+    def _log_path(self, name):
+        return os.path.join(self.data_dir, 'log', name + '.out')
+
+    def _stop_proc(self, name, sig=signal.SIGTERM):
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _wait_ready(self, timeout):
+        proc = self.procs['proxy']
+        if not wait_for_port(self.ip, self.port, timeout, proc):
+            raise AioError('the proxy did not start; see %s'
+                           % self._log_path('proxy'))
+        deadline = time.time() + timeout
+        path = ('/healthcheck' if 'healthcheck' in self.pipeline.split()
+                else '/info')
+        while time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection(self.ip, self.port,
+                                                  timeout=2)
+                conn.request('GET', path)
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AioError('the proxy did not answer %s; see %s'
+                       % (path, self._log_path('proxy')))
+
+    @property
+    def proxy_url(self):
+        return 'http://%s:%d' % (self.ip, self.port)
+
+
+def banner(aio):
+    url = aio.proxy_url
+    return '\n'.join([
+        'objproxy all-in-one is running (data in %s)' % aio.data_dir,
+        '',
+        '  auth URL:  %s/auth/v1.0' % url,
+        '  user:      test:tester   key: testing',
+        '',
+        '  curl -i -H "X-Auth-User: test:tester" -H "X-Auth-Key: testing" '
+        '%s/auth/v1.0' % url,
+        '  swift -A %s/auth/v1.0 -U test:tester -K testing stat' % url,
+        '  swift -A %s/auth/v1.0 -U test:tester -K testing upload CONT FILE'
+        % url,
+        '',
+        'Logs in %s/log. Press Ctrl-C to stop.' % aio.data_dir,
+    ])
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog='objproxy-aio',
+        description='Run a whole objproxy cluster on 127.0.0.1: a proxy, '
+                    'four storage nodes (three replicas), memcached and '
+                    'a private clamd.')
+    parser.add_argument('--data-dir', default='./objproxy-data',
+                        help='where rings, configs, data and logs live '
+                             '(default: ./objproxy-data; kept across runs)')
+    parser.add_argument('--port', type=int, default=8080,
+                        help='proxy port (default 8080)')
+    parser.add_argument('--node-ports', default=None,
+                        help='comma-separated ports of the 4 storage nodes '
+                             '(default 6010,6020,6030,6040)')
+    parser.add_argument('--memcache-port', type=int, default=11311)
+    parser.add_argument('--no-memcached', action='store_true',
+                        help='run without memcached')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='worker processes per server (default 1)')
+    parser.add_argument('--pipeline', default=None,
+                        help='proxy pipeline, e.g. "catch_errors tempauth '
+                             'proxy_server" (default: the full pipeline)')
+    parser.add_argument('--clamd-db', default=None,
+                        help='use this signature directory (e.g. '
+                             '/var/lib/clamav) instead of the test one')
+    args = parser.parse_args(argv)
+    if args.node_ports:
+        try:
+            args.node_ports = [int(p) for p in args.node_ports.split(',')]
+        except ValueError:
+            parser.error('--node-ports takes comma-separated numbers')
+        if len(args.node_ports) != NODE_COUNT:
+            parser.error('--node-ports takes exactly %d ports' % NODE_COUNT)
+    if args.workers < 0:
+        parser.error('--workers must be 0 or more')
+    if args.pipeline and args.pipeline.split()[-1] != 'proxy_server':
+        parser.error('--pipeline must end with proxy_server')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    aio = AllInOne(args.data_dir, args.port, args.node_ports, args.workers,
+                   args.pipeline, args.memcache_port,
+                   not args.no_memcached, args.clamd_db)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        aio.start()
+        print(banner(aio), flush=True)
+        while True:
+            time.sleep(1)
+            dead = [name for name, proc in aio.procs.items()
+                    if proc.poll() is not None]
+            if dead:
+                sys.stderr.write('objproxy-aio: %s exited; stopping (logs '
+                                 'in %s/log)\n' % (', '.join(dead),
+                                                   aio.data_dir))
+                return 1
+    except (AioError, ConfigError, RingError) as err:
+        sys.stderr.write('objproxy-aio: %s\n' % err)
+        return 2
+    except KeyboardInterrupt:
+        print('\nstopping...', flush=True)
+        return 0
+    finally:
+        aio.stop()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""A real all-in-one cluster on free loopback ports, for functional tests.
+
+It is the same AllInOne that ``objproxy-aio`` runs: real storage-node
+processes, a real proxy with the full pipeline, memcached and clamd.
+"""
+import json
+import os
+import socket
+import urllib.request
+
+from objproxy.cli.aio import AllInOne
+from objproxy.common.hashing import load_hash_config
+from objproxy.ring.ring import Ring
+
+NODE_COUNT = 4
+
+
+def free_ports(count):
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(('127.0.0.1', 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class Cluster(object):
+    def __init__(self, data_dir, workers=1, pipeline=None):
+        ports = free_ports(NODE_COUNT + 2)
+        self.aio = AllInOne(str(data_dir), port=ports[0],
+                            node_ports=ports[1:NODE_COUNT + 1],
+                            workers=workers, pipeline=pipeline,
+                            memcache_port=ports[-1])
+        self.proxy_url = self.aio.proxy_url
+        self.auth_url = self.proxy_url + '/auth/v1.0'
+
+    def start(self):
+        self.aio.start()
+        load_hash_config(self.objproxy_dir)
+        return self
+
+    def stop(self):
+        self.aio.stop()
+
+    @property
+    def objproxy_dir(self):
+        return self.aio.layout.etc_dir
+
+    @property
+    def data_dir(self):
+        return self.aio.data_dir
+
+    @property
+    def memcache_servers(self):
+        return '127.0.0.1:%d' % self.aio.memcache_port
+
+    @property
+    def clamd(self):
+        return self.aio.clamd
+
+    @property
+    def nodes(self):
+        layout = self.aio.layout
+        return [{'ip': self.aio.ip, 'port': port,
+                 'devices': layout.node_devices(i),
+                 'device': layout.node_device_name(i),
+                 'pid': self._pid('node%d' % (i + 1))}
+                for i, port in enumerate(self.aio.node_ports)]
+
+    def _pid(self, name):
+        proc = self.aio.procs.get(name)
+        return proc.pid if proc and proc.poll() is None else None
+
+    def ring(self, name='object'):
+        return Ring(self.objproxy_dir, ring_name=name)
+
+    def token(self, user='test:tester', key='testing'):
+        req = urllib.request.Request(self.auth_url, headers={
+            'X-Auth-User': user, 'X-Auth-Key': key})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return (resp.headers['X-Storage-Url'],
+                    resp.headers['X-Auth-Token'])
+
+    def stop_node(self, index):
+        self.aio.stop_node(index)
+
+    def kill_node(self, index):
+        self.aio.kill_node(index)
+
+    def start_node(self, index):
+        self.aio.start_node(index)
+
+    def object_files(self, account, container, obj):
+        """Every file stored for an object, on every node, by node index."""
+        ring = self.ring('object')
+        part, _ = ring.get_nodes(account, container, obj)
+        from objproxy.common.hashing import hash_path
+        name_hash = hash_path(account, container, obj)
+        found = {}
+        for index, node in enumerate(self.nodes):
+            obj_dir = os.path.join(node['devices'], node['device'],
+                                   'objects', str(part), name_hash[-3:],
+                                   name_hash)
+            if os.path.isdir(obj_dir):
+                found[index] = sorted(os.listdir(obj_dir))
+        return found
+
+    def info(self):
+        with urllib.request.urlopen(self.proxy_url + '/info',
+                                    timeout=10) as resp:
+            return json.loads(resp.read())
