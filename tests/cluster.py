@@ -5,27 +5,14 @@ processes, a real proxy with the full pipeline, memcached and clamd.
 """
 import json
 import os
-import socket
 import urllib.request
 
 from objproxy.cli.aio import AllInOne
 from objproxy.common.hashing import load_hash_config
 from objproxy.ring.ring import Ring
+from tests.ports import free_ports
 
 NODE_COUNT = 4
-
-
-def free_ports(count):
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(('127.0.0.1', 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 class Cluster(object):

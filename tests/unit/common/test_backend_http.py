@@ -1,0 +1,95 @@
+"""The pool against a real HTTP/1.1 server on a loopback port."""
+import http.server
+import threading
+
+import pytest
+
+from objproxy.common.backend_http import ConnectionPool, request
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def do_GET(self):
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_expect_100(self):
+        if self.path == '/full':
+            # refuse before the body, like a node with no space
+            self.send_response(507)
+            self.send_header('Content-Length', '0')
+            self.send_header('Connection', 'close')
+            self.end_headers()
+            return False
+        return super().handle_expect_100()
+
+    def do_PUT(self):
+        if self.headers.get('Transfer-Encoding') == 'chunked':
+            data = b''
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                if not size:
+                    break
+                data += chunk
+        else:
+            data = self.rfile.read(int(self.headers['Content-Length']))
+        self.send_response(201)
+        self.send_header('Etag', str(len(data)))
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def node():
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {'ip': '127.0.0.1', 'port': server.server_address[1]}
+    server.shutdown()
+    server.server_close()
+
+
+def test_connections_are_reused(node):
+    pool = ConnectionPool()
+    for i in range(5):
+        status, _, body = request(pool, node, 'GET', '/x%d' % i)
+        assert (status, body) == (200, b'/x%d' % i)
+    assert pool.opened == 1
+
+
+def test_expect_continue_then_chunked_body(node):
+    pool = ConnectionPool()
+    conn = pool.get(node['ip'], node['port'])
+    conn.begin_request('PUT', '/obj', {'Expect': '100-continue'},
+                       chunked=True)
+    assert conn.expect_continue().status == 100
+    conn.send_chunk(b'abc')
+    conn.send_chunk(b'de')
+    conn.send_chunk(b'')
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 201 and resp.getheader('Etag') == '5'
+    conn.release(resp)
+    assert request(pool, node, 'GET', '/after')[0] == 200
+    assert pool.opened == 1
+
+
+def test_early_final_answer_instead_of_continue(node):
+    pool = ConnectionPool()
+    conn = pool.get(node['ip'], node['port'])
+    conn.begin_request('PUT', '/full', {'Expect': '100-continue',
+                                         'Content-Length': '10'})
+    resp = conn.expect_continue()
+    assert resp.status == 507
+    conn.release(resp)  # not reusable: the body was never sent
+    assert request(pool, node, 'GET', '/next')[0] == 200
+    assert pool.opened == 2

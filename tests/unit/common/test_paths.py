@@ -1,0 +1,29 @@
+import pytest
+
+from objproxy.common.paths import (
+    PathError, split_path, str_to_wsgi, wsgi_to_str)
+
+
+def test_split_path_shapes():
+    assert split_path('/v1/a', 2, 4, True) == ['v1', 'a', None, None]
+    assert split_path('/v1/a/c/o/with/slashes', 2, 4, True) == [
+        'v1', 'a', 'c', 'o/with/slashes']
+    assert split_path('/a/b', 2) == ['a', 'b']
+
+
+@pytest.mark.parametrize('path', ['', 'v1/a', '//a', '/a/b/c/d', '/v1//c'])
+def test_malformed_paths(path):
+    with pytest.raises(PathError):
+        split_path(path, 2, 3)
+
+
+def test_nul_is_refused():
+    with pytest.raises(PathError):
+        split_path('/v1/a\x00b', 2, 2)
+
+
+def test_wsgi_round_trip_and_bad_utf8():
+    text = '/v1/caf\u00e9'
+    assert wsgi_to_str(str_to_wsgi(text)) == text
+    with pytest.raises(PathError):
+        wsgi_to_str(b'/v1/\xff\xfe'.decode('latin-1'))
