@@ -1,0 +1,486 @@
+"""Virus-scan object uploads with clamd while they stream to storage.
+
+Why a streaming design: an object store cannot afford to buffer a 5 GiB
+upload in memory (or write it to a scratch disk) just to scan it, nor to
+read it twice.  So every object PUT body is copied, chunk by chunk, to a
+clamd INSTREAM session while the proxy streams the same chunks to the
+storage nodes.  clamd only gives its verdict after the end of the stream,
+so this filter withholds the final chunk from the proxy until clamd has
+answered: an infected body therefore never reaches its end on any storage
+node and nothing is committed.
+
+Contract with the proxy (keep it): ``env['wsgi.input']`` is replaced by a
+ScanningInput whose ``read(size)``/``readline()`` forward bytes to clamd and
+always keep a read-ahead chunk back.  The last bytes are returned only once
+the real input hit EOF *and* clamd said ``OK``.  Otherwise ``read()`` raises
+``objproxy.common.exceptions.InputRejected``; the proxy aborts its backend
+connections without finishing the body and re-raises it; this filter
+catches it around the app call and answers the client with its status and
+body.  If the app returns without reading the whole body (an early error
+response) the clamd stream is simply closed.
+
+Configuration::
+
+    [filter:clamav]
+    use = egg:objproxy#clamav
+    # Where clamd listens: a unix socket, or TCP host + port.  Without
+    # either, LocalSocket (or TCPSocket/TCPAddr) is read from clamd_conf.
+    clamd_socket = /run/objproxy/clamd.sock
+    # clamd_host = 127.0.0.1
+    # clamd_port = 3310
+    # Optional: clamd's own config.  When given, a max_scan_size larger
+    # than its StreamMaxLength, MaxFileSize or MaxScanSize is refused at
+    # start (clamd would reject the stream, or worse say OK unscanned).
+    # clamd_conf = /etc/clamav/clamd.conf
+    # Seconds for connecting to clamd and for each write to it.
+    timeout = 10
+    # Seconds to wait for the verdict once the whole body was sent.
+    scan_timeout = 120
+    # Largest body scanned (bytes, or 25M / 1G).  Keep <= StreamMaxLength.
+    max_scan_size = 512M
+    # Bodies over max_scan_size: refuse (413) or allow (store unscanned).
+    oversize = refuse
+    # clamd unreachable/erroring: refuse (503) or allow (store unscanned).
+    on_error = refuse
+    # Simultaneous scans per proxy worker; more wait in a queue ...
+    max_concurrent_scans = 32
+    # ... for at most this many seconds, then 503.
+    scan_queue_timeout = 10
+    # Bytes pulled from the client per read when the proxy asks for less.
+    chunk_size = 65536
+    # Seconds between VERSION refreshes (the label follows DB updates).
+    version_refresh = 300
+
+The ``X-Object-Meta-Scanned-By`` label.  Object metadata travels to the
+storage nodes in the request headers, *before* the body, so the label has
+to be chosen before the body starts and can never be revised afterwards.
+The scheme keeps it honest by only deciding what is known at that point:
+
+``ClamAV <version>[/<db version>/<db date>]`` (clamd's VERSION answer)
+    The body was streamed to clamd and clamd answered OK.  The label is
+    set before the body flows, but an object carrying it can only be
+    committed after that OK, because the last chunk is withheld until then.
+``unscanned; oversize``
+    ``Content-Length`` exceeded max_scan_size and ``oversize = allow``.
+``unscanned; clamd-unavailable``
+    clamd could not be reached (connect, INSTREAM or VERSION failed) when
+    the upload started and ``on_error = allow``.
+
+Consequences of never relabelling: once a scan has started, the object is
+labelled as scanned, so any failure *after* that point rejects the upload
+whatever ``on_error``/``oversize`` say: clamd dying, timing out or
+answering ERROR mid-stream gives ``503``, and a chunked body (no
+Content-Length) that grows past max_scan_size gives ``413``.  Storing those
+would publish a false "scanned" label; the client can retry (with a
+Content-Length, an oversize body is then stored unscanned when allowed; a
+retry while clamd is still down is stored unscanned when allowed).
+
+What is scanned: object PUTs (``/v1/<account>/<container>/<object>``).
+Passed through untouched: every other request; SLO manifest uploads
+(``multipart-manifest=put``, their body is a segment list, not a file);
+server-side copies (``PUT`` with ``X-Copy-From`` and ``COPY``), which copy
+the source's data *and* its label, so a copy of a scanned object is
+labelled as scanned and a copy of an unscanned one as unscanned.  POST
+form uploads do not exist in objproxy yet; when they do they must be
+routed through ScanningInput too.  A label sent by a client on any object
+PUT, POST or COPY is dropped, so it cannot be forged.  A metadata POST
+replaces all user metadata (Swift semantics) and a client cannot resend
+the label, so after a POST the object reads as not known to be scanned.
+
+Infected uploads get ``403 Forbidden`` with a plain-text body naming the
+signature, and a log line with transaction id, account, container, object
+and signature.  Each upload uses its own clamd connection; at most
+``max_concurrent_scans`` run at once per worker (eventlet semaphore).
+"""
+import sys
+import time
+from urllib.parse import parse_qs
+
+from eventlet.semaphore import Semaphore
+
+from objproxy.common.clamd import (
+    ClamdAddress, ClamdError, parse_size,
+    read_clamd_conf)
+from objproxy.common.config import (
+    check_options, get_choice, get_float, get_int)
+from objproxy.common.exceptions import ConfigError, InputRejected
+from objproxy.common.logs import get_logger
+from objproxy.common.paths import PathError, split_path, wsgi_to_str
+from objproxy.common.registry import register_info
+
+SECTION = 'filter:clamav'
+LABEL_ENV = 'HTTP_X_OBJECT_META_SCANNED_BY'
+LABEL_OVERSIZE = 'unscanned; oversize'
+LABEL_UNAVAILABLE = 'unscanned; clamd-unavailable'
+KNOWN_OPTIONS = (
+    'clamd_socket', 'clamd_host', 'clamd_port', 'clamd_conf', 'timeout',
+    'scan_timeout', 'max_scan_size', 'oversize', 'on_error',
+    'max_concurrent_scans', 'scan_queue_timeout', 'chunk_size',
+    'version_refresh',
+)
+DEFAULT_MAX_SCAN_SIZE = 512 * 1024 * 1024
+
+
+def _trans_id(env):
+    return (env.get('objproxy.trans_id') or env.get('swift.trans_id') or
+            env.get('HTTP_X_TRANS_ID') or '-')
+
+
+class ScanningInput(object):
+    """A ``wsgi.input`` that tees the body to clamd and withholds its end.
+
+    At every moment at least one byte read from the client (normally a
+    whole read-ahead chunk) is held back until the real input is exhausted
+    and clamd has answered OK; only then is the remainder released.  A
+    FOUND or failed scan raises InputRejected from ``read()``/``readline()``
+    (and again on any later call).  Memory is O(chunk).
+    """
+
+    def __init__(self, source, stream, content_length, max_scan_size,
+                 chunk_size, on_reject):
+        self._source = source
+        self._stream = stream
+        self._remaining = content_length
+        self._max_scan_size = max_scan_size
+        self._chunk_size = chunk_size
+        self._on_reject = on_reject
+        self._buf = b''
+        self._eof = False
+        self._released = False
+        self._rejection = None
+        self._closed = False
+        self.bytes_received = 0
+        self.verdict = None
+
+    # -- the file-like interface the proxy uses ---------------------------
+
+    def read(self, size=-1):
+        self._check()
+        if size is None or size < 0:
+            while not self._eof:
+                self._pull(self._chunk_size)
+            data, self._buf = self._buf, b''
+            return data
+        if size == 0:
+            return b''
+        while not self._eof and len(self._buf) <= size:
+            self._pull(max(size, self._chunk_size))
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def readline(self, size=-1):
+        self._check()
+        while True:
+            buf = self._buf
+            limit = len(buf) if size is None or size < 0 else \
+                min(size, len(buf))
+            newline = buf.find(b'\n', 0, limit)
+            if newline >= 0:
+                end = newline + 1
+            elif size is not None and 0 <= size <= len(buf):
+                end = size
+            elif self._released:
+                end = limit
+            else:
+                end = None
+            if end is not None and (end < len(buf) or self._released):
+                self._buf = buf[end:]
+                return buf[:end]
+            self._pull(self._chunk_size)
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self):
+        """Drop the clamd session if it is still open (idempotent)."""
+        self._closed = True
+        if self._stream is not None:
+            self._stream.close()
+
+    @property
+    def complete(self):
+        """True once the whole body was scanned clean and released."""
+        return self._released
+
+    # -- internals ----------------------------------------------------------
+
+    def _check(self):
+        if self._rejection is not None:
+            raise self._rejection
+        if self._closed:
+            self._reject('503 Service Unavailable', 'error',
+                         'read after the scan session was closed')
+
+    def _pull(self, size):
+        """Read one piece from the client and forward it to clamd."""
+        if self._remaining is not None:
+            want = min(size, self._remaining)
+            data = self._source.read(want) if want > 0 else b''
+        else:
+            data = self._source.read(size)
+        if not data:
+            self._finish()
+            return
+        self.bytes_received += len(data)
+        if self._remaining is not None:
+            self._remaining -= len(data)
+        if self.bytes_received > self._max_scan_size:
+            self._stream.close()
+            self._reject('413 Request Entity Too Large', 'oversize',
+                         'body exceeds max_scan_size (%d bytes)'
+                         % self._max_scan_size)
+        try:
+            self._stream.write(data)
+        except ClamdError as err:
+            self._reject('503 Service Unavailable', 'error', str(err))
+        self._buf += data
+        if self._remaining == 0:
+            self._finish()
+
+    def _finish(self):
+        """End of the client's body: get clamd's verdict."""
+        self._eof = True
+        try:
+            self.verdict = self._stream.finish()
+        except ClamdError as err:
+            self._reject('503 Service Unavailable', 'error', str(err))
+        if self.verdict.status == 'FOUND':
+            self._reject('403 Forbidden', 'infected',
+                         self.verdict.signature)
+        self._released = True
+
+    def _reject(self, status, kind, detail):
+        self._buf = b''
+        self._rejection = self._on_reject(status, kind, detail,
+                                          self.bytes_received)
+        raise self._rejection
+
+
+class ClamavFilter(object):
+    """Paste filter scanning object PUT bodies; see the module docstring."""
+
+    def __init__(self, app, conf, logger=None):
+        self.app = app
+        self.logger = logger or get_logger(conf, log_route='clamav')
+        self.timeout = get_float(conf, 'timeout', 10.0, SECTION, minimum=0.1)
+        self.scan_timeout = get_float(conf, 'scan_timeout', 120.0, SECTION,
+                                      minimum=0.1)
+        self.max_scan_size = parse_size(
+            conf.get('max_scan_size', DEFAULT_MAX_SCAN_SIZE),
+            '[%s] max_scan_size' % SECTION)
+        if self.max_scan_size < 1:
+            raise ConfigError('[%s] max_scan_size must be at least 1'
+                              % SECTION)
+        self.oversize = get_choice(conf, 'oversize', 'refuse',
+                                   ('refuse', 'allow'), SECTION)
+        self.on_error = get_choice(conf, 'on_error', 'refuse',
+                                   ('refuse', 'allow'), SECTION)
+        self.max_concurrent_scans = get_int(conf, 'max_concurrent_scans', 32,
+                                            SECTION, minimum=1)
+        self.scan_queue_timeout = get_float(conf, 'scan_queue_timeout', 10.0,
+                                            SECTION, minimum=0)
+        self.chunk_size = get_int(conf, 'chunk_size', 65536, SECTION,
+                                  minimum=1, maximum=16 * 1024 * 1024)
+        self.version_refresh = get_float(conf, 'version_refresh', 300.0,
+                                         SECTION, minimum=0)
+        self.address = self._address(conf)
+        self.slots = Semaphore(self.max_concurrent_scans)
+        self._version = None
+        self._version_at = 0.0
+
+    def _address(self, conf):
+        socket_path = (conf.get('clamd_socket') or '').strip() or None
+        host = (conf.get('clamd_host') or '').strip() or None
+        port = get_int(conf, 'clamd_port', None, SECTION, minimum=1,
+                       maximum=65535)
+        clamd_conf = (conf.get('clamd_conf') or '').strip() or None
+        if clamd_conf:
+            settings = read_clamd_conf(clamd_conf)
+            for key in ('StreamMaxLength', 'MaxFileSize', 'MaxScanSize'):
+                limit = settings[key]
+                if limit and self.max_scan_size > limit:
+                    raise ConfigError(
+                        '[%s] max_scan_size %d exceeds %s %d in %s; clamd '
+                        'would %s' % (
+                            SECTION, self.max_scan_size, key, limit,
+                            clamd_conf,
+                            'refuse the stream' if key == 'StreamMaxLength'
+                            else 'answer OK without scanning'))
+            if not socket_path and not host:
+                socket_path = settings.get('LocalSocket')
+                if not socket_path and settings.get('TCPSocket'):
+                    host = settings.get('TCPAddr') or '127.0.0.1'
+                    port = int(settings['TCPSocket'])
+        if host and not port:
+            port = 3310
+        if not socket_path and not host:
+            raise ConfigError('[%s] set clamd_socket, or clamd_host and '
+                              'clamd_port, or clamd_conf' % SECTION)
+        return ClamdAddress(socket_path=socket_path, host=host, port=port,
+                            timeout=self.timeout)
+
+    # -- request handling --------------------------------------------------
+
+    def __call__(self, env, start_response):
+        method = env.get('REQUEST_METHOD')
+        if method not in ('PUT', 'POST', 'COPY'):
+            return self.app(env, start_response)
+        target = self._object_path(env)
+        if target is None:
+            return self.app(env, start_response)
+        # Only this filter may set the label (see the module docstring).
+        env.pop(LABEL_ENV, None)
+        if method != 'PUT' or 'HTTP_X_COPY_FROM' in env:
+            return self.app(env, start_response)
+        query = parse_qs(env.get('QUERY_STRING', ''))
+        if 'put' in query.get('multipart-manifest', ()):
+            return self.app(env, start_response)
+        return self._scan_put(env, start_response, target)
+
+    def _object_path(self, env):
+        try:
+            path = wsgi_to_str(env.get('PATH_INFO', ''))
+            _version, account, container, obj = split_path(path, 4, 4, True)
+        except (PathError, ValueError):
+            return None
+        return account, container, obj
+
+    def _scan_put(self, env, start_response, target):
+        txn = _trans_id(env)
+        where = 'txn=%s account=%s container=%s object=%s' % (
+            (txn,) + tuple(target))
+        length = env.get('CONTENT_LENGTH')
+        if length not in (None, ''):
+            try:
+                length = int(length)
+                if length < 0:
+                    raise ValueError(length)
+            except ValueError:
+                return _respond(start_response, '400 Bad Request',
+                                b'Invalid Content-Length\n')
+        else:
+            length = None
+        if length is not None and length > self.max_scan_size:
+            if self.oversize == 'refuse':
+                self.logger.info('clamav: refused oversize upload %s '
+                                 'length=%d max_scan_size=%d',
+                                 where, length, self.max_scan_size)
+                return _respond(
+                    start_response, '413 Request Entity Too Large',
+                    b'Request Entity Too Large: the body is larger than '
+                    b'the virus-scan limit of %d bytes\n'
+                    % self.max_scan_size)
+            self.logger.warning('clamav: storing oversize upload unscanned '
+                                '%s length=%d', where, length)
+            env[LABEL_ENV] = LABEL_OVERSIZE
+            return self.app(env, start_response)
+
+        if not self.slots.acquire(timeout=self.scan_queue_timeout):
+            self.logger.error('clamav: no free scan slot within %ss (%d '
+                              'scans running) %s', self.scan_queue_timeout,
+                              self.max_concurrent_scans, where)
+            return _respond(start_response, '503 Service Unavailable',
+                            b'Service Unavailable: the virus scanner is '
+                            b'busy, retry later\n')
+        try:
+            try:
+                stream = self.address.instream(scan_timeout=self.scan_timeout)
+                try:
+                    label = self._label()
+                except ClamdError:
+                    stream.close()
+                    raise
+            except ClamdError as err:
+                if self.on_error == 'allow':
+                    self.logger.error('clamav: clamd unavailable, storing '
+                                      'unscanned %s: %s', where, err)
+                    env[LABEL_ENV] = LABEL_UNAVAILABLE
+                    return self.app(env, start_response)
+                self.logger.error('clamav: clamd unavailable, refusing '
+                                  'upload %s: %s', where, err)
+                return _respond(start_response, '503 Service Unavailable',
+                                b'Service Unavailable: the virus scanner '
+                                b'is unavailable, retry later\n')
+
+            def on_reject(status, kind, detail, received):
+                if kind == 'infected':
+                    self.logger.warning(
+                        'clamav: infected upload rejected %s signature=%s',
+                        where, detail)
+                    body = ('Forbidden: the upload matches the virus '
+                            'signature %s\n' % detail)
+                elif kind == 'oversize':
+                    self.logger.info(
+                        'clamav: refused oversize chunked upload %s after '
+                        '%d bytes: %s', where, received, detail)
+                    body = ('Request Entity Too Large: the body is larger '
+                            'than the virus-scan limit of %d bytes\n'
+                            % self.max_scan_size)
+                else:
+                    self.logger.error(
+                        'clamav: scan failed, upload refused %s after %d '
+                        'bytes: %s', where, received, detail)
+                    body = ('Service Unavailable: the virus scan could not '
+                            'be completed, retry later\n')
+                return InputRejected(status, body.encode('utf-8'),
+                                     {'Content-Type':
+                                      'text/plain; charset=UTF-8'})
+
+            scan_input = ScanningInput(
+                env['wsgi.input'], stream, length, self.max_scan_size,
+                self.chunk_size, on_reject)
+            env['wsgi.input'] = scan_input
+            env[LABEL_ENV] = label
+            try:
+                return self.app(env, start_response)
+            except InputRejected as rejected:
+                return _respond(start_response, rejected.status,
+                                rejected.body, rejected.headers,
+                                exc_info=sys.exc_info())
+            finally:
+                scan_input.close()
+        finally:
+            self.slots.release()
+
+    def _label(self):
+        """clamd's VERSION text, cached for version_refresh seconds."""
+        now = time.monotonic()
+        if self._version is None or \
+                now - self._version_at >= self.version_refresh:
+            try:
+                self._version = self.address.version()
+                self._version_at = now
+            except ClamdError:
+                if self._version is None:
+                    raise
+        return self._version
+
+
+def _respond(start_response, status, body, headers=None, exc_info=None):
+    out = {'Content-Type': 'text/plain; charset=UTF-8'}
+    out.update(headers or {})
+    out['Content-Length'] = str(len(body))
+    if exc_info is not None:
+        start_response(status, list(out.items()), exc_info)
+    else:
+        start_response(status, list(out.items()))
+    return [body]
+
+
+def filter_factory(global_conf, **local_conf):
+    check_options(SECTION, local_conf, global_conf, KNOWN_OPTIONS)
+    conf = dict(global_conf or {})
+    conf.update(local_conf)
+    probe = ClamavFilter(None, conf)
+    register_info('clamav', max_scan_size=probe.max_scan_size,
+                  oversize=probe.oversize, on_error=probe.on_error,
+                  max_concurrent_scans=probe.max_concurrent_scans,
+                  scanned_by_header='X-Object-Meta-Scanned-By')
+
+    def clamav_filter(app):
+        return ClamavFilter(app, conf, logger=probe.logger)
+    return clamav_filter
