@@ -435,12 +435,21 @@ class ClamavFilter(object):
                 self.chunk_size, on_reject)
             env['wsgi.input'] = scan_input
             env[LABEL_ENV] = label
+            started = []
+
+            def tracking_start_response(status, headers, exc_info=None):
+                started.append(status)
+                if exc_info is not None:
+                    return start_response(status, headers, exc_info)
+                return start_response(status, headers)
             try:
-                return self.app(env, start_response)
+                return self.app(env, tracking_start_response)
             except InputRejected as rejected:
+                # exc_info only if the app already started a response
+                # (WSGI: replace it); some servers re-raise otherwise.
                 return _respond(start_response, rejected.status,
                                 rejected.body, rejected.headers,
-                                exc_info=sys.exc_info())
+                                exc_info=sys.exc_info() if started else None)
             finally:
                 scan_input.close()
         finally:

@@ -1,0 +1,460 @@
+"""The clamav filter against a real clamd loaded with the EICAR signatures.
+
+The app behind the filter is a tiny stand-in for the proxy: it reads
+``wsgi.input`` in 64 KiB chunks the way the proxy does, records what it
+would have stored, and on InputRejected "aborts" (records it) and
+re-raises.  The key property checked everywhere: for an infected body it
+never receives the complete body, so no storage node could commit it.
+"""
+import hashlib
+import logging
+import os
+import sys
+
+import eventlet
+import pytest
+from webob import Request
+
+sys.path.insert(0, os.path.abspath(
+    os.path.join(os.path.dirname(__file__), '..', '..', '..')))
+from tests.clamd_fixture import clamd, clamd_factory  # noqa: E402,F401
+
+from middleware import clamav  # noqa: E402
+from objproxy.common.clamd import EICAR_TEST_FILE  # noqa: E402
+from objproxy.common.exceptions import (  # noqa: E402
+    ConfigError, InputRejected)
+from objproxy.common.registry import clear_info, get_info  # noqa: E402
+
+MiB = 1024 * 1024
+FILLER = hashlib.sha256(b'objproxy').digest() * 2048  # 64 KiB, fixed
+
+
+class GeneratedInput(object):
+    """A request body made on the fly: ``size`` bytes of filler with the
+    EICAR file written at ``eicar_at``; reads return at most ``piece``
+    bytes like a socket.  ``on_offset`` is called once when that many
+    bytes were handed out (to inject faults mid-stream)."""
+
+    def __init__(self, size, eicar_at=None, piece=65536, on_offset=None,
+                 yield_every_read=False):
+        self.size = size
+        self.eicar_at = eicar_at
+        self.piece = piece
+        self.pos = 0
+        self.on_offset = on_offset
+        self.yield_every_read = yield_every_read
+
+    def byte_range(self, start, end):
+        out = bytearray()
+        while start < end:
+            offset = start % len(FILLER)
+            take = min(end - start, len(FILLER) - offset)
+            out += FILLER[offset:offset + take]
+            start += take
+        if self.eicar_at is not None:
+            lo = max(self.eicar_at, end - len(out))
+            hi = min(self.eicar_at + len(EICAR_TEST_FILE), end)
+            base = end - len(out)
+            for i in range(lo, hi):
+                out[i - base] = EICAR_TEST_FILE[i - self.eicar_at]
+        return bytes(out)
+
+    def whole(self):
+        return self.byte_range(0, self.size)
+
+    def read(self, size=-1):
+        if self.yield_every_read:
+            eventlet.sleep(0)
+        if self.on_offset and self.pos >= self.on_offset[0]:
+            offset, hook = self.on_offset
+            self.on_offset = None
+            hook()
+        if size is None or size < 0:
+            size = self.size
+        end = min(self.size, self.pos + size, self.pos + self.piece)
+        data = self.byte_range(self.pos, end)
+        self.pos = end
+        return data
+
+
+class FakeProxy(object):
+    """Reads the body like the proxy and records what it would store."""
+
+    def __init__(self, chunk=65536, use_readline=False, read_body=True):
+        self.chunk = chunk
+        self.use_readline = use_readline
+        self.read_body = read_body
+        self.calls = []
+
+    def __call__(self, env, start_response):
+        record = {'received': 0, 'md5': hashlib.md5(), 'complete': False,
+                  'aborted': None, 'input': env['wsgi.input'],
+                  'label': env.get('HTTP_X_OBJECT_META_SCANNED_BY')}
+        self.calls.append(record)
+        if not self.read_body:
+            start_response('412 Precondition Failed',
+                           [('Content-Length', '0')])
+            return [b'']
+        length = env.get('CONTENT_LENGTH')
+        remaining = int(length) if length else None
+        inp = env['wsgi.input']
+        try:
+            while remaining is None or remaining > 0:
+                if self.use_readline:
+                    data = inp.readline()
+                else:
+                    size = self.chunk if remaining is None else \
+                        min(self.chunk, remaining)
+                    data = inp.read(size)
+                if not data:
+                    break
+                record['received'] += len(data)
+                record['md5'].update(data)
+                if remaining is not None:
+                    remaining -= len(data)
+        except InputRejected as err:
+            record['aborted'] = err.status
+            raise
+        record['complete'] = True
+        start_response('201 Created', [('Content-Length', '0')])
+        return [b'']
+
+
+class ListHandler(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def log():
+    logger = logging.getLogger('test.clamav.%d' % id(object()))
+    handler = ListHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger, handler.lines
+
+
+def make_filter(clamd, logger, app=None, **options):
+    conf = {'clamd_socket': clamd.socket_path, 'timeout': '5',
+            'scan_timeout': '60'}
+    conf.update(options)
+    app = app or FakeProxy()
+    return clamav.ClamavFilter(app, conf, logger=logger), app
+
+
+def put(filt, body_input, length=True, path='/v1/AUTH_test/cont/obj',
+        headers=None):
+    environ = {'REQUEST_METHOD': 'PUT', 'wsgi.input': body_input,
+               'HTTP_X_TRANS_ID': 'tx-test-1'}
+    if length:
+        environ['CONTENT_LENGTH'] = str(body_input.size)
+    else:
+        environ['HTTP_TRANSFER_ENCODING'] = 'chunked'
+    req = Request.blank(path, environ=environ, headers=headers or {})
+    if not length:
+        req.environ.pop('CONTENT_LENGTH', None)
+    return req.get_response(filt)
+
+
+# --- the core behaviour ---------------------------------------------------
+
+@pytest.mark.parametrize('length', [True, False], ids=['length', 'chunked'])
+def test_clean_upload_is_stored_and_labelled(clamd, log, length):
+    filt, app = make_filter(clamd, log[0])
+    body = GeneratedInput(3 * MiB + 123, piece=10000)
+    resp = put(filt, body, length=length)
+    assert resp.status_int == 201
+    record = app.calls[0]
+    assert record['complete']
+    assert record['received'] == body.size
+    assert record['md5'].hexdigest() == hashlib.md5(body.whole()).hexdigest()
+    assert record['label'].startswith('ClamAV 1.')
+    assert filt.slots.balance == filt.max_concurrent_scans
+
+
+@pytest.mark.parametrize('length', [True, False], ids=['length', 'chunked'])
+def test_eicar_at_start_is_rejected(clamd, log, length):
+    logger, lines = log
+    filt, app = make_filter(clamd, logger)
+    body = GeneratedInput(MiB, eicar_at=0)
+    resp = put(filt, body, length=length)
+    assert resp.status_int == 403
+    assert b'Objproxy.Test.EICAR' in resp.body
+    assert resp.content_type == 'text/plain'
+    record = app.calls[0]
+    assert record['aborted'] == '403 Forbidden'
+    assert not record['complete']
+    assert record['received'] < body.size
+    infected = [line for line in lines if 'infected' in line]
+    assert len(infected) == 1
+    for part in ('tx-test-1', 'account=AUTH_test', 'container=cont',
+                 'object=obj', 'signature=Objproxy.Test.EICAR'):
+        assert part in infected[0]
+
+
+def test_eicar_in_the_middle_of_50_mib(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    body = GeneratedInput(50 * MiB, eicar_at=25 * MiB + 12345)
+    resp = put(filt, body)
+    assert resp.status_int == 403
+    record = app.calls[0]
+    assert not record['complete']
+    # everything but the held-back final chunk went through, no more
+    assert body.size - 2 * 65536 <= record['received'] < body.size
+
+
+@pytest.mark.parametrize('offset', [65536 - 30, 2 * 65536 - 1, 65536 * 3])
+def test_eicar_split_across_chunk_boundaries(clamd, log, offset):
+    filt, app = make_filter(clamd, log[0])
+    body = GeneratedInput(5 * 65536, eicar_at=offset, piece=65536)
+    resp = put(filt, body, length=False)
+    assert resp.status_int == 403
+    assert app.calls[0]['received'] < body.size
+
+
+def test_eicar_in_the_final_chunk_never_reaches_the_app(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    size = 4 * 65536
+    body = GeneratedInput(size, eicar_at=size - len(EICAR_TEST_FILE))
+    resp = put(filt, body)
+    assert resp.status_int == 403
+    assert app.calls[0]['received'] <= size - 65536
+
+
+def test_readline_consumer(clamd, log):
+    text_filter, app = make_filter(clamd, log[0],
+                                   app=FakeProxy(use_readline=True))
+    body = GeneratedInput(300000, piece=7000)
+    assert put(text_filter, body).status_int == 201
+    assert app.calls[0]['received'] == body.size
+    infected = GeneratedInput(300000, eicar_at=299000, piece=7000)
+    assert put(text_filter, infected, length=False).status_int == 403
+    assert not app.calls[1]['complete']
+
+
+def test_app_not_reading_the_body_releases_the_scan(clamd, log):
+    filt, app = make_filter(clamd, log[0], app=FakeProxy(read_body=False),
+                            max_concurrent_scans='2')
+    resp = put(filt, GeneratedInput(MiB))
+    assert resp.status_int == 412
+    assert filt.slots.balance == 2
+    scan_input = app.calls[0]['input']
+    with pytest.raises(InputRejected):
+        scan_input.read(10)  # the session is closed: never unscanned data
+
+
+# --- clamd failures -------------------------------------------------------
+
+def test_clamd_unreachable_fails_closed(tmp_path, log, clamd):
+    logger, lines = log
+    filt, app = make_filter(clamd, logger,
+                            clamd_socket=str(tmp_path / 'none.sock'))
+    resp = put(filt, GeneratedInput(1000))
+    assert resp.status_int == 503
+    assert app.calls == []
+    assert any('clamd unavailable, refusing' in line and 'tx-test-1' in line
+               for line in lines)
+
+
+def test_clamd_unreachable_allowed_is_stored_unscanned(tmp_path, log, clamd):
+    logger, lines = log
+    filt, app = make_filter(clamd, logger, on_error='allow',
+                            clamd_socket=str(tmp_path / 'none.sock'))
+    body = GeneratedInput(1000, eicar_at=0)
+    resp = put(filt, body)
+    assert resp.status_int == 201
+    assert app.calls[0]['complete']
+    assert app.calls[0]['label'] == 'unscanned; clamd-unavailable'
+    assert any('storing unscanned' in line for line in lines)
+
+
+@pytest.mark.parametrize('on_error', ['refuse', 'allow'])
+def test_clamd_dying_mid_stream_refuses(clamd_factory, log, on_error):
+    private = clamd_factory()
+    logger, lines = log
+    filt, app = make_filter(private, logger, on_error=on_error)
+    filt._label()  # version cached while clamd is up
+    body = GeneratedInput(8 * MiB, on_offset=(2 * MiB, private.stop))
+    resp = put(filt, body)
+    assert resp.status_int == 503
+    assert not app.calls[0]['complete']
+    assert app.calls[0]['received'] < body.size
+    assert any('scan failed' in line for line in lines)
+
+
+# --- size limits ----------------------------------------------------------
+
+def test_oversize_with_length_refused_up_front(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_scan_size='1M')
+    resp = put(filt, GeneratedInput(MiB + 1))
+    assert resp.status_int == 413
+    assert app.calls == []
+
+
+def test_oversize_with_length_allowed_unscanned(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_scan_size='1M',
+                            oversize='allow')
+    body = GeneratedInput(MiB + 1)
+    resp = put(filt, body)
+    assert resp.status_int == 201
+    assert app.calls[0]['received'] == body.size
+    assert app.calls[0]['label'] == 'unscanned; oversize'
+
+
+@pytest.mark.parametrize('oversize', ['refuse', 'allow'])
+def test_chunked_oversize_refused_mid_stream(clamd, log, oversize):
+    filt, app = make_filter(clamd, log[0], max_scan_size='1M',
+                            oversize=oversize)
+    body = GeneratedInput(3 * MiB)
+    resp = put(filt, body, length=False)
+    assert resp.status_int == 413
+    assert not app.calls[0]['complete']
+    assert app.calls[0]['received'] <= MiB
+
+
+def test_exactly_max_scan_size_is_scanned(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_scan_size='1M')
+    assert put(filt, GeneratedInput(MiB), length=False).status_int == 201
+    assert app.calls[0]['label'].startswith('ClamAV')
+
+
+def test_invalid_content_length(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    req = Request.blank('/v1/a/c/o', environ={
+        'REQUEST_METHOD': 'PUT', 'CONTENT_LENGTH': 'ten'})
+    resp = req.get_response(filt)
+    assert resp.status_int == 400
+    assert app.calls == []
+
+
+# --- concurrency ----------------------------------------------------------
+
+def test_32_concurrent_uploads_get_the_right_verdicts(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_concurrent_scans='8')
+    pool = eventlet.GreenPool(32)
+    jobs = []
+    for i in range(32):
+        infected = i % 3 == 0
+        body = GeneratedInput(
+            256 * 1024 + i * 1000,
+            eicar_at=(i * 7919) % (200 * 1024) if infected else None,
+            piece=16384, yield_every_read=True)
+        jobs.append((infected, pool.spawn(put, filt, body, i % 2 == 0)))
+    for infected, job in jobs:
+        resp = job.wait()
+        assert resp.status_int == (403 if infected else 201)
+    assert sum(1 for c in app.calls if c['complete']) == 21
+    assert filt.slots.balance == 8
+
+
+def test_scan_queue_timeout_gives_503(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_concurrent_scans='1',
+                            scan_queue_timeout='0.2')
+
+    def slow_reader():
+        eventlet.sleep(1.0)
+    slow = eventlet.spawn(put, filt, GeneratedInput(
+        MiB, on_offset=(65536, slow_reader), yield_every_read=True))
+    eventlet.sleep(0.05)
+    resp = put(filt, GeneratedInput(1000))
+    assert resp.status_int == 503
+    assert b'busy' in resp.body
+    assert slow.wait().status_int == 201
+
+
+# --- what is not scanned --------------------------------------------------
+
+@pytest.mark.parametrize('method,path,query,headers', [
+    ('GET', '/v1/a/c/o', '', {}),
+    ('PUT', '/v1/a/c', '', {}),
+    ('PUT', '/v1/a/c/o', 'multipart-manifest=put', {}),
+    ('PUT', '/v1/a/c/o', '', {'X-Copy-From': '/c/src'}),
+    ('COPY', '/v1/a/c/o', '', {'Destination': '/c/dst'}),
+    ('POST', '/v1/a/c/o', '', {}),
+])
+def test_pass_through_untouched(clamd, log, method, path, query, headers):
+    filt, app = make_filter(clamd, log[0])
+    body = GeneratedInput(1000, eicar_at=0)
+    headers = dict(headers, **{'X-Object-Meta-Scanned-By': 'forged'})
+    req = Request.blank(path + ('?' + query if query else ''),
+                        environ={'REQUEST_METHOD': method,
+                                 'wsgi.input': body,
+                                 'CONTENT_LENGTH': str(body.size)},
+                        headers=headers)
+    resp = req.get_response(filt)
+    assert resp.status_int == 201
+    assert app.calls[0]['input'] is body
+    if method == 'GET' or path == '/v1/a/c':
+        assert app.calls[0]['label'] == 'forged'  # not an object write
+    else:
+        assert app.calls[0]['label'] is None  # clients cannot set it
+
+
+def test_forged_label_on_put_replaced(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    resp = put(filt, GeneratedInput(100), headers={
+        'X-Object-Meta-Scanned-By': 'ClamAV trust me'})
+    assert resp.status_int == 201
+    assert app.calls[0]['label'] != 'ClamAV trust me'
+    assert app.calls[0]['label'].startswith('ClamAV 1.')
+
+
+# --- configuration --------------------------------------------------------
+
+def test_factory_registers_info_and_refuses_unknown(clamd):
+    clear_info()
+    factory = clamav.filter_factory({}, clamd_socket=clamd.socket_path,
+                                    max_scan_size='64M')
+    filt = factory(FakeProxy())
+    assert isinstance(filt, clamav.ClamavFilter)
+    info = get_info()['clamav']
+    assert info['max_scan_size'] == 64 * MiB
+    assert info['on_error'] == 'refuse'
+    assert 'clamd_socket' not in info
+    with pytest.raises(ConfigError, match='scan_size_typo'):
+        clamav.filter_factory({}, clamd_socket='/x', scan_size_typo='1')
+    clear_info()
+
+
+def test_clamd_conf_limits_and_socket(clamd, tmp_path):
+    conf = tmp_path / 'clamd.conf'
+    conf.write_text('LocalSocket %s\nStreamMaxLength 100M\n'
+                    'MaxFileSize 1G\nMaxScanSize 1G\n' % clamd.socket_path)
+    filt = clamav.ClamavFilter(FakeProxy(), {
+        'clamd_conf': str(conf), 'max_scan_size': '100M'})
+    assert filt.address.socket_path == clamd.socket_path
+    with pytest.raises(ConfigError, match='StreamMaxLength'):
+        clamav.ClamavFilter(FakeProxy(), {'clamd_conf': str(conf),
+                                          'max_scan_size': '101M'})
+    # MaxFileSize left at clamd's default (100M) would be a silent bypass
+    conf.write_text('LocalSocket /x\nStreamMaxLength 1G\n')
+    with pytest.raises(ConfigError, match='MaxFileSize'):
+        clamav.ClamavFilter(FakeProxy(), {'clamd_conf': str(conf),
+                                          'max_scan_size': '200M'})
+
+
+def test_runner_config_is_accepted(clamd):
+    filt = clamav.ClamavFilter(FakeProxy(), {
+        'clamd_conf': clamd.conf_path, 'max_scan_size': '512M'})
+    assert filt.address.socket_path == clamd.socket_path
+    with pytest.raises(ConfigError):
+        clamav.ClamavFilter(FakeProxy(), {'clamd_conf': clamd.conf_path,
+                                          'max_scan_size': '513M'})
+
+
+@pytest.mark.parametrize('options,message', [
+    ({}, 'clamd_socket'),
+    ({'clamd_socket': '/x', 'on_error': 'maybe'}, 'on_error'),
+    ({'clamd_socket': '/x', 'oversize': 'sometimes'}, 'oversize'),
+    ({'clamd_socket': '/x', 'max_scan_size': 'big'}, 'max_scan_size'),
+    ({'clamd_socket': '/x', 'max_concurrent_scans': '0'},
+     'max_concurrent_scans'),
+])
+def test_bad_options(options, message):
+    with pytest.raises(ConfigError, match=message):
+        clamav.ClamavFilter(FakeProxy(), options)
