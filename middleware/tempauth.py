@@ -1,0 +1,675 @@
+"""tempauth: users from the config file, tokens, and Swift's authorisation.
+
+Why: it gives a cluster working authentication with no external service,
+and it is the policy point the proxy asks (``env['swift.authorize']``)
+before touching any account, container or object.
+
+Authentication: ``GET /auth/v1.0`` (also ``/auth/v1.0/``, ``/v1.0`` and
+``/auth/v1/<account>/auth``) with ``X-Auth-User: account:user`` and
+``X-Auth-Key`` (or ``X-Storage-User`` / ``X-Storage-Pass``) returns
+``X-Auth-Token``, ``X-Storage-Token``, ``X-Storage-Url`` and
+``X-Auth-Token-Expires``.  Tokens (``<reseller_prefix>tk<32 hex>``) live in
+memcached when ``memcache_servers`` is set (or another filter put a client
+in ``env['swift.cache']``), so every proxy accepts them; otherwise they live
+in this process.  A user's unexpired token is handed out again unless the
+client sends ``X-Auth-New-Token: true``.
+
+Authorisation (``authorize(req)``, called by the proxy with ``req.acl`` set
+to the container's read or write ACL) returns None to allow, or a 401
+(no valid token) / 403 (authenticated but not allowed) response:
+
+* ``.reseller_admin`` may do anything on any account of ours except
+  accounts whose name starts with a dot;
+* the account owner (``.admin``, which puts ``<prefix><account>`` in the
+  user's groups) may do anything in it except PUT/DELETE the account
+  itself, subject to ``<PREFIX>_require_group`` (service tokens);
+* everyone else only through container ACLs (``account:user``,
+  ``account:*``, ``*:user``, ``*``, ``.r:<referrer>``, ``.rlistings``) or
+  the account ACL ``X-Account-Access-Control`` (JSON with ``admin``,
+  ``read-write``, ``read-only``), stored as
+  ``X-Account-Sysmeta-Core-Access-Control``.
+
+Config (defaults shown)::
+
+    [filter:tempauth]
+    use = egg:objproxy#tempauth
+    reseller_prefix = AUTH
+    auth_prefix = /auth/
+    token_life = 86400
+    # max_token_life = <token_life>
+    allow_overrides = true
+    storage_url_scheme = default
+    # <PREFIX>_require_group =
+    # memcache_servers =          (also from [DEFAULT])
+    # user_<account>_<user> = <key> [group] [group] [...] [storage_url]
+    # user64_<b64 account>_<b64 user> = ...  (names with _ or special chars)
+"""
+import base64
+import hmac
+import json
+import os
+import threading
+import time
+from urllib.parse import urlparse
+
+from webob import Request, Response
+
+from objproxy.common.config import (
+    check_options, config_true_value, get_bool, get_choice, get_int,
+    get_list)
+from objproxy.common.exceptions import ConfigError
+from objproxy.common.logs import get_logger
+from objproxy.common.memcached import MemcacheConnectionError, client_from_conf
+from objproxy.common.paths import PathError, split_path
+from objproxy.common.registry import register_info
+
+SECTION = 'filter:tempauth'
+ACCOUNT_ACL_SYSMETA = 'X-Account-Sysmeta-Core-Access-Control'
+ACCOUNT_ACL_HEADER = 'X-Account-Access-Control'
+ACCOUNT_ACL_KEYS = ('admin', 'read-write', 'read-only')
+REFERRER_PREFIXES = ('.r:', '.ref:', '.referer:', '.referrer:')
+LOCAL_TOKEN_LIMIT = 100000
+
+
+# -- ACL parsing (container ACLs, Swift's v1 format) -------------------------
+def clean_acl(name, value):
+    """Validate and normalise a container ACL header; ValueError when bad.
+
+    The proxy calls this (``env['swift.clean_acl']``) for X-Container-Read
+    and X-Container-Write on container PUT/POST and answers 400 with the
+    message on ValueError.
+    """
+    name = name.lower()
+    is_write = name in ('write', 'x-container-write')
+    result = []
+    for item in (value or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        if not item.startswith('.'):
+            result.append(item)
+            continue
+        if item == '.rlistings':
+            if is_write:
+                raise ValueError('.rlistings is not allowed in a write ACL')
+            result.append(item)
+            continue
+        prefix = next((p for p in REFERRER_PREFIXES if item.startswith(p)),
+                      None)
+        if prefix is None:
+            raise ValueError('Unknown designator %r in ACL' % item)
+        if is_write:
+            raise ValueError('Referrers not allowed in write ACL: %r' % item)
+        host = item[len(prefix):].strip()
+        negate = host.startswith('-')
+        if negate:
+            host = host[1:].strip()
+        if not host or host in ('-',):
+            raise ValueError('No host/domain value after referrer '
+                             'designation in ACL: %r' % item)
+        if '://' in host:
+            host = urlparse(host).hostname or ''
+            if not host:
+                raise ValueError('Bad referrer in ACL: %r' % item)
+        result.append('.r:%s%s' % ('-' if negate else '', host))
+    return ','.join(result)
+
+
+def parse_acl(acl):
+    """ACL string -> (referrers, groups)."""
+    referrers, groups = [], []
+    for item in (acl or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        prefix = next((p for p in REFERRER_PREFIXES if item.startswith(p)),
+                      None)
+        if prefix:
+            referrers.append(item[len(prefix):].strip())
+        else:
+            groups.append(item)
+    return referrers, groups
+
+
+def referrer_allowed(referer, referrers):
+    """Swift's referrer rules: ``*``, ``host``, ``.domain``, ``-`` denies."""
+    allowed = False
+    host = None
+    if referer:
+        try:
+            host = urlparse(referer).hostname
+        except ValueError:
+            host = None
+    for rule in referrers:
+        negate = rule.startswith('-')
+        target = rule[1:] if negate else rule
+        if target == '*':
+            matches = True
+        elif not host:
+            matches = False
+        elif target.startswith('.'):
+            matches = host.endswith(target) or host == target[1:]
+        else:
+            matches = host == target
+        if matches:
+            allowed = not negate
+    return allowed
+
+
+def parse_account_acl(text):
+    """JSON account ACL -> dict, or raise ValueError with a readable reason."""
+    if text is None or text.strip() == '':
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError('Syntax error in input (%r)' % text)
+    if not isinstance(data, dict):
+        raise ValueError('Syntax error in input (%r)' % text)
+    for key, value in data.items():
+        if key not in ACCOUNT_ACL_KEYS:
+            raise ValueError('Key %r not recognized' % key)
+        if not isinstance(value, list):
+            raise ValueError('Value for key %r must be a list' % key)
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError('Elements of %r list must be strings' % key)
+    return data
+
+
+def _lookup_account_info(env, app, account):
+    """Account info from the proxy (``objproxy.proxy.info``) or infocache."""
+    try:
+        from objproxy.proxy.info import get_account_info
+    except ImportError:
+        get_account_info = None
+    if get_account_info is not None:
+        try:
+            return get_account_info(env, app, account) or {}
+        except Exception:
+            pass
+    return (env.get('swift.infocache') or {}).get('account/%s' % account) \
+        or {}
+
+
+# -- token stores -------------------------------------------------------------
+class LocalTokenStore(object):
+    """Tokens in this process (no memcached): expiring entries, bounded."""
+
+    def __init__(self):
+        self._data = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        value, expires = entry
+        if expires < time.time():
+            self._data.pop(key, None)
+            return None
+        return value
+
+    def set(self, key, value, ttl):
+        with self._lock:
+            if len(self._data) >= LOCAL_TOKEN_LIMIT:
+                now = time.time()
+                for k in [k for k, (_, e) in self._data.items() if e < now]:
+                    del self._data[k]
+                while len(self._data) >= LOCAL_TOKEN_LIMIT:
+                    del self._data[next(iter(self._data))]
+            self._data[key] = (value, time.time() + ttl)
+
+
+class TempAuth(object):
+    """The tempauth filter; see the module docstring."""
+
+    def __init__(self, app, conf):
+        self.app = app
+        self.conf = conf
+        self.logger = get_logger(conf, 'proxy-server', log_route='tempauth')
+        prefixes = get_list(conf, 'reseller_prefix', ['AUTH'])
+        self.reseller_prefixes = []
+        for prefix in prefixes:
+            prefix = '' if prefix in ("''", '""') else prefix
+            if prefix and not prefix.endswith('_'):
+                prefix += '_'
+            self.reseller_prefixes.append(prefix)
+        if not self.reseller_prefixes:
+            self.reseller_prefixes = ['']
+        self.reseller_prefix = self.reseller_prefixes[0]
+        self.require_groups = {}
+        for prefix in self.reseller_prefixes:
+            key = '%s_require_group' % prefix.rstrip('_') if prefix \
+                else "''require_group"
+            group = conf.get(key, '').strip()
+            if group:
+                self.require_groups[prefix] = group
+        self.auth_prefix = conf.get('auth_prefix', '/auth/').strip() or \
+            '/auth/'
+        if not self.auth_prefix.startswith('/'):
+            self.auth_prefix = '/' + self.auth_prefix
+        if not self.auth_prefix.endswith('/'):
+            self.auth_prefix += '/'
+        self.token_life = get_int(conf, 'token_life', 86400, SECTION,
+                                  minimum=1)
+        self.max_token_life = get_int(conf, 'max_token_life',
+                                      self.token_life, SECTION, minimum=1)
+        self.allow_overrides = get_bool(conf, 'allow_overrides', True,
+                                        SECTION)
+        self.storage_url_scheme = get_choice(
+            conf, 'storage_url_scheme', 'default',
+            ('default', 'http', 'https'), SECTION)
+        self.users = self._load_users(conf)
+        self.memcache = client_from_conf(conf)
+        self.local_tokens = LocalTokenStore()
+
+    # -- configuration ---------------------------------------------------
+    def _load_users(self, conf):
+        users = {}
+        for key, value in conf.items():
+            if key.startswith('user64_'):
+                try:
+                    acct_b64, user_b64 = key[len('user64_'):].split('_', 1)
+                    account = _b64decode(acct_b64)
+                    username = _b64decode(user_b64)
+                except ValueError:
+                    raise ConfigError('[%s] %s: account and user must be '
+                                      'base64 (no padding)' % (SECTION, key))
+            elif key.startswith('user_'):
+                try:
+                    account, username = key[len('user_'):].split('_', 1)
+                except ValueError:
+                    raise ConfigError('[%s] %s must be user_<account>_<user>'
+                                      % (SECTION, key))
+            else:
+                continue
+            fields = value.split()
+            if not fields:
+                raise ConfigError('[%s] %s needs a key' % (SECTION, key))
+            url = None
+            if len(fields) > 1 and '://' in fields[-1]:
+                url = fields.pop()
+            groups = fields[1:]
+            if url is None:
+                url = '$HOST/v1/%s%s' % (self.reseller_prefix, account)
+            users['%s:%s' % (account, username)] = {
+                'key': fields[0], 'groups': groups, 'url': url}
+        return users
+
+    # -- WSGI entry ------------------------------------------------------
+    def __call__(self, env, start_response):
+        if self.allow_overrides and env.get('swift.authorize_override'):
+            return self.app(env, start_response)
+        path = env.get('PATH_INFO', '')
+        if self._is_auth_path(path):
+            return self.handle_auth(env, start_response)
+        if self.memcache is not None and 'swift.cache' not in env:
+            env['swift.cache'] = self.memcache
+        token = env.get('HTTP_X_AUTH_TOKEN', env.get('HTTP_X_STORAGE_TOKEN'))
+        service_token = env.get('HTTP_X_SERVICE_TOKEN')
+        if token and self._is_ours(token):
+            groups = self.get_groups(env, token)
+            if service_token and self._is_ours(service_token):
+                service_groups = self.get_groups(env, service_token)
+                if groups and service_groups:
+                    groups += ',' + service_groups
+            if not groups:
+                req = Request(env)
+                return self.denied_response(req)(env, start_response)
+            env['REMOTE_USER'] = groups
+            env['swift.authorize'] = self.authorize
+            env['swift.clean_acl'] = clean_acl
+            if '.reseller_admin' in groups.split(','):
+                env['reseller_request'] = True
+        elif self._is_definitive(path):
+            # anonymous request (or a token that is not ours) to one of our
+            # accounts: only ACLs (e.g. .r:*) can let it in
+            env.pop('REMOTE_USER', None)
+            env['swift.authorize'] = self.authorize
+            env['swift.clean_acl'] = clean_acl
+        elif 'swift.authorize' not in env:
+            env['swift.authorize'] = self.denied_response
+        return self.app(env, self._owner_acl_start_response(
+            env, start_response))
+
+    def _owner_acl_start_response(self, env, start_response):
+        """Show the account ACL (kept as sysmeta) to owners on account reads.
+
+        gatekeeper would strip the sysmeta header anyway; owners see it under
+        its public name, as in Swift.
+        """
+        def wrapped(status, headers, exc_info=None):
+            out = []
+            for name, value in headers:
+                if name.lower() == ACCOUNT_ACL_SYSMETA.lower():
+                    if env.get('swift_owner') and value:
+                        out.append((ACCOUNT_ACL_HEADER, value))
+                    continue
+                out.append((name, value))
+            return start_response(status, out, exc_info)
+        return wrapped
+
+    def _is_auth_path(self, path):
+        return (path.startswith(self.auth_prefix) or
+                path == self.auth_prefix.rstrip('/') or
+                path in ('/v1.0', '/v1.0/'))
+
+    def _is_ours(self, token):
+        return any(token.startswith(p) for p in self.reseller_prefixes
+                   if p) or '' in self.reseller_prefixes
+
+    def _account_prefix(self, account):
+        """The reseller prefix owning ``account``, or None."""
+        if account is None:
+            return None
+        for prefix in self.reseller_prefixes:
+            if prefix and account.startswith(prefix):
+                return prefix
+        if '' in self.reseller_prefixes:
+            return ''
+        return None
+
+    def _is_definitive(self, path):
+        try:
+            version, account, _rest = split_path(path, 1, 3, True)
+        except (PathError, ValueError):
+            return False
+        return bool(account) and self._account_prefix(account) is not None
+
+    # -- token storage ---------------------------------------------------
+    def _cache(self, env):
+        return env.get('swift.cache') or self.memcache
+
+    def _token_key(self, token):
+        return '%s/token/%s' % (self._account_prefix(token) or
+                                self.reseller_prefix, token)
+
+    def _store(self, env, key, value, ttl):
+        self.local_tokens.set(key, value, ttl)
+        cache = self._cache(env)
+        if cache is not None:
+            try:
+                cache.set(key, value, ttl=ttl)
+            except MemcacheConnectionError as err:
+                self.logger.error('tempauth: cannot store in memcached, '
+                                  'token valid on this proxy only: %s', err)
+
+    def _fetch(self, env, key):
+        cache = self._cache(env)
+        if cache is not None:
+            try:
+                value = cache.get(key)
+                if value is not None:
+                    return value
+            except MemcacheConnectionError as err:
+                self.logger.error('tempauth: memcached unavailable: %s', err)
+        return self.local_tokens.get(key)
+
+    def get_groups(self, env, token):
+        """The comma-separated groups for a valid token, else None."""
+        entry = self._fetch(env, self._token_key(token))
+        if not entry:
+            return None
+        try:
+            expires, groups, stored_token = entry
+        except (TypeError, ValueError):
+            return None
+        if expires < time.time() or not hmac.compare_digest(
+                str(stored_token).encode(), token.encode('utf-8',
+                                                         'surrogateescape')):
+            return None
+        return groups
+
+    # -- authorisation ---------------------------------------------------
+    def denied_response(self, req):
+        """403 for an authenticated user, else 401 with a challenge."""
+        if req.remote_user:
+            return Response(request=req, status=403, body=b'Forbidden',
+                            content_type='text/plain')
+        resp = Response(request=req, status=401, body=b'Unauthorized',
+                        content_type='text/plain')
+        try:
+            account = split_path(req.path_info, 2, 4, True)[1]
+        except (PathError, ValueError):
+            account = None
+        resp.headers['Www-Authenticate'] = 'Swift realm="%s"' % (
+            account or 'unknown')
+        return resp
+
+    def authorize(self, req):
+        """None when ``req`` may proceed, else a 401/403 Response."""
+        try:
+            _version, account, container, obj = split_path(
+                req.path_info, 1, 4, True)
+        except (PathError, ValueError):
+            return Response(request=req, status=404, body=b'Not Found')
+        prefix = self._account_prefix(account)
+        if prefix is None:
+            return self.denied_response(req)
+        user_groups = [g for g in (req.remote_user or '').split(',') if g]
+        account_user = user_groups[1] if len(user_groups) > 1 else None
+
+        if ('.reseller_admin' in user_groups and
+                account not in self.reseller_prefixes and
+                not account[len(prefix):].startswith('.')):
+            req.environ['swift_owner'] = True
+            return self._check_account_acl_update(req, container)
+
+        if account in user_groups and (
+                req.method not in ('PUT', 'DELETE') or container):
+            require_group = self.require_groups.get(prefix)
+            if not require_group or require_group in user_groups:
+                req.environ['swift_owner'] = True
+                return self._check_account_acl_update(req, container)
+
+        if req.method == 'OPTIONS':
+            return None          # CORS preflight is answered by the proxy
+
+        referrers, acl_groups = parse_acl(getattr(req, 'acl', None))
+        if referrer_allowed(req.referer, referrers):
+            if obj or '.rlistings' in acl_groups:
+                return None
+        if not req.remote_user:
+            return self.denied_response(req)
+        if self._acl_grants(acl_groups, user_groups, account_user):
+            return None
+
+        granted, error = self._authorize_by_account_acl(
+            req, account, container, user_groups, account_user)
+        if granted:
+            return error
+        return self.denied_response(req)
+
+    @staticmethod
+    def _acl_grants(acl_groups, user_groups, account_user):
+        if not account_user or ':' not in account_user:
+            return any(g in user_groups for g in acl_groups)
+        acct, user = account_user.split(':', 1)
+        for group in acl_groups:
+            if group in user_groups or group in ('*', '*:*'):
+                return True
+            if group == acct + ':*' or group == '*:' + user:
+                return True
+        return False
+
+    def _authorize_by_account_acl(self, req, account, container,
+                                  user_groups, account_user):
+        """``(granted, response)`` from the account ACL (``X-Account-Access-
+        Control``); ``response`` is None or a 400 for a bad ACL update."""
+        info = _lookup_account_info(req.environ, self.app, account)
+        sysmeta = info.get('sysmeta') or {}
+        text = sysmeta.get('core-access-control')
+        try:
+            acls = parse_account_acl(text)
+        except ValueError:
+            self.logger.error('tempauth: invalid account ACL on %s; '
+                              'ignoring it', account)
+            return False, None
+        if not acls:
+            return False, None
+
+        def member(key):
+            return any(self._acl_grants([g], user_groups, account_user)
+                       for g in acls.get(key, ()))
+
+        if member('admin'):
+            req.environ['swift_owner'] = True
+            return True, self._check_account_acl_update(req, container)
+        if member('read-write') and (container or
+                                     req.method in ('GET', 'HEAD')):
+            return True, None
+        if member('read-only') and req.method in ('GET', 'HEAD'):
+            return True, None
+        return False, None
+
+    def _check_account_acl_update(self, req, container):
+        """Validate ``X-Account-Access-Control`` on account PUT/POST."""
+        if container or req.method not in ('PUT', 'POST'):
+            return None
+        if ACCOUNT_ACL_HEADER not in req.headers:
+            return None
+        text = req.headers.pop(ACCOUNT_ACL_HEADER)
+        try:
+            parse_account_acl(text)
+        except ValueError as err:
+            return Response(request=req, status=400, content_type='text/plain',
+                            body=str(err).encode('utf-8'))
+        req.headers[ACCOUNT_ACL_SYSMETA] = text.strip()
+        return None
+
+    # -- the auth endpoint -----------------------------------------------
+    def handle_auth(self, env, start_response):
+        req = Request(env)
+        if req.method not in ('GET', 'HEAD'):
+            resp = Response(request=req, status=405, body=b'Method Not '
+                            b'Allowed', headers={'Allow': 'GET, HEAD'})
+            return resp(env, start_response)
+        try:
+            resp = self.handle_get_token(req)
+        except (PathError, ValueError, UnicodeError):
+            resp = Response(request=req, status=400, body=b'Bad Request')
+        return resp(env, start_response)
+
+    def handle_get_token(self, req):
+        path = req.path_info
+        if path.startswith(self.auth_prefix):
+            path = '/' + path[len(self.auth_prefix):]
+        elif path == self.auth_prefix.rstrip('/'):
+            path = '/'
+        segs = [s for s in path.split('/') if s]
+        headers = req.headers
+        if len(segs) == 3 and segs[0] == 'v1' and segs[2] == 'auth':
+            account = segs[1]
+            user = headers.get('X-Storage-User') or headers.get(
+                'X-Auth-User')
+            if not user:
+                return self._unauthorized(req)
+            if ':' in user:
+                claimed, user = user.split(':', 1)
+                if claimed != account:
+                    return self._unauthorized(req)
+            key = headers.get('X-Storage-Pass') or headers.get('X-Auth-Key')
+        elif len(segs) == 1 and segs[0] in ('v1.0', 'auth'):
+            login = headers.get('X-Auth-User') or headers.get(
+                'X-Storage-User')
+            if not login or ':' not in login:
+                return self._unauthorized(req)
+            account, user = login.split(':', 1)
+            key = headers.get('X-Auth-Key') or headers.get('X-Storage-Pass')
+        else:
+            return Response(request=req, status=400, body=b'Bad Request')
+        if not key:
+            return self._unauthorized(req)
+        account_user = '%s:%s' % (account, user)
+        entry = self.users.get(account_user)
+        if entry is None or not hmac.compare_digest(
+                entry['key'].encode('utf-8'),
+                key.encode('utf-8', 'surrogateescape')):
+            self.logger.info('tempauth: bad credentials for %s',
+                             account_user)
+            return self._unauthorized(req)
+        return self._issue_token(req, account, account_user, entry)
+
+    def _unauthorized(self, req):
+        return Response(request=req, status=401, body=b'Unauthorized',
+                        content_type='text/plain',
+                        headers={'Www-Authenticate': 'Swift realm="unknown"'})
+
+    def _issue_token(self, req, account, account_user, entry):
+        url = entry['url']
+        if url.startswith('$HOST'):
+            host_url = req.host_url          # default ports dropped
+            if self.storage_url_scheme != 'default':
+                host_url = '%s://%s' % (self.storage_url_scheme,
+                                        host_url.split('://', 1)[1])
+            url = host_url + url[len('$HOST'):]
+        account_id = url.rstrip('/').split('/')[-1]
+        groups = [account, account_user] + list(entry['groups'])
+        if '.admin' in groups:
+            # ownership is expressed by the account names themselves
+            groups.remove('.admin')
+            for prefix in self.reseller_prefixes:
+                groups.append(prefix + account)
+            if account_id not in groups:
+                groups.append(account_id)
+        groups = ','.join(groups)
+
+        life = self.token_life
+        asked = req.headers.get('X-Auth-Token-Lifetime')
+        if asked:
+            try:
+                life = max(1, min(int(asked), self.max_token_life))
+            except ValueError:
+                return Response(request=req, status=400,
+                                body=b'X-Auth-Token-Lifetime must be a '
+                                b'whole number of seconds')
+
+        user_key = '%s/user/%s' % (self.reseller_prefix, account_user)
+        token = None
+        expires = 0
+        if not config_true_value(req.headers.get('X-Auth-New-Token', '')):
+            token = self._fetch(req.environ, user_key)
+            if token:
+                stored = self._fetch(req.environ, self._token_key(token))
+                if (stored and stored[0] > time.time() and
+                        stored[1] == groups):
+                    expires = stored[0]
+                else:
+                    token = None
+        if not token:
+            token = '%stk%s' % (self.reseller_prefix, os.urandom(16).hex())
+            expires = time.time() + life
+            self._store(req.environ, self._token_key(token),
+                        [expires, groups, token], life)
+            self._store(req.environ, user_key, token, life)
+        body = json.dumps({'storage': {'default': 'local', 'local': url}})
+        resp = Response(request=req, status=200, body=body.encode(),
+                        content_type='application/json')
+        resp.headers['X-Auth-Token'] = token
+        resp.headers['X-Storage-Token'] = token
+        resp.headers['X-Storage-Url'] = url
+        resp.headers['X-Auth-Token-Expires'] = str(
+            max(0, int(expires - time.time())))
+        return resp
+
+
+def _b64decode(text):
+    text = text + '=' * (-len(text) % 4)
+    try:
+        return base64.urlsafe_b64decode(text.encode('ascii')).decode('utf-8')
+    except (ValueError, UnicodeError):
+        raise ValueError(text)
+
+
+def filter_factory(global_conf, **local_conf):
+    conf = dict(global_conf or {}, **local_conf)
+    check_options(SECTION, local_conf, global_conf, (
+        'reseller_prefix', 'auth_prefix', 'token_life', 'max_token_life',
+        'allow_overrides', 'storage_url_scheme'),
+        patterns=(r'^user_.+_.+$', r'^user64_.+_.+$', r'^.*_require_group$'))
+    TempAuth(None, conf)          # refuse a bad config now, not per request
+    register_info('tempauth', account_acls=True)
+
+    def factory(app):
+        return TempAuth(app, conf)
+    return factory
