@@ -4,24 +4,20 @@ The fake peers (plain sockets in a thread) exist only for faults a real
 clamd will not produce on demand: a slow reader forcing partial sends, a
 hang-up with a reason, a clamd that never answers.
 """
-import os
 import socket
 import struct
-import sys
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.abspath(
-    os.path.join(os.path.dirname(__file__), '..', '..', '..')))
-from tests.clamd_fixture import clamd, clamd_factory  # noqa: E402,F401
+from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
 
-from objproxy.common.clamd import (  # noqa: E402
+from objproxy.common.clamd import (
     EICAR_TEST_FILE, ClamdAddress, ClamdError, ClamdLimitExceeded,
     ClamdUnavailable, InstreamWriter, parse_reply, parse_size,
     read_clamd_conf)
-from objproxy.common.exceptions import ConfigError  # noqa: E402
+from objproxy.common.exceptions import ConfigError
 
 
 # --- verdict parsing ------------------------------------------------------

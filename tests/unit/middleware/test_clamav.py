@@ -8,22 +8,18 @@ never receives the complete body, so no storage node could commit it.
 """
 import hashlib
 import logging
-import os
-import sys
 
 import eventlet
 import pytest
 from webob import Request
 
-sys.path.insert(0, os.path.abspath(
-    os.path.join(os.path.dirname(__file__), '..', '..', '..')))
-from tests.clamd_fixture import clamd, clamd_factory  # noqa: E402,F401
+from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
 
-from middleware import clamav  # noqa: E402
-from objproxy.common.clamd import EICAR_TEST_FILE  # noqa: E402
-from objproxy.common.exceptions import (  # noqa: E402
+from middleware import clamav
+from objproxy.common.clamd import EICAR_TEST_FILE
+from objproxy.common.exceptions import (
     ConfigError, InputRejected)
-from objproxy.common.registry import clear_info, get_info  # noqa: E402
+from objproxy.common.registry import clear_info, get_info
 
 MiB = 1024 * 1024
 FILLER = hashlib.sha256(b'objproxy').digest() * 2048  # 64 KiB, fixed
