@@ -1,0 +1,559 @@
+"""The SQLite machinery shared by container and account databases.
+
+A container (or account) is one SQLite file per replica.  Replicas converge
+because every change is a *row* carrying a timestamp: rows merge with
+"newest timestamp wins" whatever order they arrive in, and a replaced row
+is deleted and re-inserted so it gets a fresh ROWID.  That ROWID order is
+the replication log: ``get_items_since(n)`` hands out every row changed
+after row ``n``, and the ``incoming_sync``/``outgoing_sync`` tables remember
+how far each remote replica (named by its database ``id``) has got.
+
+The single-row ``*_stat`` table holds the database-level state (put/delete
+timestamps, counters, a running XOR hash of the rows so two replicas can
+compare contents cheaply, and metadata as JSON ``{key: [value, ts]}``, each
+key merged by its own timestamp).
+
+WAL journaling lets listings read while a writer commits; every write is a
+``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, and the caller acknowledges
+only after the commit returned (``synchronous=FULL`` when the node fsyncs,
+so a commit is on disk, ``NORMAL`` otherwise).
+"""
+import errno
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+
+from objproxy.common.timestamp import Timestamp
+
+BUSY_TIMEOUT_MS = 25000
+ZERO_TS = Timestamp(0).internal
+
+
+class DatabaseError(Exception):
+    """The database is missing, corrupt or cannot be changed."""
+
+
+class DatabaseNotFound(DatabaseError):
+    """No database file at the expected path."""
+
+
+class DatabaseAlreadyExists(DatabaseError):
+    """initialize() on a path that already holds a database."""
+
+
+def norm_ts(value):
+    """Any timestamp form -> Timestamp.internal (sorts lexically by time)."""
+    if value is None or value == '':
+        return ZERO_TS
+    return Timestamp(value).internal
+
+
+def row_hash(*fields):
+    """128-bit int of one row's identity; XOR-summed into the DB hash."""
+    text = '-'.join(str(f) for f in fields)
+    return int(hashlib.md5(text.encode('utf-8', 'surrogateescape'))
+               .hexdigest(), 16)
+
+
+def upper_bound(prefix):
+    """Smallest string greater than every string starting with prefix.
+
+    None when there is no such string we can express (prefix ends in the
+    highest code point or a surrogate neighbour): callers then fall back to
+    checking ``startswith`` in Python.
+    """
+    if not prefix:
+        return None
+    last = ord(prefix[-1])
+    nxt = last + 1
+    if nxt > 0x10FFFF:
+        return None
+    if 0xD800 <= nxt <= 0xDFFF:
+        nxt = 0xE000
+    return prefix[:-1] + chr(nxt)
+
+
+class DatabaseBroker(object):
+    """Common base of ContainerBroker and AccountBroker.
+
+    Subclasses set ``db_type`` ('container'/'account'), ``item_table``
+    and implement ``_create_tables``, ``_merge_rows`` and ``is_deleted``.
+    """
+
+    db_type = None
+    item_table = None
+    # columns returned by get_items_since (after ROWID)
+    item_columns = ()
+
+    def __init__(self, db_file, account=None, container=None, fsync=True,
+                 timeout=BUSY_TIMEOUT_MS / 1000.0):
+        self.db_file = db_file
+        self.db_dir = os.path.dirname(db_file)
+        self.account = account
+        self.container = container
+        self.fsync = fsync
+        self.timeout = timeout
+        self._conn = None
+
+    # -- connection handling -------------------------------------------
+    def exists(self):
+        return os.path.exists(self.db_file)
+
+    def _connect(self, path):
+        conn = sqlite3.connect(path, timeout=self.timeout,
+                               isolation_level=None,
+                               check_same_thread=False)
+        conn.execute('PRAGMA busy_timeout = %d' % int(self.timeout * 1000))
+        conn.execute('PRAGMA synchronous = %s'
+                     % ('FULL' if self.fsync else 'NORMAL'))
+        conn.execute('PRAGMA temp_store = MEMORY')
+        conn.execute('PRAGMA cache_size = -8192')
+        return conn
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            if not self.exists():
+                raise DatabaseNotFound(self.db_file)
+            self._conn = self._connect(self.db_file)
+        return self._conn
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` .. ``COMMIT``; rolled back on any error."""
+        conn = self.conn
+        conn.execute('BEGIN IMMEDIATE')
+        try:
+            yield conn
+        except BaseException:
+            conn.execute('ROLLBACK')
+            raise
+        conn.execute('COMMIT')
+
+    # -- creation --------------------------------------------------------
+    def initialize(self, put_timestamp=None, **kwargs):
+        """Create the database file atomically (tmp file + rename).
+
+        Raises DatabaseAlreadyExists if another request created it first;
+        callers treat that as "exists" and carry on.
+        """
+        put_timestamp = norm_ts(put_timestamp or Timestamp.now())
+        os.makedirs(self.db_dir, exist_ok=True)
+        if self.exists():
+            raise DatabaseAlreadyExists(self.db_file)
+        tmp = '%s.%s.tmp' % (self.db_file, uuid.uuid4().hex)
+        conn = self._connect(tmp)
+        try:
+            conn.execute('PRAGMA journal_mode = WAL')
+            conn.execute('BEGIN')
+            conn.execute('CREATE TABLE incoming_sync (remote_id TEXT '
+                         'PRIMARY KEY, sync_point INTEGER, updated_at TEXT)')
+            conn.execute('CREATE TABLE outgoing_sync (remote_id TEXT '
+                         'PRIMARY KEY, sync_point INTEGER, updated_at TEXT)')
+            self._create_tables(conn, put_timestamp, **kwargs)
+            conn.execute('COMMIT')
+            # checkpoint so the -wal file can go with the rename
+            conn.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+        except BaseException:
+            conn.close()
+            _unlink_quiet(tmp)
+            raise
+        conn.close()
+        for ext in ('-wal', '-shm'):
+            _unlink_quiet(tmp + ext)
+        if self.fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        try:
+            # link() fails if a concurrent initialize won: never clobber
+            os.link(tmp, self.db_file)
+        except OSError as err:
+            if err.errno == errno.EEXIST:
+                raise DatabaseAlreadyExists(self.db_file)
+            raise
+        finally:
+            _unlink_quiet(tmp)
+        if self.fsync:
+            _fsync_dir(self.db_dir)
+
+    def _create_tables(self, conn, put_timestamp, **kwargs):
+        raise NotImplementedError
+
+    def _stat_columns(self, extra):
+        """DDL for the stat table columns every DB type has."""
+        return '''
+            account TEXT,
+            %s
+            created_at TEXT,
+            put_timestamp TEXT DEFAULT '%s',
+            delete_timestamp TEXT DEFAULT '%s',
+            status_changed_at TEXT DEFAULT '%s',
+            status TEXT DEFAULT '',
+            object_count INTEGER DEFAULT 0,
+            bytes_used INTEGER DEFAULT 0,
+            hash TEXT DEFAULT '00000000000000000000000000000000',
+            id TEXT,
+            metadata TEXT DEFAULT ''
+        ''' % (extra, ZERO_TS, ZERO_TS, ZERO_TS)
+
+    @property
+    def stat_table(self):
+        return '%s_stat' % self.db_type
+
+    # -- stat / info -----------------------------------------------------
+    def get_info(self):
+        """The stat row as a dict (metadata left as the raw JSON text)."""
+        cur = self.conn.execute('SELECT * FROM %s' % self.stat_table)
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+        if row is None:
+            raise DatabaseError('%s has no stat row' % self.db_file)
+        return dict(zip(names, row))
+
+    def is_status_deleted(self):
+        return self.get_info()['status'] == 'DELETED'
+
+    def update_put_timestamp(self, timestamp):
+        """Newer put timestamps win; returns True if it changed."""
+        ts = norm_ts(timestamp)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                'UPDATE %s SET put_timestamp = ? WHERE put_timestamp < ?'
+                % self.stat_table, (ts, ts))
+            return cur.rowcount > 0
+
+    def update_status_changed_at(self, timestamp):
+        ts = norm_ts(timestamp)
+        with self.transaction() as conn:
+            conn.execute('UPDATE %s SET status_changed_at = ? '
+                         'WHERE status_changed_at < ?' % self.stat_table,
+                         (ts, ts))
+
+    def delete_db(self, timestamp):
+        """Mark deleted at ``timestamp``; user metadata is cleared as Swift
+        does, so a re-created database starts without the old metadata."""
+        ts = norm_ts(timestamp)
+        cleared = dict((key, ('', ts)) for key in self.metadata)
+        with self.transaction() as conn:
+            self._update_metadata(conn, cleared)
+            conn.execute(
+                'UPDATE %s SET delete_timestamp = ?, status = ?, '
+                'status_changed_at = ? WHERE delete_timestamp < ?'
+                % self.stat_table, (ts, 'DELETED', ts, ts))
+
+    def merge_timestamps(self, created_at, put_timestamp, delete_timestamp):
+        """Replication: adopt a remote's newer put/delete timestamps."""
+        created_at = norm_ts(created_at)
+        put_ts = norm_ts(put_timestamp)
+        del_ts = norm_ts(delete_timestamp)
+        with self.transaction() as conn:
+            before = self._deleted_state(conn)
+            conn.execute(
+                'UPDATE %s SET created_at = MIN(?, created_at), '
+                'put_timestamp = MAX(?, put_timestamp), '
+                'delete_timestamp = MAX(?, delete_timestamp)'
+                % self.stat_table, (created_at, put_ts, del_ts))
+            if before != self._deleted_state(conn):
+                changed = max(put_ts, del_ts)
+                conn.execute('UPDATE %s SET status_changed_at = ? '
+                             'WHERE status_changed_at < ?'
+                             % self.stat_table, (changed, changed))
+
+    # the counter that must be zero for the database to count as deleted
+    count_column = 'object_count'
+
+    def _deleted_state(self, conn):
+        row = conn.execute(
+            'SELECT put_timestamp, delete_timestamp, %s FROM %s'
+            % (self.count_column, self.stat_table)).fetchone()
+        return (row[2] in (0, None)) and row[1] > row[0]
+
+    # -- metadata --------------------------------------------------------
+    @property
+    def metadata(self):
+        """{key: (value, timestamp)} including cleared ('') keys."""
+        row = self.conn.execute(
+            'SELECT metadata FROM %s' % self.stat_table).fetchone()
+        return _load_meta(row[0] if row else '')
+
+    def update_metadata(self, new_meta):
+        """Merge {key: (value, timestamp)}; per key, newest timestamp wins.
+
+        Keys are stored with their case as given but compared
+        case-insensitively (HTTP header names).
+        """
+        if not new_meta:
+            return
+        with self.transaction() as conn:
+            self._update_metadata(conn, new_meta)
+
+    def _update_metadata(self, conn, new_meta):
+        row = conn.execute('SELECT metadata FROM %s'
+                           % self.stat_table).fetchone()
+        current = _load_meta(row[0] if row else '')
+        by_lower = dict((k.lower(), k) for k in current)
+        changed = False
+        for key, (value, ts) in new_meta.items():
+            ts = norm_ts(ts)
+            old_key = by_lower.get(key.lower())
+            if old_key is not None:
+                if current[old_key][1] >= ts:
+                    continue
+                del current[old_key]
+            current[key] = (value, ts)
+            by_lower[key.lower()] = key
+            changed = True
+        if changed:
+            conn.execute('UPDATE %s SET metadata = ?' % self.stat_table,
+                         (json.dumps(current),))
+
+    # -- rows and replication -------------------------------------------
+    def merge_items(self, items, source=None):
+        """Merge row dicts; newest timestamp wins per name.
+
+        ``source`` is the remote DB id the rows came from: its incoming
+        sync point moves to the highest ROWID seen in ``items``.
+        """
+        items = list(items)
+        with self.transaction() as conn:
+            if items:
+                self._merge_rows(conn, items)
+            if source:
+                max_row = max((item.get('ROWID', -1) for item in items),
+                              default=-1)
+                if max_row >= 0:
+                    self._merge_syncs(conn, [{'remote_id': source,
+                                              'sync_point': max_row}],
+                                      incoming=True)
+
+    def _merge_rows(self, conn, items):
+        raise NotImplementedError
+
+    def _apply_changes(self, conn, hash_delta, deltas):
+        """Fold a row-hash XOR and counter deltas {column: n} into stat."""
+        row = conn.execute('SELECT hash FROM %s'
+                           % self.stat_table).fetchone()
+        new_hash = '%032x' % (int(row[0] or '0', 16) ^ hash_delta)
+        cols = sorted(deltas)
+        sets = ''.join(', %s = %s + ?' % (c, c) for c in cols)
+        conn.execute('UPDATE %s SET hash = ?%s' % (self.stat_table, sets),
+                     [new_hash] + [deltas[c] for c in cols])
+
+    def get_max_row(self):
+        row = self.conn.execute('SELECT MAX(ROWID) FROM %s'
+                                % self.item_table).fetchone()
+        return row[0] if row and row[0] is not None else -1
+
+    def get_items_since(self, start, count):
+        """Up to ``count`` rows with ROWID > start, oldest change first."""
+        cols = ', '.join(('ROWID',) + tuple(self.item_columns))
+        cur = self.conn.execute(
+            'SELECT %s FROM %s WHERE ROWID > ? ORDER BY ROWID LIMIT ?'
+            % (cols, self.item_table), (start, count))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+    def get_sync(self, remote_id, incoming=True):
+        table = 'incoming_sync' if incoming else 'outgoing_sync'
+        row = self.conn.execute(
+            'SELECT sync_point FROM %s WHERE remote_id = ?' % table,
+            (remote_id,)).fetchone()
+        return row[0] if row else -1
+
+    def get_syncs(self, incoming=True):
+        table = 'incoming_sync' if incoming else 'outgoing_sync'
+        return [{'remote_id': r[0], 'sync_point': r[1]}
+                for r in self.conn.execute(
+                    'SELECT remote_id, sync_point FROM %s' % table)]
+
+    def merge_syncs(self, sync_points, incoming=True):
+        """Record sync points [{'remote_id', 'sync_point'}]; never go back."""
+        with self.transaction() as conn:
+            self._merge_syncs(conn, sync_points, incoming)
+
+    def _merge_syncs(self, conn, sync_points, incoming):
+        table = 'incoming_sync' if incoming else 'outgoing_sync'
+        now = Timestamp.now().internal
+        for rec in sync_points:
+            conn.execute(
+                'INSERT INTO %s (remote_id, sync_point, updated_at) '
+                'VALUES (?, ?, ?) ON CONFLICT(remote_id) DO UPDATE SET '
+                'sync_point = MAX(sync_point, excluded.sync_point), '
+                'updated_at = excluded.updated_at' % table,
+                (rec['remote_id'], int(rec['sync_point']), now))
+
+    def get_replication_info(self):
+        """What a replicator compares before deciding what to send."""
+        info = self.get_info()
+        info['max_row'] = self.get_max_row()
+        info['count'] = self.conn.execute(
+            'SELECT COUNT(*) FROM %s' % self.item_table).fetchone()[0]
+        info['metadata'] = info.get('metadata') or ''
+        return info
+
+    def reclaim(self, age_timestamp):
+        """Drop deleted rows older than age_timestamp (tombstone reaping).
+
+        Their hash contribution stays (Swift's semantics differ only in
+        bookkeeping); a replica that still has the row newer wins anyway.
+        """
+        ts = norm_ts(age_timestamp)
+        with self.transaction() as conn:
+            self._reclaim(conn, ts)
+
+    def _reclaim(self, conn, ts):
+        raise NotImplementedError
+
+    # -- listing ----------------------------------------------------------
+    def _iter_listing(self, select_cols, limit, marker='', end_marker='',
+                      prefix='', delimiter='', reverse=False, path=None,
+                      make_subdir=None):
+        """Rows for one listing page, seeking past whole sub-directories.
+
+        Uses the (deleted, name) index: each query is a range scan
+        ``name > marker [AND name < end]`` ordered by name (or descending
+        for ``reverse``).  With a delimiter, the first row inside a
+        sub-directory yields a ``subdir`` entry and the next query starts
+        past the whole sub-directory, so a page costs one query per
+        sub-directory, not one row per object.  ``path`` lists only the
+        direct children of a pseudo-directory (Swift's ``path=``).
+        """
+        if path is not None:
+            prefix = path.rstrip('/') + '/' if path else ''
+            delimiter = '/'
+        # lower bound (value, inclusive) and upper bound (value, inclusive)
+        low = (marker, False) if marker else None
+        high = (end_marker, False) if end_marker else None
+        if reverse:
+            low, high = ((end_marker, False) if end_marker else None,
+                         (marker, False) if marker else None)
+        if prefix:
+            if low is None or low[0] < prefix:
+                low = (prefix, True)
+            ub = upper_bound(prefix)
+            if ub is not None and (high is None or high[0] > ub):
+                high = (ub, False)
+        orig_marker = marker
+        results = []
+        cols = ', '.join(select_cols)
+        while len(results) < limit:
+            clauses = ['deleted = 0']
+            args = []
+            if low is not None:
+                clauses.append('name >= ?' if low[1] else 'name > ?')
+                args.append(low[0])
+            if high is not None:
+                clauses.append('name <= ?' if high[1] else 'name < ?')
+                args.append(high[0])
+            want = limit - len(results)
+            sql = ('SELECT %s FROM %s WHERE %s ORDER BY name %s LIMIT ?'
+                   % (cols, self.item_table, ' AND '.join(clauses),
+                      'DESC' if reverse else ''))
+            # fetch in modest batches when a delimiter may cut the scan short
+            args.append(want if not delimiter else min(want, 1000) + 1)
+            cur = self.conn.execute(sql, args)
+            got = 0
+            restart = False
+            for row in cur:
+                got += 1
+                name = row[0]
+                if prefix and not name.startswith(prefix):
+                    if (not reverse and name > prefix) or \
+                            (reverse and name < prefix):
+                        cur.close()
+                        return results
+                    continue
+                if not delimiter:
+                    results.append(row)
+                    if len(results) >= limit:
+                        break
+                    continue
+                if path is not None and name == prefix[:-1]:
+                    continue
+                pos = name.find(delimiter, len(prefix))
+                if pos < 0 or (path is not None and
+                               pos + len(delimiter) == len(name)):
+                    results.append(row)
+                    if len(results) >= limit:
+                        break
+                    continue
+                subdir = name[:pos + len(delimiter)]
+                if path is None and subdir != orig_marker:
+                    results.append(make_subdir(subdir))
+                # seek past every name starting with subdir
+                if reverse:
+                    # path= keeps a 'dir/sub/' marker object itself
+                    high = (subdir, path is not None)
+                else:
+                    ub = upper_bound(subdir)
+                    if ub is None:
+                        cur.close()
+                        return results
+                    low = (ub, True)
+                restart = True
+                break
+            cur.close()
+            if restart:
+                continue
+            if got < args[-1]:
+                break  # the range is exhausted
+            if len(results) >= limit:
+                break
+            # batch ran out without a subdir: continue after the last row
+            if reverse:
+                high = (name, False)
+            else:
+                low = (name, False)
+        return results
+
+
+def _load_meta(text):
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return {}
+    return dict((k, (v[0], v[1])) for k, v in raw.items())
+
+
+def _unlink_quiet(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def now_internal():
+    return Timestamp(time.time()).internal

@@ -1,0 +1,222 @@
+"""What the container and account servers share: request plumbing.
+
+Both servers turn ``/device/partition/account[/container[/object]]`` into
+a database file under the devices root, insist on a valid ``X-Timestamp``
+for writes, carry metadata headers into the database with per-key
+timestamps, and must answer bad input with a clear 4xx instead of a
+traceback.  Doing that once here keeps the two servers about their own
+semantics only.
+"""
+import os
+import sqlite3
+
+from webob import Request, Response
+
+from objproxy.common.config import get_bool, get_float
+from objproxy.common.constraints import LIMITS, check_metadata
+from objproxy.common.exceptions import ConfigError, DeviceUnavailable
+from objproxy.common.hashing import hash_path, load_hash_config
+from objproxy.common.logs import get_logger
+from objproxy.common.paths import PathError, split_path, wsgi_to_str
+from objproxy.common.timestamp import Timestamp
+from objproxy.storage.db_broker import DatabaseAlreadyExists
+from objproxy.storage.devices import (
+    InvalidPath, check_partition, validate_device)
+from objproxy.storage.listing import ListingError
+
+
+class HTTPError(Exception):
+    """Raised anywhere in a request to answer with ``status`` and ``body``."""
+
+    def __init__(self, status, body='', headers=None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def plain_response(status, body='', headers=None):
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    resp = Response(status=status, body=body,
+                    content_type='text/plain' if body else None,
+                    charset='utf-8' if body else None)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = str(value)
+    if not body:
+        # webob defaults a content type even for empty bodies
+        resp.headers.pop('Content-Type', None)
+    return resp
+
+
+class DBServer(object):
+    """Base of ContainerServer and AccountServer."""
+
+    server_type = None      # 'container' / 'account'
+    datadir = None          # 'containers' / 'accounts'
+    broker_class = None
+    # headers stored as metadata besides x-<type>-meta-* / -sysmeta-*
+    save_headers = ()
+
+    def __init__(self, conf, logger=None):
+        conf = dict(conf or {})
+        self.conf = conf
+        self.logger = logger or get_logger(conf, '%s-server'
+                                           % self.server_type)
+        self.devices = conf.get('devices', '/srv/node')
+        self.mount_check = get_bool(conf, 'mount_check', False)
+        self.fsync = get_bool(conf, 'fsync', True)
+        self.node_timeout = get_float(conf, 'node_timeout', 3, minimum=0.01)
+        self.conn_timeout = get_float(conf, 'conn_timeout', 0.5,
+                                      minimum=0.01)
+        self.objproxy_dir = conf.get('objproxy_dir')
+        if self.objproxy_dir:
+            conf_file = os.path.join(self.objproxy_dir, 'objproxy.conf')
+            if os.path.exists(conf_file):
+                load_hash_config(self.objproxy_dir)
+            elif conf.get('__file__'):
+                raise ConfigError('%s does not exist' % conf_file)
+
+    # -- WSGI --------------------------------------------------------------
+    def __call__(self, env, start_response):
+        req = Request(env)
+        try:
+            handler = getattr(self, 'handle_' + req.method, None)
+            if handler is None or req.method not in self.allowed_methods:
+                resp = plain_response(405, 'Method not allowed',
+                                      {'Allow': ', '.join(
+                                          self.allowed_methods)})
+            else:
+                resp = handler(req)
+        except HTTPError as err:
+            resp = plain_response(err.status, err.body, err.headers)
+        except ListingError as err:
+            resp = plain_response(err.status, err.body)
+        except sqlite3.OperationalError as err:
+            # locked beyond busy_timeout, disk full, I/O error
+            self.logger.error('%s %s: database error: %s', req.method,
+                              req.path, err)
+            resp = plain_response(507 if 'full' in str(err) else 503,
+                                  'Database unavailable')
+        except sqlite3.DatabaseError as err:
+            self.logger.error('%s %s: corrupt database: %s', req.method,
+                              req.path, err)
+            resp = plain_response(500, 'Database error')
+        except Exception:
+            self.logger.exception('%s %s failed', req.method, req.path)
+            resp = plain_response(500, 'Internal error')
+        trans_id = req.headers.get('X-Trans-Id')
+        if trans_id:
+            resp.headers['X-Trans-Id'] = trans_id
+        return resp(env, start_response)
+
+    allowed_methods = ('PUT', 'GET', 'HEAD', 'POST', 'DELETE')
+
+    # -- request parsing -------------------------------------------------
+    def split(self, req, minsegs, maxsegs):
+        """(device, partition, names...) of a request, validated."""
+        try:
+            path = wsgi_to_str(req.environ.get('PATH_INFO', ''))
+            parts = split_path(path, minsegs, maxsegs, True)
+        except PathError as err:
+            raise HTTPError(400, str(err))
+        device, part = parts[0], parts[1]
+        try:
+            check_partition(part)
+        except InvalidPath as err:
+            raise HTTPError(400, str(err))
+        names = parts[2:]
+        limits = (LIMITS['max_account_name_length'],
+                  LIMITS['max_container_name_length'],
+                  LIMITS['max_object_name_length'])
+        kinds = ('Account', 'Container', 'Object')
+        for name, limit, kind in zip(names, limits, kinds):
+            if name is None:
+                continue
+            if name in ('.', '..'):
+                raise HTTPError(400, 'Invalid %s name %r' % (kind.lower(),
+                                                             name))
+            if len(name.encode('utf-8')) > limit:
+                raise HTTPError(400, '%s name length of %d longer than %d'
+                                % (kind, len(name.encode('utf-8')), limit))
+        try:
+            validate_device(self.devices, device, self.mount_check)
+        except InvalidPath as err:
+            raise HTTPError(400, str(err))
+        except DeviceUnavailable:
+            raise HTTPError(507, 'Insufficient Storage')
+        return [device, part] + names
+
+    def db_path(self, device, part, account, container=None):
+        name_hash = hash_path(account, container)
+        return os.path.join(os.path.abspath(self.devices), device,
+                            self.datadir, str(int(part)), name_hash[-3:],
+                            name_hash, name_hash + '.db')
+
+    def get_broker(self, device, part, account, container=None):
+        return self.broker_class(
+            self.db_path(device, part, account, container), account,
+            container, fsync=self.fsync)
+
+    @staticmethod
+    def timestamp(req, header='X-Timestamp', required=True):
+        value = req.headers.get(header)
+        if value is None:
+            if required:
+                raise HTTPError(400, 'Missing %s header' % header)
+            return None
+        try:
+            return Timestamp(value)
+        except (ValueError, TypeError):
+            raise HTTPError(400, 'Invalid %s header' % header)
+
+    @staticmethod
+    def int_header(req, header, default=None):
+        value = req.headers.get(header)
+        if value is None or value == '':
+            if default is None:
+                raise HTTPError(400, 'Missing %s header' % header)
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise HTTPError(400, 'Invalid %s header' % header)
+        if number < 0:
+            raise HTTPError(400, 'Invalid %s header' % header)
+        return number
+
+    def is_meta_header(self, key):
+        lkey = key.lower()
+        return (lkey in self.save_headers or
+                lkey.startswith('x-%s-meta-' % self.server_type) or
+                lkey.startswith('x-%s-sysmeta-' % self.server_type))
+
+    def metadata_from(self, req, timestamp):
+        """{header: (value, ts)} to store; 400 if Swift's limits break."""
+        err = check_metadata(req.headers, self.server_type)
+        if err:
+            raise HTTPError(400, err)
+        ts = timestamp.internal
+        return dict((_header_case(key), (value, ts))
+                    for key, value in req.headers.items()
+                    if self.is_meta_header(key))
+
+    @staticmethod
+    def metadata_headers(broker):
+        return dict((key, value)
+                    for key, (value, ts) in broker.metadata.items()
+                    if value != '')
+
+    def create_or_open(self, broker, timestamp, **kwargs):
+        """Create the DB if absent; True when this call created it."""
+        if broker.exists():
+            return False
+        try:
+            broker.initialize(timestamp.internal, **kwargs)
+        except DatabaseAlreadyExists:
+            return False
+        return True
+
+
+def _header_case(key):
+    return '-'.join(p[:1].upper() + p[1:].lower() for p in key.split('-'))

@@ -1,0 +1,194 @@
+"""Listing requests shared by the container and account servers.
+
+Both layers take the same query parameters (``prefix``, ``delimiter``,
+``marker``, ``end_marker``, ``limit``, ``reverse``, ``format`` and, for
+containers, ``path``) and answer in the same three formats, so the
+parsing, validation and rendering live here once.  Bad input is a
+``ListingError`` carrying the status and a short body (400 for bad UTF-8
+or NUL, 412 for a limit over the maximum or a bad delimiter), never a 500.
+"""
+import json
+import time
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape, quoteattr
+
+from objproxy.common.config import config_true_value
+
+JSON_TYPE = 'application/json'
+XML_TYPE = 'application/xml'
+TEXT_XML_TYPE = 'text/xml'
+PLAIN_TYPE = 'text/plain'
+FORMAT_TYPES = {'json': JSON_TYPE, 'xml': XML_TYPE, 'plain': PLAIN_TYPE}
+OFFERED = (PLAIN_TYPE, JSON_TYPE, XML_TYPE, TEXT_XML_TYPE)
+MAX_PARAM_LENGTH = 8192
+
+
+class ListingError(Exception):
+    def __init__(self, status, body):
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+def parse_query(query_string):
+    """QUERY_STRING -> {name: value} of real (UTF-8 decoded) text.
+
+    The first value wins for repeated names.  Invalid UTF-8 or a NUL in
+    any value is a 400, as Swift answers.
+    """
+    params = {}
+    if not query_string:
+        return params
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True,
+                          encoding='latin-1', errors='strict')
+    except ValueError:
+        raise ListingError(400, 'Invalid query string')
+    for key, value in pairs:
+        try:
+            key = key.encode('latin-1').decode('utf-8')
+            value = value.encode('latin-1').decode('utf-8')
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            raise ListingError(400, 'Invalid UTF8 or contains NULL')
+        if '\x00' in key or '\x00' in value:
+            raise ListingError(400, 'Invalid UTF8 or contains NULL')
+        params.setdefault(key, value)
+    return params
+
+
+def listing_content_type(params, accept):
+    """The response type: ``format=`` wins, else the Accept header."""
+    fmt = params.get('format')
+    if fmt:
+        return FORMAT_TYPES.get(fmt.strip().lower(), PLAIN_TYPE)
+    return best_accept(accept)
+
+
+def best_accept(accept):
+    """Pick from OFFERED by the Accept header's q-values (plain default)."""
+    if not accept or not accept.strip():
+        return PLAIN_TYPE
+    best = None
+    for index, part in enumerate(accept.split(',')):
+        fields = [f.strip() for f in part.split(';')]
+        mtype = fields[0].lower()
+        if not mtype:
+            continue
+        if '/' not in mtype:
+            raise ListingError(400, 'Invalid Accept header')
+        q = 1.0
+        for field in fields[1:]:
+            if field.lower().startswith('q='):
+                try:
+                    q = float(field[2:])
+                except ValueError:
+                    raise ListingError(400, 'Invalid Accept header')
+        if q <= 0:
+            continue
+        major, minor = mtype.split('/', 1)
+        for order, offer in enumerate(OFFERED):
+            omajor, ominor = offer.split('/')
+            if major not in ('*', omajor) or minor not in ('*', ominor):
+                continue
+            # specific types beat wildcards at equal q; then offer order
+            rank = (q, major != '*' and minor != '*', -order)
+            if best is None or rank > best[0]:
+                best = (rank, offer)
+    if best is None:
+        raise ListingError(406, 'None of the requested formats is offered')
+    return best[1]
+
+
+class ListingParams(object):
+    """The validated listing parameters of one request."""
+
+    def __init__(self, params, max_limit, allow_path=True):
+        for key in ('prefix', 'delimiter', 'marker', 'end_marker', 'path'):
+            if len(params.get(key) or '') > MAX_PARAM_LENGTH:
+                raise ListingError(400, '%s too long' % key)
+        self.prefix = params.get('prefix') or ''
+        self.delimiter = params.get('delimiter') or ''
+        self.marker = params.get('marker') or ''
+        self.end_marker = params.get('end_marker') or ''
+        self.path = params.get('path') if allow_path else None
+        self.reverse = config_true_value(params.get('reverse', ''))
+        if self.delimiter and (len(self.delimiter) > 1 or
+                               ord(self.delimiter) > 254):
+            raise ListingError(412, 'Bad delimiter')
+        self.limit = max_limit
+        given = params.get('limit')
+        if given is not None and given.strip().isdigit():
+            self.limit = int(given.strip())
+            if self.limit > max_limit:
+                raise ListingError(412, 'Maximum limit is %d' % max_limit)
+
+
+def iso_last_modified(ts):
+    """``0001234567.12345[_offset]`` -> ``2009-02-13T23:31:07.123450``."""
+    whole, _, frac = ts.partition('_')[0].partition('.')
+    secs = int(whole)
+    micros = int((frac + '000000')[:6]) if frac else 0
+    return '%s.%06d' % (time.strftime('%Y-%m-%dT%H:%M:%S',
+                                      time.gmtime(secs)), micros)
+
+
+# -- containers (object rows) ---------------------------------------------
+def object_entry(row):
+    name, created_at, size, ctype, etag = row
+    if created_at is None:
+        return {'subdir': name}
+    return {'name': name, 'hash': etag, 'bytes': size,
+            'content_type': ctype,
+            'last_modified': iso_last_modified(created_at)}
+
+
+def render_objects(rows, content_type, container):
+    if content_type == JSON_TYPE:
+        return json.dumps([object_entry(r) for r in rows]).encode('utf-8')
+    if content_type in (XML_TYPE, TEXT_XML_TYPE):
+        out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+               '<container name=%s>' % quoteattr(container)]
+        for name, created_at, size, ctype, etag in rows:
+            if created_at is None:
+                out.append('<subdir name=%s><name>%s</name></subdir>'
+                           % (quoteattr(name), escape(name)))
+                continue
+            out.append(
+                '<object><name>%s</name><hash>%s</hash><bytes>%d</bytes>'
+                '<content_type>%s</content_type><last_modified>%s'
+                '</last_modified></object>'
+                % (escape(name), escape(etag), size, escape(ctype),
+                   iso_last_modified(created_at)))
+        out.append('</container>')
+        return ''.join(out).encode('utf-8')
+    return ''.join(r[0] + '\n' for r in rows).encode('utf-8')
+
+
+# -- accounts (container rows) -------------------------------------------
+def container_entry(row):
+    name, count, used, put_ts = row
+    if count is None:
+        return {'subdir': name}
+    return {'name': name, 'count': count, 'bytes': used,
+            'last_modified': iso_last_modified(put_ts)}
+
+
+def render_containers(rows, content_type, account):
+    if content_type == JSON_TYPE:
+        return json.dumps([container_entry(r) for r in rows]).encode('utf-8')
+    if content_type in (XML_TYPE, TEXT_XML_TYPE):
+        out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+               '<account name=%s>' % quoteattr(account)]
+        for name, count, used, put_ts in rows:
+            if count is None:
+                out.append('<subdir name=%s><name>%s</name></subdir>'
+                           % (quoteattr(name), escape(name)))
+                continue
+            out.append(
+                '<container><name>%s</name><count>%d</count>'
+                '<bytes>%d</bytes><last_modified>%s</last_modified>'
+                '</container>' % (escape(name), count, used,
+                                  iso_last_modified(put_ts)))
+        out.append('</account>')
+        return ''.join(out).encode('utf-8')
+    return ''.join(r[0] + '\n' for r in rows).encode('utf-8')
