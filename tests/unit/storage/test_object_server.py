@@ -1,0 +1,442 @@
+"""ObjectServer driven through WSGI with real files in a tmp devices dir."""
+import hashlib
+import json
+import os
+import time
+
+import pytest
+from webob import Request
+
+from objproxy.common.hashing import hash_path, set_hash_config
+from objproxy.common.timestamp import Timestamp
+from objproxy.storage import diskfile
+from objproxy.storage.object_server import ObjectServer
+
+BASE = int(time.time()) - 1000
+PATH = '/sda/7/AUTH_a/c/o'
+
+
+@pytest.fixture
+def devices(tmp_path):
+    set_hash_config('prefix', 'suffix')
+    (tmp_path / 'sda').mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def app(devices):
+    return ObjectServer({'devices': str(devices), 'fsync': 'false',
+                         'container_update_timeout': '5',
+                         'node_timeout': '2'})
+
+
+def ts(offset=0):
+    return Timestamp(BASE + offset).internal
+
+
+def req(app, path=PATH, method='GET', body=None, **headers):
+    environ = {'REQUEST_METHOD': method}
+    r = Request.blank(path, environ=environ, headers=headers)
+    if body is not None:
+        r.body = body
+    return r.get_response(app)
+
+
+def put(app, body=b'hello', t=0, path=PATH, **headers):
+    headers.setdefault('X-Timestamp', ts(t))
+    headers.setdefault('Content-Type', 'text/plain')
+    return req(app, path, 'PUT', body, **headers)
+
+
+def hash_dir(devices, path=PATH):
+    dev, part, a, c, o = path.strip('/').split('/', 4)
+    h = hash_path(a, c, o)
+    return devices / dev / 'objects' / part / h[-3:] / h
+
+
+def test_put_get_head_roundtrip(app, devices):
+    resp = put(app, b'hello', **{'X-Object-Meta-Color': 'blue',
+                                 'X-Object-Sysmeta-Thing': 's',
+                                 'Content-Disposition': 'inline'})
+    assert resp.status_int == 201
+    assert resp.headers['ETag'] == hashlib.md5(b'hello').hexdigest()
+    assert os.listdir(hash_dir(devices)) == [ts() + '.data']
+    resp = req(app)
+    assert resp.status_int == 200
+    assert resp.body == b'hello'
+    assert resp.headers['Content-Type'] == 'text/plain'
+    assert resp.headers['X-Object-Meta-Color'] == 'blue'
+    assert resp.headers['X-Object-Sysmeta-Thing'] == 's'
+    assert resp.headers['Content-Disposition'] == 'inline'
+    assert resp.headers['X-Backend-Timestamp'] == ts()
+    assert resp.headers['X-Backend-Data-Timestamp'] == ts()
+    assert resp.headers['Last-Modified'] == Timestamp(ts()).http_date
+    head = req(app, method='HEAD')
+    assert head.status_int == 200
+    assert head.headers['Content-Length'] == '5'
+    assert head.body == b''
+    # nothing left in tmp
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+
+
+def test_missing_and_bad_timestamp(app):
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT'}, body=b'x')
+    assert r.get_response(app).status_int == 400
+    for method in ('PUT', 'DELETE', 'POST'):
+        resp = req(app, method=method, body=b'x',
+                   **{'X-Timestamp': 'yesterday'})
+        assert resp.status_int == 400, method
+        assert b'X-Timestamp' in resp.body
+
+
+def test_older_or_equal_put_conflicts(app):
+    assert put(app, b'new', t=10).status_int == 201
+    for t in (10, 5):
+        resp = put(app, b'old', t=t)
+        assert resp.status_int == 409
+        assert resp.headers['X-Backend-Timestamp'] == ts(10)
+    assert req(app).body == b'new'
+
+
+def test_newer_put_replaces_and_cleans_old_files(app, devices):
+    put(app, b'one', t=1)
+    req(app, method='POST', **{'X-Timestamp': ts(2),
+                               'X-Object-Meta-A': 'b'})
+    put(app, b'two', t=3)
+    assert sorted(os.listdir(hash_dir(devices))) == [ts(3) + '.data']
+    resp = req(app)
+    assert resp.body == b'two'
+    assert 'X-Object-Meta-A' not in resp.headers
+
+
+def test_etag_mismatch_is_422_and_leaves_nothing(app, devices):
+    resp = put(app, b'data', ETag='0' * 32)
+    assert resp.status_int == 422
+    assert not hash_dir(devices).exists()
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+    resp = put(app, b'data', ETag='"%s"' % hashlib.md5(b'data').hexdigest())
+    assert resp.status_int == 201
+
+
+def test_short_body_is_499_and_leaves_nothing(app, devices):
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT'}, headers={
+        'X-Timestamp': ts(), 'Content-Type': 'a/b'})
+    r.body = b'abc'
+    r.environ['CONTENT_LENGTH'] = '10'
+    resp = r.get_response(app)
+    assert resp.status_int == 499
+    assert not hash_dir(devices).exists()
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+
+
+def test_client_timeout_is_408(devices):
+    app = ObjectServer({'devices': str(devices), 'fsync': 'false',
+                        'client_timeout': '0.05'})
+
+    class Stalling(object):
+        def read(self, n):
+            import eventlet
+            eventlet.sleep(1)
+            return b'x'
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT',
+                                     'wsgi.input': Stalling(),
+                                     'CONTENT_LENGTH': '5'},
+                      headers={'X-Timestamp': ts(), 'Content-Type': 'a/b'})
+    resp = r.get_response(app)
+    assert resp.status_int == 408
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+
+
+def test_disconnect_is_499(app, devices):
+    class Broken(object):
+        def read(self, n):
+            raise ConnectionResetError('gone')
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT',
+                                     'wsgi.input': Broken(),
+                                     'CONTENT_LENGTH': '5'},
+                      headers={'X-Timestamp': ts(), 'Content-Type': 'a/b'})
+    assert r.get_response(app).status_int == 499
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+
+
+def test_chunked_put(app):
+    class Chunks(object):
+        def __init__(self):
+            self.parts = [b'ab', b'cd', b'']
+
+        def read(self, n):
+            return self.parts.pop(0)
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT',
+                                     'wsgi.input': Chunks()},
+                      headers={'X-Timestamp': ts(), 'Content-Type': 'a/b',
+                               'Transfer-Encoding': 'chunked'})
+    assert r.get_response(app).status_int == 201
+    assert req(app).body == b'abcd'
+
+
+def test_no_length_is_411_bad_length_400(app):
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT'},
+                      headers={'X-Timestamp': ts()})
+    r.environ.pop('CONTENT_LENGTH', None)
+    assert r.get_response(app).status_int == 411
+    r = Request.blank(PATH, environ={'REQUEST_METHOD': 'PUT',
+                                     'CONTENT_LENGTH': 'abc'},
+                      headers={'X-Timestamp': ts()})
+    assert r.get_response(app).status_int == 400
+
+
+def test_no_space_is_507_and_leaves_nothing(app, devices, monkeypatch):
+    import errno
+    real_write = os.write
+
+    def full(fd, data):
+        if len(data) > 3:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        return real_write(fd, data)
+    monkeypatch.setattr(diskfile.os, 'write', full)
+    resp = put(app, b'x' * 100)
+    monkeypatch.undo()
+    assert resp.status_int == 507
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+    assert not hash_dir(devices).exists()
+
+
+def test_missing_device_507(app):
+    resp = req(app, '/sdz/1/a/c/o')
+    assert resp.status_int == 507
+    resp = put(app, path='/sdz/1/a/c/o')
+    assert resp.status_int == 507
+
+
+@pytest.mark.parametrize('path', [
+    '/../1/a/c/o', '/sda/-1/a/c/o', '/sda/abc/a/c/o',
+    '/sda/4294967296/a/c/o', '/sda/1/a', '/sda/1/a/c', '/sda%00/1/a/c/o',
+    '/sda/1/a/c/' + 'x' * 1025, '/sda/1/a%00/c/o', '/sda/1/a/c/%ff',
+    '/./1/a/c/o', '/sda/1//c/o', '/sda/ 1/a/c/o'])
+def test_bad_paths_are_400(app, path):
+    from urllib.parse import unquote_to_bytes
+    r = Request.blank('/')
+    r.environ['PATH_INFO'] = unquote_to_bytes(path).decode('latin-1')
+    for method in ('GET', 'PUT', 'DELETE', 'HEAD'):
+        r.method = method
+        r.headers['X-Timestamp'] = ts()
+        resp = r.get_response(app)
+        assert resp.status_int == 400, (path, method, resp.body)
+
+
+def test_max_name_ok(app):
+    name = '/sda/1/a/c/' + 'x' * 1024
+    assert put(app, path=name).status_int == 201
+    assert req(app, name).body == b'hello'
+
+
+def test_max_metadata_fits(app, devices):
+    headers = {'X-Object-Meta-%02d' % i + 'n' * 20: 'v' * 20
+               for i in range(90)}
+    # 90 keys, overall (names + values) just under 4096
+    total = sum(len(k) - len('X-Object-Meta-') + len(v)
+                for k, v in headers.items())
+    assert total <= 4096
+    headers['X-Object-Sysmeta-Big'] = 's' * 4000
+    assert put(app, b'x', **headers).status_int == 201
+    resp = req(app)
+    assert resp.status_int == 200
+    for key, value in headers.items():
+        assert resp.headers[key] == value
+    resp = put(app, b'x', t=5, **{'X-Object-Meta-X': 'v' * 257})
+    assert resp.status_int == 400
+
+
+def test_delete(app, devices):
+    resp = req(app, method='DELETE', **{'X-Timestamp': ts(1)})
+    assert resp.status_int == 404
+    put(app, t=2)
+    resp = req(app, method='DELETE', **{'X-Timestamp': ts(1)})
+    assert resp.status_int == 409
+    assert resp.headers['X-Backend-Timestamp'] == ts(2)
+    resp = req(app, method='DELETE', **{'X-Timestamp': ts(3)})
+    assert resp.status_int == 204
+    assert os.listdir(hash_dir(devices)) == [ts(3) + '.ts']
+    resp = req(app)
+    assert resp.status_int == 404
+    assert resp.headers['X-Backend-Timestamp'] == ts(3)
+    assert req(app, method='HEAD').status_int == 404
+    assert put(app, t=2.5).status_int == 409
+    assert put(app, t=4).status_int == 201
+    assert req(app).status_int == 200
+
+
+def test_post_metadata(app, devices):
+    assert req(app, method='POST', **{'X-Timestamp': ts(1)}).status_int \
+        == 404
+    put(app, t=1, **{'X-Object-Meta-Old': '1', 'X-Object-Sysmeta-S': 'k'})
+    resp = req(app, method='POST', **{'X-Timestamp': ts(2),
+                                      'X-Object-Meta-New': '2'})
+    assert resp.status_int == 202
+    resp = req(app)
+    assert resp.headers['X-Object-Meta-New'] == '2'
+    assert 'X-Object-Meta-Old' not in resp.headers
+    assert resp.headers['X-Object-Sysmeta-S'] == 'k'
+    assert resp.headers['X-Backend-Timestamp'] == ts(2)
+    assert resp.headers['X-Backend-Data-Timestamp'] == ts(1)
+    assert resp.body == b'hello'
+    resp = req(app, method='POST', **{'X-Timestamp': ts(2)})
+    assert resp.status_int == 409
+    req(app, method='POST', **{'X-Timestamp': ts(3), 'X-Object-Meta-Z': 'z'})
+    assert sorted(os.listdir(hash_dir(devices))) == [ts(1) + '.data',
+                                                    ts(3) + '.meta']
+    req(app, method='DELETE', **{'X-Timestamp': ts(4)})
+    assert req(app, method='POST', **{'X-Timestamp': ts(5)}).status_int \
+        == 404
+
+
+def test_ranges(app):
+    body = bytes(range(256)) * 4
+    put(app, body)
+    resp = req(app, Range='bytes=10-19')
+    assert resp.status_int == 206
+    assert resp.body == body[10:20]
+    assert resp.headers['Content-Range'] == 'bytes 10-19/1024'
+    resp = req(app, Range='bytes=-5')
+    assert resp.body == body[-5:]
+    resp = req(app, Range='bytes=1000-')
+    assert resp.body == body[1000:]
+    resp = req(app, Range='bytes=2000-3000')
+    assert resp.status_int == 416
+    assert resp.headers['Content-Range'] == 'bytes */1024'
+    resp = req(app, Range='bytes=junk')
+    assert resp.status_int == 200 and resp.body == body
+    resp = req(app, Range='bytes=0-1,5-6,2000-')
+    assert resp.status_int == 206
+    ctype = resp.headers['Content-Type']
+    assert ctype.startswith('multipart/byteranges;boundary=')
+    boundary = ctype.split('=', 1)[1].encode()
+    assert int(resp.headers['Content-Length']) == len(resp.body)
+    parts = resp.body.split(b'--' + boundary)
+    assert parts[-1] == b'--'
+    assert parts[1].endswith(b'\r\n\r\n' + body[0:2] + b'\r\n')
+    assert b'Content-Range: bytes 5-6/1024' in parts[2]
+    assert parts[2].endswith(body[5:7] + b'\r\n')
+
+
+def test_large_object_ranges_and_stream(app):
+    body = os.urandom(300000)
+    put(app, body)
+    resp = req(app)
+    assert resp.body == body
+    resp = req(app, Range='bytes=100000-250000')
+    assert resp.body == body[100000:250001]
+    resp = req(app, Range='bytes=0-0,299999-')
+    assert body[:1] in resp.body and body[-1:] in resp.body
+
+
+def test_conditionals(app):
+    put(app, b'abc')
+    etag = hashlib.md5(b'abc').hexdigest()
+    lm = Timestamp(ts()).http_date
+    assert req(app, **{'If-Match': '"%s"' % etag}).status_int == 200
+    assert req(app, **{'If-Match': '*'}).status_int == 200
+    assert req(app, **{'If-Match': '"nope"'}).status_int == 412
+    resp = req(app, **{'If-None-Match': '"%s"' % etag})
+    assert resp.status_int == 304
+    assert resp.headers['ETag'] == etag
+    assert req(app, method='HEAD',
+               **{'If-None-Match': '*'}).status_int == 304
+    assert req(app, **{'If-None-Match': '"x"'}).status_int == 200
+    assert req(app, **{'If-Modified-Since': lm}).status_int == 304
+    assert req(app, **{'If-Modified-Since':
+                       'Mon, 01 Jan 2001 00:00:00 GMT'}).status_int == 200
+    assert req(app, **{'If-Unmodified-Since':
+                       'Mon, 01 Jan 2001 00:00:00 GMT'}).status_int == 412
+    assert req(app, **{'If-Unmodified-Since': lm}).status_int == 200
+    assert req(app, **{'If-Modified-Since': 'garbage'}).status_int == 200
+    # If-None-Match: * on PUT refuses to overwrite
+    assert put(app, t=5, **{'If-None-Match': '*'}).status_int == 412
+
+
+def test_corrupt_body_quarantined_small(app, devices):
+    put(app, b'hello')
+    path = hash_dir(devices) / (ts() + '.data')
+    data = bytearray(path.read_bytes())
+    data[0:5] = b'HELLO'
+    path.write_bytes(bytes(data))
+    resp = req(app)
+    assert resp.status_int == 404
+    assert not hash_dir(devices).exists()
+    qdir = devices / 'sda' / 'quarantined' / 'objects'
+    assert os.listdir(qdir) == [hash_dir(devices).name]
+    assert req(app).status_int == 404
+
+
+def test_corrupt_body_quarantined_large(app, devices):
+    body = os.urandom(200000)
+    put(app, body)
+    path = hash_dir(devices) / (ts() + '.data')
+    with open(path, 'r+b') as fp:
+        fp.seek(150000)
+        fp.write(b'XXXX')
+    resp = req(app)
+    assert resp.status_int == 200   # headers already gone out
+    assert resp.body != body
+    assert not hash_dir(devices).exists()
+    assert req(app).status_int == 404
+    # a range read does not verify, so it does not quarantine
+    put(app, body, t=10)
+    path = hash_dir(devices) / (ts(10) + '.data')
+    with open(path, 'r+b') as fp:
+        fp.seek(10)
+        fp.write(b'XXXX')
+    assert req(app, Range='bytes=0-99').status_int == 206
+    assert hash_dir(devices).exists()
+
+
+def test_size_mismatch_quarantined_up_front(app, devices):
+    put(app, b'x' * 1000)
+    path = hash_dir(devices) / (ts() + '.data')
+    data = path.read_bytes()
+    # drop body bytes but keep the trailer intact
+    path.write_bytes(data[10:])
+    assert req(app, method='HEAD').status_int == 404
+    assert not hash_dir(devices).exists()
+
+
+def test_expired_object_is_404(app):
+    later = str(int(time.time()) + 2)
+    put(app, **{'X-Delete-At': later})
+    assert req(app).status_int == 200
+    assert put(app, t=5, **{'X-Delete-At': '1'}).status_int == 400
+    assert put(app, t=5, **{'X-Delete-At': 'soon'}).status_int == 400
+
+
+def test_replicate(app, devices):
+    put(app, b'a')
+    put(app, b'b', path='/sda/7/AUTH_a/c/o2')
+    r = Request.blank('/sda/7', environ={'REQUEST_METHOD': 'REPLICATE'})
+    resp = r.get_response(app)
+    assert resp.status_int == 200
+    hashes = json.loads(resp.body)
+    suffix = hash_path('AUTH_a', 'c', 'o')[-3:]
+    assert suffix in hashes and len(hashes[suffix]) == 32
+    assert hashes == diskfile.get_hashes(str(devices / 'sda'), 7)
+    old = hashes[suffix]
+    req(app, method='DELETE', **{'X-Timestamp': ts(9)})
+    r = Request.blank('/sda/7/%s' % suffix,
+                      environ={'REQUEST_METHOD': 'REPLICATE'})
+    assert json.loads(r.get_response(app).body)[suffix] != old
+    r = Request.blank('/sda/7/zzz', environ={'REQUEST_METHOD': 'REPLICATE'})
+    assert r.get_response(app).status_int == 400
+    r = Request.blank('/sda/99', environ={'REQUEST_METHOD': 'REPLICATE'})
+    assert json.loads(r.get_response(app).body) == {}
+
+
+def test_bad_method(app):
+    assert req(app, method='PATCH').status_int == 405
+
+
+def test_tmp_cleaned_on_start(devices):
+    tmp = devices / 'sda' / 'tmp'
+    tmp.mkdir()
+    (tmp / 'objw-dead.tmp').write_bytes(b'partial')
+    (tmp / 'other-engineers-file').write_bytes(b'keep')
+    ObjectServer({'devices': str(devices)})
+    assert sorted(os.listdir(tmp)) == ['other-engineers-file']
