@@ -1,0 +1,1 @@
+"""Per-resource controllers of the proxy (account, container, object)."""

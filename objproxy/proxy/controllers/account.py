@@ -1,0 +1,192 @@
+"""Accounts: container listings, stats, metadata; PUT/DELETE for admins.
+
+With ``account_autocreate`` (the SAIO default) an account that does not
+exist yet reads as an empty account, and the first write (container PUT or
+account POST) creates it.
+"""
+import json
+
+from objproxy.common import constraints
+from objproxy.common.timestamp import Timestamp
+from objproxy.proxy.controllers.base import Controller
+from objproxy.proxy.controllers.container import check_listing_params
+from objproxy.proxy.controllers.meta import (
+    ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner)
+from objproxy.proxy.getter import Getter
+from objproxy.proxy.info import account_info_from_headers, cache_key
+from objproxy.proxy.response import Response, error_response, plain_error
+
+
+def listing_format(req):
+    fmt = (req.GET.get('format') or '').lower()
+    if fmt in ('json', 'xml', 'plain'):
+        return fmt
+    accept = req.headers.get('Accept', '')
+    if 'application/json' in accept:
+        return 'json'
+    if 'xml' in accept:
+        return 'xml'
+    return 'plain'
+
+
+class AccountController(Controller):
+    server_type = 'Account'
+    allowed_methods = ('GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE')
+
+    @property
+    def path(self):
+        return '/%s' % self.account_name
+
+    def GET(self, req):
+        return self._get_or_head(req)
+
+    def HEAD(self, req):
+        return self._get_or_head(req)
+
+    def _get_or_head(self, req):
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        if len(self.account_name.encode('utf-8')) > \
+                constraints.LIMITS['max_account_name_length']:
+            return plain_error(400, 'Account name length of %d longer than '
+                               '%d' % (len(self.account_name.encode('utf-8')),
+                                       constraints.LIMITS[
+                                           'max_account_name_length']))
+        if req.method == 'GET':
+            bad = check_listing_params(
+                req, constraints.LIMITS['account_listing_limit'])
+            if bad:
+                return bad
+        ring = self.app.account_ring
+        part = ring.get_part(self.account_name)
+        headers = self.base_headers(req)
+        if req.headers.get('Accept'):
+            headers['Accept'] = req.headers['Accept']
+        newest = str(req.headers.get('X-Newest', '')).lower() in (
+            'true', '1', 'yes', 'on')
+        getter = Getter(self, ring, part, self.path, req.method, headers,
+                        query_string=req.environ.get('QUERY_STRING'),
+                        newest=newest)
+        resp = getter.response()
+        if resp.status == 404 and self.app.account_autocreate:
+            resp.app_iter = []
+            return self._empty_account(req)
+        if 200 <= resp.status < 300:
+            info = account_info_from_headers(
+                resp.status, dict((k.lower(), v) for k, v in resp.headers))
+            req.environ.setdefault('swift.infocache', {})[
+                cache_key(self.account_name)] = info
+        self._expose_acl(req, resp)
+        return resp
+
+    def _expose_acl(self, req, resp):
+        acl = resp.get_header(ACCOUNT_ACL_SYSMETA)
+        if acl and is_owner(req.environ):
+            resp.set_header('X-Account-Access-Control', acl)
+
+    def _empty_account(self, req):
+        """What Swift answers for an account that will be autocreated."""
+        now = Timestamp.now()
+        headers = {
+            'X-Account-Container-Count': '0',
+            'X-Account-Object-Count': '0',
+            'X-Account-Bytes-Used': '0',
+            'X-Timestamp': now.normal,
+            'X-Put-Timestamp': now.normal,
+        }
+        fmt = listing_format(req)
+        if req.method == 'HEAD' or fmt == 'plain':
+            headers['Content-Type'] = 'text/plain; charset=utf-8'
+            return Response(204, headers=headers)
+        if fmt == 'json':
+            headers['Content-Type'] = 'application/json; charset=utf-8'
+            return Response(200, headers=headers, body=b'[]')
+        headers['Content-Type'] = 'application/xml; charset=utf-8'
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<account name=%s>'
+                '</account>' % json.dumps(self.account_name))
+        return Response(200, headers=headers, body=body)
+
+    def _meta_headers(self, req, timestamp):
+        try:
+            meta = backend_meta(req.headers, 'account')
+        except MetadataError as err:
+            return None, plain_error(400, str(err))
+        error = constraints.check_metadata(req.headers, 'account')
+        if error:
+            return None, plain_error(400, error)
+        headers = self.base_headers(req, timestamp)
+        headers.update(meta)
+        return headers, None
+
+    def _send(self, req, method, headers):
+        ring = self.app.account_ring
+        part = ring.get_part(self.account_name)
+        targets = [dict(headers) for _ in range(ring.replica_count)]
+        resp = self.make_requests(ring, part, method, self.path, targets)
+        self.app.invalidate(req.environ, self.account_name)
+        return resp
+
+    def POST(self, req):
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        timestamp = Timestamp.now()
+        headers, bad = self._meta_headers(req, timestamp)
+        if bad:
+            return bad
+        resp = self._send(req, 'POST', headers)
+        if resp.status == 404 and self.app.account_autocreate:
+            created = self.app.create_account(req, self.account_name)
+            if not 200 <= created.status < 300:
+                return created
+            headers['X-Timestamp'] = Timestamp.now().internal
+            resp = self._send(req, 'POST', headers)
+        if 200 <= resp.status < 300:
+            return Response(204, headers={
+                'Content-Type': 'text/html; charset=UTF-8'})
+        return resp
+
+    def PUT(self, req):
+        if not self.app.allow_account_management:
+            return self.method_not_allowed()
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        if len(self.account_name.encode('utf-8')) > \
+                constraints.LIMITS['max_account_name_length']:
+            return plain_error(400, 'Account name length of %d longer than '
+                               '%d' % (len(self.account_name.encode('utf-8')),
+                                       constraints.LIMITS[
+                                           'max_account_name_length']))
+        headers, bad = self._meta_headers(req, Timestamp.now())
+        if bad:
+            return bad
+        resp = self._send(req, 'PUT', headers)
+        if 200 <= resp.status < 300:
+            return Response(resp.status, headers={
+                'Content-Type': 'text/html; charset=UTF-8'})
+        return resp
+
+    def DELETE(self, req):
+        if not self.app.allow_account_management:
+            return self.method_not_allowed()
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        if req.GET.get('multipart-manifest') is not None or \
+                req.environ.get('QUERY_STRING'):
+            return plain_error(400, 'Bad request: DELETE of an account '
+                               'takes no query string')
+        headers = self.base_headers(req, Timestamp.now())
+        resp = self._send(req, 'DELETE', headers)
+        if 200 <= resp.status < 300:
+            return Response(204, headers={
+                'Content-Type': 'text/html; charset=UTF-8'})
+        return resp
+
+    def OPTIONS(self, req):
+        methods = ['GET', 'HEAD', 'POST', 'OPTIONS']
+        if self.app.allow_account_management:
+            methods += ['PUT', 'DELETE']
+        return Response(200, headers={'Allow': ', '.join(sorted(methods))})

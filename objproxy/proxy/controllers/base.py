@@ -1,0 +1,195 @@
+"""What every controller shares: finding nodes, talking to them, deciding.
+
+* ``iter_nodes`` yields a partition's primaries and then its handoffs,
+  skipping error-limited nodes, so a caller that loses a node simply takes
+  the next one from the same iterator.
+* ``node_request`` makes one small request and feeds the error limiter.
+* ``make_requests`` fans a bodiless write out to every replica at once and
+  ``best_response`` turns the answers into one, Swift's way: the highest
+  status of the first status class that reached a quorum, else 503.
+"""
+import http.client
+import socket
+
+from eventlet import GreenPile, Timeout
+
+from objproxy.common import backend_http
+from objproxy.common.exceptions import ConnectionTimeout
+from objproxy.proxy.response import Response, error_response
+
+# Errors that mean "this node did not answer properly": try another one.
+NODE_ERRORS = (OSError, http.client.HTTPException, ConnectionTimeout,
+               socket.timeout, Timeout, ValueError)
+
+HOP_BY_HOP = frozenset((
+    'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
+    'upgrade', 'proxy-authenticate', 'proxy-authorization', 'date',
+    'server'))
+
+
+def quorum_size(n):
+    return n // 2 + 1
+
+
+def is_success(status):
+    return 200 <= status < 300
+
+
+def client_headers(backend_headers):
+    """Backend response headers the client may see, as a list of pairs."""
+    out = []
+    for key, value in backend_headers.items():
+        lkey = key.lower()
+        if lkey in HOP_BY_HOP or lkey.startswith('x-backend-'):
+            continue
+        out.append((title_case(key), value))
+    return out
+
+
+def title_case(name):
+    return '-'.join(part[:1].upper() + part[1:] for part in name.split('-'))
+
+
+class NodeAnswer(object):
+    """One node's complete answer to a small request."""
+    __slots__ = ('node', 'status', 'headers', 'body')
+
+    def __init__(self, node, status, headers, body):
+        self.node = node
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def best_response(answers, quorum, server_type='', method=''):
+    """Collapse several node answers into the one the client gets.
+
+    ``answers`` holds NodeAnswer objects or None for a node that could not
+    be reached; missing answers count as 503, as in Swift.
+    """
+    statuses = [a.status if a is not None else 503 for a in answers]
+    for hundred in (100, 200, 300, 400):
+        in_class = [s for s in statuses if hundred <= s < hundred + 100]
+        if len(in_class) >= quorum:
+            status = max(in_class)
+            answer = answers[statuses.index(status)]
+            return Response(status, headers=client_headers(answer.headers),
+                            body=answer.body or b'')
+    return error_response(503)
+
+
+class Controller(object):
+    """Base class; subclasses implement the HTTP verbs as methods."""
+
+    server_type = 'Base'
+    allowed_methods = ()
+
+    def __init__(self, app, account_name, container_name=None,
+                 object_name=None):
+        self.app = app
+        self.account_name = account_name
+        self.container_name = container_name
+        self.object_name = object_name
+
+    # ----- node selection ------------------------------------------------
+
+    def iter_nodes(self, ring, part):
+        """Primaries, then handoffs (at most as many again), skipping
+        error-limited nodes."""
+        limiter = self.app.error_limiter
+        primaries = ring.get_part_nodes(part)
+        for node in primaries:
+            if not limiter.is_limited(node):
+                yield node
+        handoffs = 0
+        for node in ring.get_more_nodes(part):
+            handoffs += 1
+            if handoffs > self.app.request_node_count(len(primaries)):
+                return
+            if not limiter.is_limited(node):
+                node = dict(node, handoff=True)
+                yield node
+
+    # ----- talking to nodes ----------------------------------------------
+
+    def backend_path(self, node, part, *names):
+        return '/%s/%s/%s' % (node['device'], part, '/'.join(names))
+
+    def node_request(self, node, part, method, path, headers,
+                     query_string=None, body=None, timeout=None):
+        """One request to one node; None when it could not answer."""
+        app = self.app
+        full = '/%s/%s%s' % (node['device'], part, path)
+        try:
+            with Timeout(timeout or app.node_timeout):
+                status, hdrs, data = backend_http.request(
+                    app.pool, node, method, full, headers, query_string,
+                    body, app.conn_timeout, timeout or app.node_timeout)
+        except NODE_ERRORS as err:
+            app.error_limiter.error_occurred(
+                node, '%s %s: %s' % (method, full, err or type(err).__name__))
+            return None
+        if status == 507:
+            app.error_limiter.limit_now(node, 'insufficient storage')
+        elif status >= 500:
+            app.error_limiter.error_occurred(node, 'status %d' % status)
+        return NodeAnswer(node, status, hdrs, data)
+
+    def _request_until_answer(self, nodes, part, method, path, headers,
+                              query_string, body):
+        for node in nodes:
+            answer = self.node_request(node, part, method, path, headers,
+                                       query_string, body)
+            if answer is not None and answer.status < 500:
+                return answer
+        return None
+
+    def make_requests(self, ring, part, method, path, headers_list,
+                      query_string=None, body=None):
+        """Send a bodiless write to every replica concurrently.
+
+        ``headers_list`` has one header dict per primary; a primary that
+        fails is replaced by the next node of the shared iterator.
+        """
+        nodes = self.iter_nodes(ring, part)
+        pile = GreenPile(len(headers_list))
+        for headers in headers_list:
+            pile.spawn(self._request_until_answer, nodes, part, method, path,
+                       headers, query_string, body)
+        answers = list(pile)
+        return best_response(answers, quorum_size(len(headers_list)),
+                             self.server_type, method)
+
+    # ----- headers ---------------------------------------------------------
+
+    def base_headers(self, req, timestamp=None):
+        headers = {
+            'X-Trans-Id': req.environ.get('swift.trans_id', ''),
+            'X-Backend-Layer': self.server_type.lower(),
+            'Connection': 'keep-alive',
+        }
+        if timestamp is not None:
+            headers['X-Timestamp'] = timestamp.internal
+        return headers
+
+    # ----- authorization ----------------------------------------------------
+
+    def authorize(self, req, acl=None):
+        """Run the auth filter's ``swift.authorize`` hook, if any."""
+        env = req.environ
+        if env.get('swift.authorize_override'):
+            return None
+        authorize = env.get('swift.authorize')
+        if not authorize:
+            return None
+        if acl is not None:
+            req.acl = acl
+        return authorize(req)
+
+    def method_not_allowed(self):
+        return error_response(405, headers={
+            'Allow': ', '.join(sorted(self.allowed_methods))})
+
+    def OPTIONS(self, req):
+        allow = ', '.join(sorted(self.allowed_methods))
+        return Response(200, headers={'Allow': allow})

@@ -1,0 +1,204 @@
+"""Containers: listings and info from replicas, quorum writes.
+
+A container PUT first makes sure the account exists (creating it when
+``account_autocreate`` is on, as Swift's SAIO does) and tells each
+container replica which account replica to report its stats to.
+"""
+from objproxy.common import constraints
+from objproxy.common.timestamp import Timestamp
+from objproxy.proxy.controllers.base import Controller
+from objproxy.proxy.controllers.meta import (
+    MetadataError, backend_meta, is_owner)
+from objproxy.proxy.getter import Getter
+from objproxy.proxy.info import cache_key, container_info_from_headers
+from objproxy.proxy.response import Response, error_response, plain_error
+
+PRIVATE = ('x-container-read', 'x-container-write', 'x-container-sync-key',
+           'x-container-sync-to')
+
+
+def check_listing_params(req, limit_max):
+    """412 for a bad or too large ``limit``; None when fine."""
+    limit = req.GET.get('limit')
+    if limit is not None:
+        try:
+            value = int(limit)
+            if value < 0:
+                raise ValueError
+        except ValueError:
+            return plain_error(412, 'Value of limit must be a positive '
+                               'integer')
+        if value > limit_max:
+            return plain_error(412, 'Maximum limit is %d' % limit_max)
+    for key in ('marker', 'end_marker', 'prefix', 'delimiter', 'path'):
+        value = req.GET.get(key)
+        if value is not None and '\x00' in value:
+            return plain_error(412, 'Invalid UTF8 or contains NULL')
+    delimiter = req.GET.get('delimiter')
+    if delimiter is not None and len(delimiter) > 1:
+        return plain_error(412, 'Bad delimiter')
+    return None
+
+
+def account_update_headers(count, account_part, account_nodes):
+    headers = []
+    for i in range(count):
+        if not account_nodes:
+            headers.append({})
+            continue
+        node = account_nodes[i % len(account_nodes)]
+        headers.append({
+            'X-Account-Host': '%s:%s' % (node['ip'], node['port']),
+            'X-Account-Partition': str(account_part),
+            'X-Account-Device': node['device'],
+        })
+    return headers
+
+
+class ContainerController(Controller):
+    server_type = 'Container'
+    allowed_methods = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
+
+    @property
+    def path(self):
+        return '/%s/%s' % (self.account_name, self.container_name)
+
+    def GET(self, req):
+        return self._get_or_head(req)
+
+    def HEAD(self, req):
+        return self._get_or_head(req)
+
+    def _get_or_head(self, req):
+        info = self.app.container_info(req.environ, self.account_name,
+                                       self.container_name)
+        denial = self.authorize(req, info.get('read_acl'))
+        if denial:
+            return denial
+        if req.method == 'GET':
+            bad = check_listing_params(
+                req, constraints.LIMITS['container_listing_limit'])
+            if bad:
+                return bad
+        ring = self.app.container_ring
+        part = ring.get_part(self.account_name, self.container_name)
+        headers = self.base_headers(req)
+        accept = req.headers.get('Accept')
+        if accept:
+            headers['Accept'] = accept
+        newest = str(req.headers.get('X-Newest', '')).lower() in (
+            'true', '1', 'yes', 'on')
+        getter = Getter(self, ring, part, self.path, req.method, headers,
+                        query_string=req.environ.get('QUERY_STRING'),
+                        newest=newest)
+        resp = getter.response()
+        if req.method == 'HEAD' or 200 <= resp.status < 300:
+            rheaders = dict((k.lower(), v) for k, v in resp.headers)
+            if 200 <= resp.status < 300:
+                new_info = container_info_from_headers(resp.status, rheaders)
+                req.environ.setdefault('swift.infocache', {})[cache_key(
+                    self.account_name, self.container_name)] = new_info
+        if not is_owner(req.environ):
+            for key in PRIVATE:
+                resp.del_header(key)
+        return resp
+
+    def _meta_headers(self, req, timestamp):
+        try:
+            meta = backend_meta(req.headers, 'container')
+        except MetadataError as err:
+            return None, plain_error(400, str(err))
+        error = constraints.check_metadata(req.headers, 'container')
+        if error:
+            return None, plain_error(400, error)
+        headers = self.base_headers(req, timestamp)
+        headers.update(meta)
+        return headers, None
+
+    def PUT(self, req):
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        if len(self.container_name.encode('utf-8')) > \
+                constraints.LIMITS['max_container_name_length']:
+            return plain_error(400, 'Container name length of %d longer '
+                               'than %d' % (
+                                   len(self.container_name.encode('utf-8')),
+                                   constraints.LIMITS[
+                                       'max_container_name_length']))
+        timestamp = Timestamp.now()
+        headers, bad = self._meta_headers(req, timestamp)
+        if bad:
+            return bad
+        app = self.app
+        account_info = app.account_info(req.environ, self.account_name,
+                                        autocreate=True)
+        status = account_info.get('status', 0)
+        if status == 404:
+            return error_response(404)
+        if not 200 <= status < 300:
+            return error_response(503)
+        if app.max_containers_per_account > 0 and \
+                account_info.get('container_count', 0) >= \
+                app.max_containers_per_account and \
+                self.container_name not in getattr(
+                    app, 'max_containers_whitelist', ()):
+            existing = app.container_info(req.environ, self.account_name,
+                                          self.container_name)
+            if not 200 <= existing.get('status', 0) < 300:
+                return plain_error(403, 'Reached container limit of %s'
+                                   % app.max_containers_per_account)
+        ring = app.container_ring
+        part = ring.get_part(self.account_name, self.container_name)
+        apart, anodes = app.account_ring.get_nodes(self.account_name)
+        targets = [dict(headers, **extra) for extra in
+                   account_update_headers(ring.replica_count, apart, anodes)]
+        resp = self.make_requests(ring, part, 'PUT', self.path, targets)
+        app.invalidate(req.environ, self.account_name, self.container_name)
+        app.invalidate(req.environ, self.account_name)
+        return self._write_answer(resp)
+
+    def POST(self, req):
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        timestamp = Timestamp.now()
+        headers, bad = self._meta_headers(req, timestamp)
+        if bad:
+            return bad
+        info = self.app.container_info(req.environ, self.account_name,
+                                       self.container_name)
+        if info.get('status') == 404:
+            return error_response(404)
+        ring = self.app.container_ring
+        part = ring.get_part(self.account_name, self.container_name)
+        targets = [dict(headers) for _ in range(ring.replica_count)]
+        resp = self.make_requests(ring, part, 'POST', self.path, targets)
+        self.app.invalidate(req.environ, self.account_name,
+                            self.container_name)
+        return self._write_answer(resp)
+
+    def DELETE(self, req):
+        denial = self.authorize(req)
+        if denial:
+            return denial
+        timestamp = Timestamp.now()
+        ring = self.app.container_ring
+        part = ring.get_part(self.account_name, self.container_name)
+        apart, anodes = self.app.account_ring.get_nodes(self.account_name)
+        headers = self.base_headers(req, timestamp)
+        targets = [dict(headers, **extra) for extra in
+                   account_update_headers(ring.replica_count, apart, anodes)]
+        resp = self.make_requests(ring, part, 'DELETE', self.path, targets)
+        self.app.invalidate(req.environ, self.account_name,
+                            self.container_name)
+        self.app.invalidate(req.environ, self.account_name)
+        if resp.status == 202:  # Swift: a 202 here means 404 on the nodes
+            return error_response(404)
+        return self._write_answer(resp)
+
+    def _write_answer(self, resp):
+        if 200 <= resp.status < 300:
+            return Response(resp.status, headers={
+                'Content-Type': 'text/html; charset=UTF-8'}, body=b'')
+        return resp

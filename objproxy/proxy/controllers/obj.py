@@ -1,0 +1,387 @@
+"""Objects: streaming GET/HEAD from replicas, quorum PUT/POST/DELETE, copy.
+
+Authorization uses the container's ACLs: ``X-Container-Read`` for reads,
+``X-Container-Write`` for writes (the container info is cached, so this
+costs no backend round trip on a warm cache).
+"""
+import mimetypes
+import time
+from urllib.parse import quote
+
+from objproxy.common import constraints
+from objproxy.common.timestamp import Timestamp
+from objproxy.proxy import copy as copying
+from objproxy.proxy.controllers.base import Controller, quorum_size
+from objproxy.proxy.getter import Getter
+from objproxy.proxy.putter import ObjectPut
+from objproxy.proxy.response import Response, error_response, plain_error
+
+PASS_ON_PUT = ('content-type', 'content-encoding', 'content-disposition',
+               'x-delete-at', 'x-object-manifest', 'x-static-large-object',
+               'etag', 'if-none-match')
+PASS_ON_POST = ('content-type', 'content-encoding', 'content-disposition',
+                'x-delete-at', 'x-object-manifest')
+META_PREFIXES = ('x-object-meta-', 'x-object-sysmeta-',
+                 'x-object-transient-sysmeta-')
+PASS_ON_GET = ('range', 'if-match', 'if-none-match', 'if-modified-since',
+               'if-unmodified-since')
+
+
+def config_true(value):
+    return str(value or '').strip().lower() in ('true', '1', 'yes', 'on',
+                                                 't', 'y')
+
+
+def container_update_headers(object_count, container_part, container_nodes):
+    """Spread the container replicas over the object nodes (Swift's way).
+
+    Enough updates are sent that a quorum of container replicas hears of
+    the write even when only a quorum of the object nodes succeed.
+    """
+    headers = [{} for _ in range(object_count)]
+    if not container_nodes or not object_count:
+        return headers
+    needed = max(quorum_size(len(container_nodes)) +
+                 object_count - quorum_size(object_count),
+                 len(container_nodes))
+    targets = [[] for _ in range(object_count)]
+    for i in range(needed):
+        targets[i % object_count].append(
+            container_nodes[i % len(container_nodes)])
+    for slot, nodes in enumerate(targets):
+        if not nodes:
+            continue
+        headers[slot] = {
+            'X-Container-Host': ','.join(
+                '%s:%s' % (n['ip'], n['port']) for n in nodes),
+            'X-Container-Device': ','.join(n['device'] for n in nodes),
+            'X-Container-Partition': str(container_part),
+        }
+    return headers
+
+
+def delete_at_header(req_headers, now=None):
+    """Normalise X-Delete-After/X-Delete-At; (value or None, error)."""
+    now = time.time() if now is None else now
+    after = req_headers.get('X-Delete-After')
+    at = req_headers.get('X-Delete-At')
+    if after is not None:
+        try:
+            after = int(after)
+        except ValueError:
+            return None, 'Non-integer X-Delete-After'
+        if after < 0:
+            return None, 'X-Delete-After in past'
+        return str(int(now + after)), None
+    if at is not None:
+        try:
+            at_value = int(at)
+        except ValueError:
+            return None, 'Non-integer X-Delete-At'
+        if at_value < now:
+            return None, 'X-Delete-At in past'
+        return str(at_value), None
+    return None, None
+
+
+class ObjectController(Controller):
+    server_type = 'Object'
+    allowed_methods = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY',
+                       'OPTIONS')
+
+    @property
+    def obj_path(self):
+        return '/%s/%s/%s' % (self.account_name, self.container_name,
+                              self.object_name)
+
+    def _container(self, req, acl_key):
+        """Container info and the auth decision; (info, denial)."""
+        info = self.app.container_info(req.environ, self.account_name,
+                                       self.container_name)
+        denial = self.authorize(req, info.get(acl_key))
+        return info, denial
+
+    # ----- reads ------------------------------------------------------------
+
+    def GET(self, req):
+        return self._get_or_head(req)
+
+    def HEAD(self, req):
+        return self._get_or_head(req)
+
+    def _get_or_head(self, req):
+        _info, denial = self._container(req, 'read_acl')
+        if denial:
+            return denial
+        resp = self.read_object(req, self.account_name, self.container_name,
+                                self.object_name, req.method)
+        if 200 <= resp.status < 300:
+            resp.set_header('Accept-Ranges', 'bytes')
+        return resp
+
+    def read_object(self, req, account, container, obj, method,
+                    extra_headers=None):
+        ring = self.app.object_ring
+        part = ring.get_part(account, container, obj)
+        headers = self.base_headers(req)
+        for key in PASS_ON_GET:
+            value = req.headers.get(key)
+            if value is not None:
+                headers[key] = value
+        headers.update(extra_headers or {})
+        newest = config_true(req.headers.get('X-Newest'))
+        getter = Getter(self, ring, part,
+                        '/%s/%s/%s' % (account, container, obj), method,
+                        headers, newest=newest, resumable=True)
+        return getter.response()
+
+    # ----- writes -------------------------------------------------------------
+
+    def _object_write_headers(self, req, timestamp, passed):
+        headers = self.base_headers(req, timestamp)
+        for key, value in req.headers.items():
+            lkey = key.lower()
+            if lkey in passed or lkey.startswith(META_PREFIXES):
+                headers[key] = value
+        return headers
+
+    def _write_targets(self, info, headers):
+        """Per-slot header dicts with the container update targets."""
+        ring = self.app.object_ring
+        replicas = ring.replica_count
+        cpart, cnodes = self.app.container_ring.get_nodes(
+            self.account_name, self.container_name)
+        per_slot = container_update_headers(replicas, cpart, cnodes)
+        return [dict(headers, **extra) for extra in per_slot]
+
+    def PUT(self, req):
+        info, denial = self._container(req, 'write_acl')
+        if denial:
+            return denial
+        if not 200 <= info.get('status', 0) < 300:
+            return error_response(404 if info.get('status') == 404 else 503)
+        if req.headers.get('X-Copy-From') is not None:
+            try:
+                src_container, src_obj = copying.parse_container_object(
+                    req.headers.get('X-Copy-From'), 'X-Copy-From')
+                src_account = self.account_name
+                if req.headers.get('X-Copy-From-Account') is not None:
+                    src_account = copying.parse_account(
+                        req.headers['X-Copy-From-Account'],
+                        'X-Copy-From-Account')
+            except copying.CopyError as err:
+                return plain_error(err.status, err.message)
+            return self.copy_into_self(req, src_account, src_container,
+                                       src_obj)
+        return self.put_body(req, req.headers, req.environ['wsgi.input'].read)
+
+    def put_body(self, req, headers_in, reader, length=None, copy_src=None):
+        """Validate and stream one upload; used by PUT and by copies."""
+        app = self.app
+        te = req.headers.get('Transfer-Encoding', '').lower()
+        chunked = False
+        if length is not None:
+            content_length = length
+        elif te:
+            if te.split(',')[-1].strip() != 'chunked':
+                return plain_error(501, 'Transfer-Encoding %s is not '
+                                   'supported' % te)
+            chunked = True
+            content_length = None
+        else:
+            value = req.headers.get('Content-Length')
+            if value is None:
+                return plain_error(411, 'Missing Content-Length or '
+                                   'Transfer-Encoding: chunked')
+            try:
+                content_length = int(value)
+                if content_length < 0 or not value.strip().isdigit():
+                    raise ValueError
+            except ValueError:
+                return plain_error(400, 'Invalid Content-Length')
+        if content_length is not None and content_length > app.max_file_size:
+            return error_response(413)
+        error = constraints.check_metadata(headers_in, 'object')
+        if error:
+            return plain_error(400, error)
+        if len(self.object_name.encode('utf-8')) > \
+                constraints.LIMITS['max_object_name_length']:
+            return plain_error(400, 'Object name length of %d longer than '
+                               '%d' % (len(self.object_name.encode('utf-8')),
+                                       constraints.LIMITS[
+                                           'max_object_name_length']))
+        inm = headers_in.get('If-None-Match')
+        if inm is not None and inm.strip() != '*':
+            return plain_error(400, 'If-None-Match only supports *')
+        timestamp = Timestamp.now()
+        headers = self.base_headers(req, timestamp)
+        for key, value in headers_in.items():
+            lkey = key.lower()
+            if lkey in PASS_ON_PUT or lkey.startswith(META_PREFIXES):
+                headers[key] = value
+        error = self._check_delete_at_in(headers_in, headers)
+        if error:
+            return error
+        ctype = None
+        for key in list(headers):
+            if key.lower() == 'content-type':
+                ctype = headers.pop(key)
+        if not ctype or config_true(headers_in.get('X-Detect-Content-Type')):
+            ctype = (mimetypes.guess_type(self.object_name)[0] or
+                     'application/octet-stream')
+        headers['Content-Type'] = ctype
+        targets = self._write_targets(None, headers)
+        ring = app.object_ring
+        part = ring.get_part(self.account_name, self.container_name,
+                             self.object_name)
+        put = ObjectPut(self, ring, part, self.obj_path, targets, reader,
+                        content_length or 0, chunked)
+        resp, etag = put.run()
+        app.invalidate_container_stats(self.account_name,
+                                       self.container_name, req.environ)
+        if 200 <= resp.status < 300:
+            out = Response(201, headers={
+                'Last-Modified': timestamp.http_date,
+                'X-Timestamp': timestamp.normal,
+                'Content-Type': 'text/html; charset=UTF-8',
+            }, body=b'')
+            if etag:
+                out.set_header('Etag', etag)
+            return out
+        return resp
+
+    def _check_delete_at_in(self, headers_in, headers):
+        value, error = delete_at_header(headers_in)
+        if error:
+            return plain_error(400, error)
+        for key in list(headers):
+            if key.lower() in ('x-delete-at', 'x-delete-after'):
+                del headers[key]
+        if value is not None:
+            headers['X-Delete-At'] = value
+        return None
+
+    def POST(self, req):
+        info, denial = self._container(req, 'write_acl')
+        if denial:
+            return denial
+        if not 200 <= info.get('status', 0) < 300:
+            return error_response(404 if info.get('status') == 404 else 503)
+        error = constraints.check_metadata(req.headers, 'object')
+        if error:
+            return plain_error(400, error)
+        timestamp = Timestamp.now()
+        headers = self._object_write_headers(req, timestamp, PASS_ON_POST)
+        error = self._check_delete_at_in(req.headers, headers)
+        if error:
+            return error
+        ring = self.app.object_ring
+        part = ring.get_part(self.account_name, self.container_name,
+                             self.object_name)
+        targets = [dict(headers) for _ in range(ring.replica_count)]
+        resp = self.make_requests(ring, part, 'POST', self.obj_path, targets)
+        if resp.status == 202:
+            resp = Response(202, headers={
+                'Content-Type': 'text/html; charset=UTF-8'},
+                body=b'<html><h1>Accepted</h1><p>The request is accepted '
+                     b'for processing.</p></html>')
+        return resp
+
+    def DELETE(self, req):
+        info, denial = self._container(req, 'write_acl')
+        if denial:
+            return denial
+        if not 200 <= info.get('status', 0) < 300:
+            return error_response(404 if info.get('status') == 404 else 503)
+        timestamp = Timestamp.now()
+        headers = self.base_headers(req, timestamp)
+        targets = self._write_targets(info, headers)
+        ring = self.app.object_ring
+        part = ring.get_part(self.account_name, self.container_name,
+                             self.object_name)
+        resp = self.make_requests(ring, part, 'DELETE', self.obj_path,
+                                  targets)
+        self.app.invalidate_container_stats(
+            self.account_name, self.container_name, req.environ)
+        if 200 <= resp.status < 300:
+            return Response(204, headers={
+                'X-Timestamp': timestamp.normal,
+                'Content-Type': 'text/html; charset=UTF-8'})
+        return resp
+
+    # ----- copies ---------------------------------------------------------------
+
+    def COPY(self, req):
+        try:
+            dest_container, dest_obj = copying.parse_container_object(
+                req.headers.get('Destination'), 'Destination')
+            dest_account = self.account_name
+            if req.headers.get('Destination-Account') is not None:
+                dest_account = copying.parse_account(
+                    req.headers['Destination-Account'],
+                    'Destination-Account')
+        except copying.CopyError as err:
+            return plain_error(err.status, err.message)
+        dest = ObjectController(self.app, dest_account, dest_container,
+                                dest_obj)
+        # the destination is what gets written: authorize against it
+        req.environ['PATH_INFO'] = '/v1/%s/%s/%s' % tuple(
+            x.encode('utf-8').decode('latin-1')
+            for x in (dest_account, dest_container, dest_obj))
+        req.method = 'PUT'
+        info, denial = dest._container(req, 'write_acl')
+        if denial:
+            return denial
+        if not 200 <= info.get('status', 0) < 300:
+            return error_response(404 if info.get('status') == 404 else 503)
+        return dest.copy_into_self(req, self.account_name,
+                                   self.container_name, self.object_name)
+
+    def copy_into_self(self, req, src_account, src_container, src_obj):
+        app = self.app
+        src_info = app.container_info(req.environ, src_account,
+                                      src_container)
+        src_req = req.copy_get()
+        src_req.environ['PATH_INFO'] = '/v1/%s/%s/%s' % tuple(
+            x.encode('utf-8').decode('latin-1')
+            for x in (src_account, src_container, src_obj))
+        src_req.method = 'GET'
+        denial = self.authorize(src_req, src_info.get('read_acl'))
+        if denial:
+            return denial
+        for key in ('Range', 'If-Match', 'If-None-Match',
+                    'If-Modified-Since', 'If-Unmodified-Since'):
+            if key in src_req.headers:
+                del src_req.headers[key]
+        source = self.read_object(src_req, src_account, src_container,
+                                  src_obj, 'GET')
+        if source.status != 200:
+            return source
+        try:
+            length = int(source.get_header('Content-Length'))
+        except (TypeError, ValueError):
+            close = getattr(source.app_iter, 'close', None)
+            if close:
+                close()
+            return error_response(500, 'Copy source has no length')
+        if length > app.max_file_size:
+            source.app_iter.close()
+            return error_response(413)
+        src_headers = dict((k.lower(), v) for k, v in source.headers)
+        dest_headers = copying.copy_metadata(src_headers, req.headers)
+        if src_headers.get('etag'):
+            dest_headers['etag'] = src_headers['etag'].strip('"')
+        reader = copying.BodyReader(source.app_iter)
+        try:
+            resp = self.put_body(req, dest_headers, reader.read,
+                                 length=length)
+        finally:
+            reader.close()
+        if 200 <= resp.status < 300:
+            resp.set_header('X-Copied-From', '%s/%s' % (
+                quote(src_container), quote(src_obj)))
+            resp.set_header('X-Copied-From-Account', quote(src_account))
+            if src_headers.get('last-modified'):
+                resp.set_header('X-Copied-From-Last-Modified',
+                                src_headers['last-modified'])
+        return resp

@@ -1,0 +1,261 @@
+"""Streaming an upload to every replica at once.
+
+The client's body is read one chunk at a time and each chunk is written to
+all the object nodes before the next is read, so memory stays O(chunk)
+whatever the object size.  Each node is first asked with ``Expect:
+100-continue``; a node that refuses, is down or stalls is replaced by the
+next handoff before any data is sent, and one that fails mid-body is
+dropped (the upload carries on while a quorum remains).
+
+When a filter's wrapped ``wsgi.input`` raises ``InputRejected`` (clamav),
+every backend socket is closed without the rest of the body or the chunked
+terminator, so no node commits anything, and the exception propagates.
+"""
+import socket
+
+from eventlet import GreenPile, Timeout
+
+from objproxy.common.exceptions import InputRejected
+from objproxy.proxy.controllers.base import (
+    NODE_ERRORS, NodeAnswer, best_response, quorum_size)
+from objproxy.proxy.response import error_response
+
+
+class ClientReadTimeout(Exception):
+    """The client did not send the next chunk within client_timeout."""
+
+
+class ClientBodyError(Exception):
+    """The client's body ended early or was malformed; carries a status."""
+
+    def __init__(self, status, message=None):
+        super().__init__(status)
+        self.status = status
+        self.message = message
+
+
+class Putter(object):
+    """One node accepting the body."""
+
+    def __init__(self, node, conn, chunked, slot):
+        self.node = node
+        self.conn = conn
+        self.chunked = chunked
+        self.slot = slot
+        self.failed = False
+
+    def send(self, data):
+        if self.chunked:
+            self.conn.send_chunk(data)
+        else:
+            self.conn.sock.sendall(data)
+
+    def abort(self):
+        sock = self.conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conn.close()
+
+
+class ObjectPut(object):
+    """One streaming PUT of a body to ``len(headers_list)`` replicas."""
+
+    def __init__(self, controller, ring, part, path, headers_list,
+                 reader, content_length, chunked):
+        self.controller = controller
+        self.app = controller.app
+        self.ring = ring
+        self.part = part
+        self.path = path
+        self.headers_list = headers_list
+        self.reader = reader  # read(n) -> bytes, the client's body
+        self.content_length = content_length
+        self.chunked = chunked
+        self.nodes = controller.iter_nodes(ring, part)
+        self.answers = []
+        self.putters = []
+        self.received = 0
+
+    # ----- phase 1: find nodes that will take the body --------------------
+
+    def _connect(self, slot, headers):
+        app = self.app
+        expect = self.chunked or self.content_length > 0
+        headers = dict(headers)
+        if expect:
+            headers['Expect'] = '100-continue'
+        if not self.chunked:
+            headers['Content-Length'] = str(self.content_length)
+        for node in self.nodes:
+            full = '/%s/%s%s' % (node['device'], self.part, self.path)
+            conn = None
+            try:
+                with Timeout(app.node_timeout):
+                    conn = app.pool.get(node['ip'], node['port'],
+                                        app.conn_timeout, app.node_timeout)
+                    conn.begin_request('PUT', full, headers,
+                                       chunked=self.chunked)
+                    if not expect:
+                        return Putter(node, conn, self.chunked, slot)
+                    resp = conn.expect_continue()
+                    if resp.status == 100:
+                        return Putter(node, conn, self.chunked, slot)
+                    body = resp.read()
+                    rheaders = dict((k.lower(), v)
+                                    for k, v in resp.getheaders())
+                    conn.close()
+            except NODE_ERRORS as err:
+                if conn is not None:
+                    conn.close()
+                app.error_limiter.error_occurred(
+                    node, 'PUT %s: %s' % (full, err or type(err).__name__))
+                continue
+            status = resp.status
+            if status == 507:
+                app.error_limiter.limit_now(node, 'insufficient storage')
+                continue
+            if status >= 500:
+                app.error_limiter.error_occurred(node, 'status %d' % status)
+                continue
+            return NodeAnswer(node, status, rheaders, body)
+        return None
+
+    def connect(self):
+        pile = GreenPile(len(self.headers_list))
+        for slot, headers in enumerate(self.headers_list):
+            pile.spawn(self._connect, slot, headers)
+        for result in pile:
+            if isinstance(result, Putter):
+                self.putters.append(result)
+            else:
+                self.answers.append(result)
+        return len(self.putters)
+
+    # ----- phase 2: stream ----------------------------------------------------
+
+    def abort(self):
+        for putter in self.putters:
+            putter.abort()
+        self.putters = []
+
+    def _read_client(self, size):
+        try:
+            with Timeout(self.app.client_timeout, ClientReadTimeout()):
+                return self.reader(size)
+        except InputRejected:
+            raise
+        except ClientReadTimeout:
+            raise ClientBodyError(408)
+        except ClientBodyError:
+            raise
+        except ValueError as err:  # eventlet's ChunkReadError and kin
+            raise ClientBodyError(400, 'Invalid chunked body: %s' % err)
+        except (OSError, EOFError):
+            raise ClientBodyError(499)
+
+    def _send_all(self, data):
+        for putter in self.putters:
+            if putter.failed:
+                continue
+            try:
+                with Timeout(self.app.node_timeout):
+                    putter.send(data)
+            except NODE_ERRORS as err:
+                putter.failed = True
+                putter.abort()
+                self.app.error_limiter.error_occurred(
+                    putter.node, 'PUT body: %s' % (err or type(err).__name__))
+        live = [p for p in self.putters if not p.failed]
+        if len(live) != len(self.putters):
+            self.putters = live
+        if len(live) < quorum_size(len(self.headers_list)):
+            raise ClientBodyError(503, 'Not enough storage nodes accepted '
+                                  'the upload')
+
+    def stream(self):
+        """Copy the body to the nodes; ClientBodyError on client trouble."""
+        chunk_size = self.app.client_chunk_size
+        max_size = self.app.max_file_size
+        try:
+            while True:
+                if not self.chunked:
+                    left = self.content_length - self.received
+                    if left <= 0:
+                        break
+                    chunk = self._read_client(min(chunk_size, left))
+                    if not chunk:
+                        raise ClientBodyError(499)
+                else:
+                    chunk = self._read_client(chunk_size)
+                    if not chunk:
+                        break
+                self.received += len(chunk)
+                if self.received > max_size:
+                    raise ClientBodyError(413)
+                self._send_all(chunk)
+            if self.chunked:
+                self._send_all(b'')
+        except BaseException:
+            self.abort()
+            raise
+
+    # ----- phase 3: collect ---------------------------------------------------
+
+    def _finish(self, putter):
+        app = self.app
+        try:
+            with Timeout(app.node_timeout):
+                resp = putter.conn.getresponse()
+                body = resp.read()
+                rheaders = dict((k.lower(), v) for k, v in resp.getheaders())
+            putter.conn.release(resp)
+        except NODE_ERRORS as err:
+            putter.conn.close()
+            app.error_limiter.error_occurred(
+                putter.node, 'PUT response: %s' % (err or type(err).__name__))
+            return None
+        if resp.status >= 500:
+            app.error_limiter.error_occurred(putter.node,
+                                             'status %d' % resp.status)
+        return NodeAnswer(putter.node, resp.status, rheaders, body)
+
+    def finish(self):
+        pile = GreenPile(max(1, len(self.putters)))
+        for putter in self.putters:
+            pile.spawn(self._finish, putter)
+        self.answers.extend(pile)
+        return self.answers
+
+    def result(self):
+        """The client's answer from every answer collected so far."""
+        answers = list(self.answers)
+        while len(answers) < len(self.headers_list):
+            answers.append(None)
+        return best_response(answers, quorum_size(len(self.headers_list)),
+                             'object', 'PUT')
+
+    def run(self):
+        """connect + stream + finish; returns (response, etag or None)."""
+        quorum = quorum_size(len(self.headers_list))
+        if self.connect() < quorum:
+            self.abort()
+            resp = self.result()
+            if 200 <= resp.status < 300:
+                resp = error_response(503)
+            return resp, None
+        try:
+            self.stream()
+        except ClientBodyError as err:
+            return error_response(err.status, err.message), None
+        self.finish()
+        resp = self.result()
+        etags = set(a.headers.get('etag', '').strip('"')
+                    for a in self.answers
+                    if a is not None and 200 <= a.status < 300)
+        etags.discard('')
+        if 200 <= resp.status < 300 and len(etags) > 1:
+            return error_response(500, 'Nodes disagree on the ETag'), None
+        return resp, (etags.pop() if etags else None)

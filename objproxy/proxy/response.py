@@ -1,0 +1,129 @@
+"""The proxy's minimal WSGI response object.
+
+The proxy answers most requests by relaying a storage node's status,
+headers and (streamed) body; a tiny response class that holds exactly
+those and writes them to ``start_response`` is cheaper and more
+predictable than a general-purpose one (no header re-computation, no
+buffering of ``app_iter``).
+"""
+import http
+import time
+
+EXTRA_REASONS = {
+    422: 'Unprocessable Entity',
+    498: 'Rate Limited',
+    499: 'Client Disconnect',
+}
+
+ERROR_EXPLANATIONS = {
+    400: 'Bad Request',
+    401: 'This server could not verify that you are authorized to access '
+         'the document you requested.',
+    403: 'Access was denied to this resource.',
+    404: 'The resource could not be found.',
+    405: 'The method is not allowed for this resource.',
+    408: 'The server has waited too long for the request to be sent by '
+         'the client.',
+    409: 'There was a conflict when trying to complete your request.',
+    411: 'Length Required',
+    412: 'A precondition for this request was not met.',
+    413: 'The body of your request was too large for this server.',
+    416: 'The Range requested is not available.',
+    422: 'Unable to process the contained instructions',
+    499: 'The client disconnected during request.',
+    500: 'The server has either erred or is incapable of performing the '
+         'requested operation.',
+    503: 'The server is currently unavailable. Please try again at a '
+         'later time.',
+    507: 'Insufficient Storage',
+}
+
+
+def reason(status):
+    if status in EXTRA_REASONS:
+        return EXTRA_REASONS[status]
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return 'Unknown'
+
+
+def status_line(status):
+    return '%d %s' % (status, reason(status))
+
+
+class Response(object):
+    """Status, header list and body (bytes or an iterable of bytes)."""
+
+    def __init__(self, status=200, headers=None, body=None, app_iter=None,
+                 content_type=None):
+        self.status = int(status)
+        if isinstance(headers, dict):
+            headers = list(headers.items())
+        self.headers = list(headers or [])
+        self.app_iter = app_iter
+        if body is not None:
+            if isinstance(body, str):
+                body = body.encode('utf-8')
+            self.app_iter = [body] if body else []
+            self.set_header('Content-Length', str(len(body)))
+            if content_type and body:
+                self.set_header('Content-Type', content_type)
+        elif app_iter is None:
+            self.app_iter = []
+            if self.get_header('content-length') is None:
+                self.set_header('Content-Length', '0')
+
+    def get_header(self, name, default=None):
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+    def set_header(self, name, value):
+        self.del_header(name)
+        self.headers.append((name, str(value)))
+
+    def del_header(self, name):
+        lname = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lname]
+
+    @property
+    def body(self):
+        """The whole body (only for small, fully built responses)."""
+        data = b''.join(self.app_iter)
+        self.app_iter = [data]
+        return data
+
+    def __call__(self, env, start_response):
+        start_response(status_line(self.status), self.headers)
+        if env.get('REQUEST_METHOD') == 'HEAD':
+            close = getattr(self.app_iter, 'close', None)
+            if close:
+                close()
+            return []
+        return self.app_iter
+
+
+def error_response(status, message=None, headers=None, method=None):
+    """An error page like Swift's: a short HTML body naming the problem."""
+    title = reason(status)
+    explanation = message or ERROR_EXPLANATIONS.get(status, title)
+    body = '<html><h1>%s</h1><p>%s</p></html>' % (title, explanation)
+    if status in (204, 304):
+        body = ''
+    resp = Response(status, headers=headers, body=body,
+                    content_type='text/html; charset=UTF-8')
+    return resp
+
+
+def plain_error(status, message, headers=None):
+    """An error whose body is just the message (Swift's 400/412 style)."""
+    return Response(status, headers=headers, body=message,
+                    content_type='text/plain; charset=UTF-8')
+
+
+def http_date(ts=None):
+    return time.strftime('%a, %d %b %Y %H:%M:%S GMT',
+                         time.gmtime(ts if ts is not None else time.time()))
