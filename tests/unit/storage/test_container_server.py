@@ -1,0 +1,239 @@
+"""ContainerServer through webob Request.blank on a temporary devices dir."""
+import json
+import os
+from urllib.parse import quote
+
+import pytest
+from webob import Request
+
+from objproxy.common.hashing import hash_path, set_hash_config
+from objproxy.storage.container_server import ContainerServer
+
+
+@pytest.fixture
+def server(tmp_path):
+    set_hash_config('test-prefix', 'test-suffix')
+    (tmp_path / 'sda').mkdir()
+    app = ContainerServer({'devices': str(tmp_path), 'fsync': 'false',
+                           'log_address': '/nonexistent'})
+    yield app
+    app.reporter.stop()
+
+
+def call(app, path, method='GET', headers=None, **environ):
+    environ['REQUEST_METHOD'] = method
+    return Request.blank(path, environ=environ,
+                         headers=headers or {}).get_response(app)
+
+
+def put_container(app, ts='1', path='/sda/1/a/c', **headers):
+    headers['X-Timestamp'] = ts
+    return call(app, path, 'PUT', headers)
+
+
+def put_row(app, name, ts, size=3, ctype='text/plain', etag='e'):
+    return call(app, '/sda/1/a/c/' + quote(name), 'PUT', {
+        'X-Timestamp': ts, 'X-Size': str(size), 'X-Content-Type': ctype,
+        'X-Etag': etag, 'X-Backend-Layer': 'container'})
+
+
+def test_put_creates_db_at_swift_path(server, tmp_path):
+    resp = put_container(server)
+    assert resp.status_int == 201
+    h = hash_path('a', 'c')
+    assert os.path.exists(tmp_path / 'sda' / 'containers' / '1' / h[-3:] /
+                          h / (h + '.db'))
+    assert put_container(server, '2').status_int == 202
+
+
+def test_put_requires_timestamp(server):
+    assert call(server, '/sda/1/a/c', 'PUT').status_int == 400
+    resp = call(server, '/sda/1/a/c', 'PUT', {'X-Timestamp': 'soon'})
+    assert resp.status_int == 400 and b'X-Timestamp' in resp.body
+
+
+def test_head_headers_and_metadata(server):
+    put_container(server, '1', **{'X-Container-Meta-Color': 'blue',
+                                  'X-Container-Read': '.r:*',
+                                  'X-Container-Sysmeta-Thing': 'x',
+                                  'X-Other': 'ignored'})
+    put_row(server, 'o1', '2', size=5)
+    put_row(server, 'o2', '2', size=7)
+    resp = call(server, '/sda/1/a/c', 'HEAD')
+    assert resp.status_int == 204
+    h = resp.headers
+    assert h['X-Container-Object-Count'] == '2'
+    assert h['X-Container-Bytes-Used'] == '12'
+    assert h['X-Container-Meta-Color'] == 'blue'
+    assert h['X-Container-Read'] == '.r:*'
+    assert h['X-Container-Sysmeta-Thing'] == 'x'
+    assert 'X-Other' not in h
+    assert h['X-Backend-Put-Timestamp'] == '0000000001.00000'
+    assert h['X-Put-Timestamp'] == '0000000001.00000'
+    assert 'X-Timestamp' in h and 'X-Backend-Status-Changed-At' in h
+    assert h['Content-Type'].startswith('text/plain')
+    # POST: newer metadata wins, older is ignored, '' removes
+    assert call(server, '/sda/1/a/c', 'POST', {
+        'X-Timestamp': '3', 'X-Container-Meta-Color': 'red',
+        'X-Container-Meta-New': 'n'}).status_int == 204
+    call(server, '/sda/1/a/c', 'POST', {'X-Timestamp': '2.5',
+                                        'X-Container-Meta-Color': 'old'})
+    call(server, '/sda/1/a/c', 'POST', {'X-Timestamp': '4',
+                                        'X-Container-Meta-New': ''})
+    h = call(server, '/sda/1/a/c', 'HEAD').headers
+    assert h['X-Container-Meta-Color'] == 'red'
+    assert 'X-Container-Meta-New' not in h
+
+
+def test_metadata_limits(server):
+    resp = put_container(server, '1', **{'X-Container-Meta-Big': 'x' * 300})
+    assert resp.status_int == 400
+    put_container(server, '1')
+    resp = call(server, '/sda/1/a/c', 'POST',
+                {'X-Timestamp': '2', 'X-Container-Meta-' + 'k' * 200: 'v'})
+    assert resp.status_int == 400
+
+
+def test_missing_container(server):
+    assert call(server, '/sda/1/a/c', 'HEAD').status_int == 404
+    assert call(server, '/sda/1/a/c').status_int == 404
+    assert put_row(server, 'o', '1').status_int == 404
+    assert call(server, '/sda/1/a/c', 'POST',
+                {'X-Timestamp': '1'}).status_int == 404
+    assert call(server, '/sda/1/a/c', 'DELETE',
+                {'X-Timestamp': '1'}).status_int == 404
+
+
+def test_object_rows_and_delete_conflict(server):
+    put_container(server, '1')
+    assert put_row(server, 'o', '2').status_int == 201
+    resp = call(server, '/sda/1/a/c', 'DELETE', {'X-Timestamp': '3'})
+    assert resp.status_int == 409
+    assert call(server, '/sda/1/a/c/o', 'DELETE',
+                {'X-Timestamp': '4'}).status_int == 204
+    assert call(server, '/sda/1/a/c', 'HEAD').headers[
+        'X-Container-Object-Count'] == '0'
+    assert call(server, '/sda/1/a/c', 'DELETE',
+                {'X-Timestamp': '5'}).status_int == 204
+    resp = call(server, '/sda/1/a/c', 'HEAD')
+    assert resp.status_int == 404
+    assert resp.headers['X-Backend-Delete-Timestamp'] == '0000000005.00000'
+    assert call(server, '/sda/1/a/c', 'DELETE',
+                {'X-Timestamp': '6'}).status_int == 404
+
+
+def test_bad_object_row_headers(server):
+    put_container(server, '1')
+    resp = call(server, '/sda/1/a/c/o', 'PUT', {'X-Timestamp': '2',
+                                                'X-Size': 'lots'})
+    assert resp.status_int == 400
+    resp = call(server, '/sda/1/a/c/o', 'PUT', {'X-Timestamp': '2'})
+    assert resp.status_int == 400
+
+
+def test_delete_then_revive(server):
+    put_container(server, '1', **{'X-Container-Meta-A': 'x'})
+    call(server, '/sda/1/a/c', 'DELETE', {'X-Timestamp': '2'})
+    # an older PUT does not revive: 409
+    assert put_container(server, '1.5').status_int == 409
+    resp = put_container(server, '3')
+    assert resp.status_int == 201
+    h = call(server, '/sda/1/a/c', 'HEAD').headers
+    assert h['X-Backend-Status-Changed-At'] == '0000000003.00000'
+    assert 'X-Container-Meta-A' not in h  # cleared by the delete
+
+
+def test_delete_older_than_put_is_409(server):
+    put_container(server, '5')
+    assert call(server, '/sda/1/a/c', 'DELETE',
+                {'X-Timestamp': '4'}).status_int == 409
+    assert call(server, '/sda/1/a/c', 'HEAD').status_int == 204
+
+
+def test_listing_formats_over_http(server):
+    put_container(server, '1')
+    for name in ('a', 'b/1', 'b/2', 'c', '\u2603'):
+        put_row(server, name, '1234567890.5', size=4, etag='abc')
+    resp = call(server, '/sda/1/a/c')
+    assert resp.status_int == 200
+    assert resp.content_type == 'text/plain'
+    assert resp.body.decode('utf-8').split('\n') == [
+        'a', 'b/1', 'b/2', 'c', '\u2603', '']
+    resp = call(server, '/sda/1/a/c?format=json&limit=2&marker=a')
+    data = json.loads(resp.body)
+    assert [d['name'] for d in data] == ['b/1', 'b/2']
+    assert data[0] == {'name': 'b/1', 'hash': 'abc', 'bytes': 4,
+                       'content_type': 'text/plain',
+                       'last_modified': '2009-02-13T23:31:30.500000'}
+    resp = call(server, '/sda/1/a/c?delimiter=/',
+                headers={'Accept': 'application/json'})
+    assert resp.content_type == 'application/json'
+    assert json.loads(resp.body)[1] == {'subdir': 'b/'}
+    resp = call(server, '/sda/1/a/c?format=xml&prefix=b/')
+    assert resp.content_type == 'application/xml'
+    assert resp.body.count(b'<object>') == 2
+    resp = call(server, '/sda/1/a/c?path=b&format=json')
+    assert [d['name'] for d in json.loads(resp.body)] == ['b/1', 'b/2']
+    resp = call(server, '/sda/1/a/c?reverse=true&end_marker=b/2')
+    assert resp.body == '\u2603\nc\n'.encode('utf-8')
+    # empty plain listing is a 204, empty json is []
+    assert call(server, '/sda/1/a/c?prefix=zzz').status_int == 204
+    resp = call(server, '/sda/1/a/c?prefix=zzz&format=json')
+    assert resp.status_int == 200 and resp.body == b'[]'
+
+
+def test_listing_bad_params(server):
+    put_container(server, '1')
+    assert call(server, '/sda/1/a/c?limit=10001').status_int == 412
+    assert call(server, '/sda/1/a/c?limit=10000').status_int == 204
+    assert call(server, '/sda/1/a/c?prefix=%ff').status_int == 400
+    assert call(server, '/sda/1/a/c?marker=%00').status_int == 400
+    assert call(server, '/sda/1/a/c?delimiter=ab').status_int == 412
+    assert call(server, '/sda/1/a/c',
+                headers={'Accept': 'image/png'}).status_int == 406
+
+
+@pytest.mark.parametrize('path,status', [
+    ('/sda/1/a/..', 400),
+    ('/sda/1/../c', 400),
+    ('/../1/a/c', 400),
+    ('/sda/-1/a/c', 400),
+    ('/sda/abc/a/c', 400),
+    ('/sda/99999999999/a/c', 400),
+    ('/sda/1/a%00/c', 400),
+    ('/sda/1/a/c%ff', 400),
+    ('/sda/1/' + 'a' * 257 + '/c', 400),
+    ('/sda/1/a/' + 'c' * 257, 400),
+    ('/sda/1/a', 400),
+    ('/nodev/1/a/c', 507),
+    ('/sda/1/a/c/' + 'o' * 1025, 400),
+])
+def test_bad_paths_never_500(server, path, status):
+    for method in ('GET', 'HEAD', 'PUT', 'POST', 'DELETE'):
+        resp = call(server, path, method, {'X-Timestamp': '1'})
+        assert resp.status_int == status, (method, path, resp.body)
+
+
+def test_method_not_allowed(server):
+    resp = call(server, '/sda/1/a/c', 'PATCH')
+    assert resp.status_int == 405 and 'PUT' in resp.headers['Allow']
+
+
+def test_bad_account_targets(server):
+    resp = put_container(server, '1', **{'X-Account-Host': '1.2.3.4:5',
+                                         'X-Account-Partition': 'x',
+                                         'X-Account-Device': 'sdb'})
+    assert resp.status_int == 400
+
+
+def test_trans_id_echoed(server):
+    resp = call(server, '/sda/1/a/c', 'HEAD', {'X-Trans-Id': 'tx123'})
+    assert resp.headers['X-Trans-Id'] == 'tx123'
+
+
+def test_mount_check(tmp_path):
+    set_hash_config('test-prefix', 'test-suffix')
+    (tmp_path / 'sda').mkdir()
+    app = ContainerServer({'devices': str(tmp_path), 'mount_check': 'true',
+                           'log_address': '/nonexistent'})
+    assert call(app, '/sda/1/a/c', 'HEAD').status_int == 507

@@ -1,0 +1,322 @@
+"""ContainerBroker / AccountBroker on real SQLite files."""
+import os
+import random
+import sqlite3
+
+import pytest
+
+from objproxy.storage.account_broker import AccountBroker
+from objproxy.storage.container_broker import ContainerBroker
+from objproxy.storage.db_broker import (
+    DatabaseAlreadyExists, DatabaseNotFound, upper_bound)
+
+
+def make_cb(tmp_path, name='c.db', ts='1'):
+    broker = ContainerBroker(str(tmp_path / 'x' / name), 'a', 'c',
+                             fsync=False)
+    broker.initialize(ts)
+    return broker
+
+
+def make_ab(tmp_path, ts='1'):
+    broker = AccountBroker(str(tmp_path / 'acct' / 'a.db'), 'a',
+                           fsync=False)
+    broker.initialize(ts)
+    return broker
+
+
+def obj(name, ts, size=1, deleted=0, etag='e'):
+    return {'name': name, 'created_at': ts, 'size': size,
+            'content_type': 'text/plain', 'etag': etag, 'deleted': deleted}
+
+
+def test_initialize_wal_and_refuses_twice(tmp_path):
+    broker = make_cb(tmp_path)
+    mode = broker.conn.execute('PRAGMA journal_mode').fetchone()[0]
+    assert mode == 'wal'
+    with pytest.raises(DatabaseAlreadyExists):
+        broker.initialize('2')
+    leftovers = [f for f in os.listdir(broker.db_dir) if '.tmp' in f]
+    assert leftovers == []
+    info = broker.get_info()
+    assert info['put_timestamp'] == '0000000001.00000'
+    assert len(info['id']) == 36
+
+
+def test_missing_db(tmp_path):
+    broker = ContainerBroker(str(tmp_path / 'nope.db'), 'a', 'c')
+    with pytest.raises(DatabaseNotFound):
+        broker.get_info()
+
+
+def test_counts_and_newest_wins(tmp_path):
+    broker = make_cb(tmp_path)
+    broker.put_object('o', '2', 10, 'text/plain', 'e1')
+    broker.put_object('o', '1', 99, 'text/plain', 'old')   # older: ignored
+    info = broker.get_info()
+    assert (info['object_count'], info['bytes_used']) == (1, 10)
+    broker.put_object('o', '3', 20, 'text/plain', 'e2')
+    assert broker.get_info()['bytes_used'] == 20
+    broker.delete_object('o', '4')
+    info = broker.get_info()
+    assert (info['object_count'], info['bytes_used']) == (0, 0)
+    assert broker.list_objects_iter(10) == []
+    broker.put_object('o', '3.5', 5, 'x', 'e')  # older than the delete
+    assert broker.get_info()['object_count'] == 0
+    rows = broker.get_items_since(-1, 10)
+    assert [(r['name'], r['deleted']) for r in rows] == [('o', 1)]
+
+
+def test_merge_order_independence(tmp_path):
+    updates = []
+    for i in range(60):
+        name = 'obj%02d' % (i % 15)
+        deleted = i % 7 == 0
+        updates.append(obj(name, '%d.%05d' % (100 + i // 3, i),
+                           size=i, deleted=1 if deleted else 0,
+                           etag='e%d' % i))
+    # identical timestamps with different content still order the same way
+    updates.append(obj('tie', '5', size=1, etag='a'))
+    updates.append(obj('tie', '5', size=2, etag='b'))
+    states = []
+    for seed in range(4):
+        shuffled = list(updates)
+        random.Random(seed).shuffle(shuffled)
+        broker = make_cb(tmp_path, 'c%d.db' % seed)
+        # half one by one, the rest as one batch
+        for item in shuffled[:30]:
+            broker.merge_items([item])
+        broker.merge_items(shuffled[30:])
+        info = broker.get_info()
+        rows = sorted((r['name'], r['created_at'], r['size'], r['deleted'])
+                      for r in broker.get_items_since(-1, 1000))
+        states.append((info['object_count'], info['bytes_used'],
+                       info['hash'], rows))
+    assert all(s == states[0] for s in states[1:])
+    count, used, _, rows = states[0]
+    live = [r for r in rows if not r[3]]
+    assert count == len(live) and used == sum(r[2] for r in live)
+    assert len(rows) == 16  # one row per name, deleted rows included
+
+
+def test_items_since_and_syncs(tmp_path):
+    src = make_cb(tmp_path, 'src.db')
+    dst = make_cb(tmp_path, 'dst.db')
+    for i in range(5):
+        src.put_object('o%d' % i, str(10 + i), i, 't', 'e')
+    first = src.get_items_since(-1, 3)
+    assert [r['name'] for r in first] == ['o0', 'o1', 'o2']
+    remote_id = src.get_info()['id']
+    dst.merge_items(first, source=remote_id)
+    assert dst.get_sync(remote_id) == first[-1]['ROWID']
+    rest = src.get_items_since(dst.get_sync(remote_id), 100)
+    assert [r['name'] for r in rest] == ['o3', 'o4']
+    dst.merge_items(rest, source=remote_id)
+    assert dst.get_info()['hash'] == src.get_info()['hash']
+    # sync points never go backwards
+    dst.merge_syncs([{'remote_id': remote_id, 'sync_point': 1}])
+    assert dst.get_sync(remote_id) == rest[-1]['ROWID']
+    src.merge_syncs([{'remote_id': 'peer', 'sync_point': 7}], incoming=False)
+    assert src.get_sync('peer', incoming=False) == 7
+    assert src.get_sync('unknown') == -1
+    rinfo = src.get_replication_info()
+    assert rinfo['max_row'] == src.get_max_row() and rinfo['count'] == 5
+
+
+def test_replaced_row_gets_new_rowid(tmp_path):
+    broker = make_cb(tmp_path)
+    broker.put_object('a', '1', 1, 't', 'e')
+    broker.put_object('b', '1', 1, 't', 'e')
+    point = broker.get_max_row()
+    broker.put_object('a', '2', 2, 't', 'e')
+    assert [r['name'] for r in broker.get_items_since(point, 10)] == ['a']
+
+
+def test_metadata_per_key_timestamps(tmp_path):
+    broker = make_cb(tmp_path)
+    broker.update_metadata({'X-Container-Meta-A': ('1', '5'),
+                            'X-Container-Meta-B': ('x', '5')})
+    broker.update_metadata({'X-Container-Meta-A': ('old', '4'),
+                            'x-container-meta-b': ('new', '6')})
+    meta = broker.metadata
+    assert meta['X-Container-Meta-A'] == ('1', '0000000005.00000')
+    assert meta['x-container-meta-b'] == ('new', '0000000006.00000')
+    assert 'X-Container-Meta-B' not in meta
+
+
+def test_delete_revive_and_status(tmp_path):
+    broker = make_cb(tmp_path, ts='1')
+    broker.update_metadata({'X-Container-Meta-A': ('1', '1')})
+    assert not broker.is_deleted()
+    broker.delete_db('2')
+    assert broker.is_deleted()
+    info = broker.get_info()
+    assert info['status_changed_at'] == '0000000002.00000'
+    assert broker.metadata['X-Container-Meta-A'][0] == ''
+    assert broker.update_put_timestamp('3')
+    assert not broker.is_deleted()
+    assert not broker.update_put_timestamp('2.5')
+    # merge_timestamps adopts newer ones only
+    broker.merge_timestamps('0.5', '1', '9')
+    info = broker.get_info()
+    assert info['delete_timestamp'] == '0000000009.00000'
+    assert info['put_timestamp'] == '0000000003.00000'
+    assert info['created_at'] == '0000000000.50000'
+    assert broker.is_deleted()
+    assert info['status_changed_at'] == '0000000009.00000'
+
+
+def test_reclaim_drops_old_tombstones(tmp_path):
+    broker = make_cb(tmp_path)
+    broker.delete_object('gone', '5')
+    broker.put_object('live', '5', 1, 't', 'e')
+    broker.reclaim('10')
+    assert [r['name'] for r in broker.get_items_since(-1, 10)] == ['live']
+
+
+def test_report_state(tmp_path):
+    broker = make_cb(tmp_path)
+    needs, stats = broker.report_state()
+    assert needs
+    broker.reported(stats['put_timestamp'], stats['delete_timestamp'],
+                    stats['object_count'], stats['bytes_used'])
+    assert not broker.report_state()[0]
+    broker.put_object('o', '2', 3, 't', 'e')
+    needs, stats = broker.report_state()
+    assert needs and stats['object_count'] == 1
+    broker.set_account_targets([('127.0.0.1:1', '3', 'sda')])
+    assert broker.get_account_targets() == [('127.0.0.1:1', '3', 'sda')]
+
+
+# -- listings ----------------------------------------------------------------
+@pytest.fixture
+def listing_broker(tmp_path):
+    broker = make_cb(tmp_path)
+    names = ['a', 'b/1', 'b/2', 'b/c/1', 'b/c/', 'c', 'd/1', 'd/2', 'e',
+             'b']
+    broker.merge_items([obj(n, '2') for n in names])
+    broker.delete_object('e', '3')
+    return broker
+
+
+def names(rows):
+    return [r[0] for r in rows]
+
+
+def test_listing_plain_params(listing_broker):
+    b = listing_broker
+    assert names(b.list_objects_iter(100)) == [
+        'a', 'b', 'b/1', 'b/2', 'b/c/', 'b/c/1', 'c', 'd/1', 'd/2']
+    assert names(b.list_objects_iter(2, marker='b/1')) == ['b/2', 'b/c/']
+    assert names(b.list_objects_iter(100, marker='b/2', end_marker='c')) \
+        == ['b/c/', 'b/c/1']
+    assert names(b.list_objects_iter(100, prefix='d/')) == ['d/1', 'd/2']
+    assert names(b.list_objects_iter(3, reverse=True)) == ['d/2', 'd/1', 'c']
+    assert names(b.list_objects_iter(100, reverse=True, marker='b/2',
+                                     end_marker='a')) == ['b/1', 'b']
+
+
+def test_listing_delimiter(listing_broker):
+    b = listing_broker
+    assert names(b.list_objects_iter(100, delimiter='/')) == [
+        'a', 'b', 'b/', 'c', 'd/']
+    subdir = b.list_objects_iter(100, delimiter='/')[2]
+    assert subdir[1] is None
+    assert names(b.list_objects_iter(100, delimiter='/', reverse=True)) == [
+        'd/', 'c', 'b/', 'b', 'a']
+    assert names(b.list_objects_iter(100, prefix='b/', delimiter='/')) == [
+        'b/1', 'b/2', 'b/c/']
+    # paging with a subdir as marker does not repeat it
+    assert names(b.list_objects_iter(100, delimiter='/', marker='b/')) == [
+        'c', 'd/']
+    assert names(b.list_objects_iter(2, delimiter='/')) == ['a', 'b']
+
+
+def test_listing_path(listing_broker):
+    b = listing_broker
+    assert names(b.list_objects_iter(100, path='b')) == ['b/1', 'b/2',
+                                                         'b/c/']
+    assert names(b.list_objects_iter(100, path='b/', reverse=True)) == [
+        'b/c/', 'b/2', 'b/1']
+    assert names(b.list_objects_iter(100, path='')) == ['a', 'b', 'c']
+
+
+def test_listing_limit_10000_and_subdir_seek(tmp_path):
+    broker = make_cb(tmp_path)
+    rows = [obj('dir%d/%05d' % (i % 3, i), '2') for i in range(12000)]
+    rows += [obj('top%05d' % i, '2') for i in range(10)]
+    broker.merge_items(rows)
+    page = broker.list_objects_iter(10000)
+    assert len(page) == 10000
+    assert names(broker.list_objects_iter(10000, marker=page[-1][0]))[-1] \
+        == 'top00009'
+    # delimiter collapses 12000 rows into 3 subdirs without scanning them
+    statements = []
+    broker.conn.set_trace_callback(statements.append)
+    listed = names(broker.list_objects_iter(10000, delimiter='/'))
+    broker.conn.set_trace_callback(None)
+    assert listed[:3] == ['dir0/', 'dir1/', 'dir2/'] and len(listed) == 13
+    assert len(statements) <= 6
+
+
+def test_upper_bound():
+    assert upper_bound('ab') == 'ac'
+    assert upper_bound('') is None
+    assert upper_bound('a\U0010ffff') is None
+    assert upper_bound('\ud7ff') == '\ue000'
+
+
+# -- accounts ----------------------------------------------------------------
+def test_account_rows(tmp_path):
+    broker = make_ab(tmp_path)
+    broker.put_container('c1', '1', '0', 3, 30)
+    broker.put_container('c2', '1', '0', 1, 5)
+    info = broker.get_info()
+    assert (info['container_count'], info['object_count'],
+            info['bytes_used']) == (2, 4, 35)
+    broker.put_container('c1', '1', '0', 4, 40)   # new counts
+    broker.put_container('c2', '1', '2', 0, 0)    # deleted
+    info = broker.get_info()
+    assert (info['container_count'], info['object_count'],
+            info['bytes_used']) == (1, 4, 40)
+    # a stale report from before the delete cannot resurrect it
+    broker.put_container('c2', '1', '0', 9, 9)
+    assert broker.get_info()['container_count'] == 1
+    assert [r[0] for r in broker.list_containers_iter(10)] == ['c1']
+    # a newer put revives it
+    broker.put_container('c2', '3', '0', 0, 0)
+    assert [r[0] for r in broker.list_containers_iter(10)] == ['c1', 'c2']
+
+
+def test_account_merge_order_independence(tmp_path):
+    updates = [{'name': 'c%d' % (i % 4), 'put_timestamp': str(1 + i % 5),
+                'delete_timestamp': str(i % 3) if i % 2 else '0',
+                'object_count': 0, 'bytes_used': 0} for i in range(30)]
+    results = []
+    for seed in range(3):
+        shuffled = list(updates)
+        random.Random(seed).shuffle(shuffled)
+        broker = AccountBroker(str(tmp_path / ('a%d.db' % seed)), 'a',
+                               fsync=False)
+        broker.initialize('1')
+        for item in shuffled:
+            broker.merge_items([item])
+        results.append((broker.get_info()['hash'],
+                        sorted((r['name'], r['put_timestamp'],
+                                r['delete_timestamp'], r['deleted'])
+                               for r in broker.get_items_since(-1, 100))))
+    assert all(r == results[0] for r in results)
+
+
+def test_account_deleted_status(tmp_path):
+    broker = make_ab(tmp_path)
+    broker.delete_db('5')
+    assert broker.is_status_deleted() and broker.is_deleted()
+
+
+def test_corrupt_db_raises(tmp_path):
+    path = tmp_path / 'bad.db'
+    path.write_bytes(b'this is not sqlite' * 100)
+    broker = ContainerBroker(str(path), 'a', 'c')
+    with pytest.raises(sqlite3.DatabaseError):
+        broker.get_info()

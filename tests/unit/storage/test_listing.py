@@ -1,0 +1,104 @@
+"""Query parsing, content negotiation and rendering of listings."""
+import json
+from xml.dom import minidom
+
+import pytest
+
+from objproxy.storage import listing
+from objproxy.storage.listing import ListingError, ListingParams
+
+
+def test_parse_query_utf8_and_errors():
+    assert listing.parse_query('prefix=%E2%98%83&limit=5&prefix=x') == {
+        'prefix': '\u2603', 'limit': '5'}
+    assert listing.parse_query('') == {}
+    for bad in ('prefix=%ff', 'marker=a%00b', '%fe=1'):
+        with pytest.raises(ListingError) as err:
+            listing.parse_query(bad)
+        assert err.value.status == 400
+
+
+def test_content_type_negotiation():
+    assert listing.listing_content_type({'format': 'json'}, None) == \
+        'application/json'
+    assert listing.listing_content_type({'format': 'XML'}, None) == \
+        'application/xml'
+    assert listing.listing_content_type({'format': 'bogus'}, None) == \
+        'text/plain'
+    # format wins over Accept
+    assert listing.listing_content_type({'format': 'plain'},
+                                        'application/json') == 'text/plain'
+    assert listing.best_accept(None) == 'text/plain'
+    assert listing.best_accept('application/json') == 'application/json'
+    assert listing.best_accept('text/xml') == 'text/xml'
+    assert listing.best_accept('*/*') == 'text/plain'
+    assert listing.best_accept(
+        'application/xml;q=0.5, application/json;q=0.9') == 'application/json'
+    assert listing.best_accept('application/*') == 'application/json'
+    with pytest.raises(ListingError) as err:
+        listing.best_accept('image/png')
+    assert err.value.status == 406
+    with pytest.raises(ListingError) as err:
+        listing.best_accept('garbage')
+    assert err.value.status == 400
+
+
+def test_listing_params():
+    p = ListingParams({'limit': '20', 'reverse': 'on', 'delimiter': '/',
+                       'path': 'x'}, 10000)
+    assert (p.limit, p.reverse, p.delimiter, p.path) == (20, True, '/', 'x')
+    assert ListingParams({}, 10000).limit == 10000
+    assert ListingParams({'limit': 'abc'}, 10000).limit == 10000
+    assert ListingParams({'limit': '10000'}, 10000).limit == 10000
+    assert ListingParams({'path': 'x'}, 10, allow_path=False).path is None
+    for params, status in (({'limit': '10001'}, 412),
+                           ({'delimiter': '//'}, 412),
+                           ({'delimiter': '\u2603'}, 412),
+                           ({'prefix': 'x' * 9000}, 400)):
+        with pytest.raises(ListingError) as err:
+            ListingParams(params, 10000)
+        assert err.value.status == status
+
+
+def test_iso_last_modified():
+    assert listing.iso_last_modified('1234567890.12345') == \
+        '2009-02-13T23:31:30.123450'
+    assert listing.iso_last_modified('0000000001.00000_0000000000000002') \
+        == '1970-01-01T00:00:01.000000'
+
+
+ROWS = [('a&b', '0000000001.50000', 3, 'text/plain', 'etag1'),
+        ('dir/', None, None, None, None)]
+
+
+def test_render_objects_formats():
+    data = json.loads(listing.render_objects(ROWS, 'application/json', 'c'))
+    assert data == [{'name': 'a&b', 'hash': 'etag1', 'bytes': 3,
+                     'content_type': 'text/plain',
+                     'last_modified': '1970-01-01T00:00:01.500000'},
+                    {'subdir': 'dir/'}]
+    xml = listing.render_objects(ROWS, 'application/xml', 'c<1>')
+    doc = minidom.parseString(xml)
+    root = doc.documentElement
+    assert root.tagName == 'container' and root.getAttribute('name') == 'c<1>'
+    objs = root.getElementsByTagName('object')
+    assert objs[0].getElementsByTagName('name')[0].firstChild.data == 'a&b'
+    assert objs[0].getElementsByTagName('bytes')[0].firstChild.data == '3'
+    assert root.getElementsByTagName('subdir')[0].getAttribute('name') == \
+        'dir/'
+    assert listing.render_objects(ROWS, 'text/plain', 'c') == b'a&b\ndir/\n'
+
+
+def test_render_containers_formats():
+    rows = [('c1', 4, 40, '0000000002.00000'), ('sub-', None, None, None)]
+    data = json.loads(listing.render_containers(rows, 'application/json',
+                                                'a'))
+    assert data == [{'name': 'c1', 'count': 4, 'bytes': 40,
+                     'last_modified': '1970-01-01T00:00:02.000000'},
+                    {'subdir': 'sub-'}]
+    doc = minidom.parseString(listing.render_containers(
+        rows, 'application/xml', 'a'))
+    cont = doc.getElementsByTagName('container')[0]
+    assert cont.getElementsByTagName('count')[0].firstChild.data == '4'
+    assert listing.render_containers(rows, 'text/plain', 'a') == \
+        b'c1\nsub-\n'
