@@ -1,0 +1,138 @@
+"""What every background daemon shares: config, loop, logging, recon stats.
+
+A daemon is a ``run_once()`` that walks this node's devices and returns a
+dict of totals.  ``run_forever`` repeats it every ``interval`` seconds (the
+pass time counts towards the interval, as in Swift), logs the totals and
+writes them to a recon cache file so ``objproxy-recon`` and operators can
+see how far the node is from converged without reading logs.
+
+Daemons read their own section of the storage node's paste config
+(``[object-replicator]`` ...) with ``[DEFAULT]`` underneath it, so
+``devices``, ``objproxy_dir`` and ``bind_port`` are set once per node.
+"""
+import configparser
+import json
+import os
+import time
+import uuid
+
+from objproxy.common.config import get_bool, get_float, get_int
+from objproxy.common.exceptions import ConfigError
+from objproxy.common.logs import get_logger
+
+
+def load_section(conf_path, section):
+    """[DEFAULT] merged with ``section`` (which may be absent) as a dict."""
+    parser = configparser.RawConfigParser()
+    try:
+        with open(conf_path) as fp:
+            parser.read_file(fp)
+    except OSError as err:
+        raise ConfigError('cannot read %s: %s' % (conf_path, err.strerror))
+    except configparser.Error as err:
+        raise ConfigError('cannot parse %s: %s' % (conf_path, err))
+    conf = dict(parser.defaults())
+    if parser.has_section(section):
+        conf.update(dict(parser.items(section)))
+    conf['__file__'] = conf_path
+    conf['here'] = os.path.dirname(os.path.abspath(conf_path))
+    return conf
+
+
+def dump_recon(cache_path, filename, values):
+    """Merge ``values`` into ``<cache_path>/<filename>`` atomically.
+
+    Several daemons share one file (object.recon holds replicator, auditor
+    and updater keys), so read-merge-rename rather than overwrite.
+    """
+    if not cache_path:
+        return None
+    path = os.path.join(cache_path, filename)
+    try:
+        with open(path) as fp:
+            current = json.load(fp)
+        if not isinstance(current, dict):
+            current = {}
+    except (OSError, ValueError):
+        current = {}
+    current.update(values)
+    try:
+        os.makedirs(cache_path, exist_ok=True)
+        tmp = '%s.%s.tmp' % (path, uuid.uuid4().hex)
+        with open(tmp, 'w') as fp:
+            json.dump(current, fp, sort_keys=True, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        return None
+    return path
+
+
+class Daemon(object):
+    """Base: subclasses set ``name`` and ``recon_file`` and implement
+    ``run_once(devices=None, partitions=None) -> dict``."""
+
+    name = 'daemon'
+    recon_file = 'object.recon'
+    recon_key = None
+
+    def __init__(self, conf, logger=None):
+        self.conf = conf
+        self.logger = logger or get_logger(conf, log_route=self.name)
+        self.devices_root = conf.get('devices', '/srv/node')
+        self.mount_check = get_bool(conf, 'mount_check', False)
+        self.objproxy_dir = conf.get('objproxy_dir', '/etc/objproxy')
+        self.interval = get_float(conf, 'interval', 30.0, self.name,
+                                  minimum=0)
+        self.recon_cache_path = conf.get('recon_cache_path',
+                                         self.devices_root)
+        self.conn_timeout = get_float(conf, 'conn_timeout', 0.5, self.name,
+                                      minimum=0.01)
+        self.node_timeout = get_float(conf, 'node_timeout', 10.0, self.name,
+                                      minimum=0.01)
+        self.fsync = get_bool(conf, 'fsync', True)
+        self.concurrency = get_int(conf, 'concurrency', 1, self.name,
+                                   minimum=1)
+
+    # -- devices -----------------------------------------------------------
+    def local_device_names(self, only=None):
+        """Device directories present under the devices root."""
+        try:
+            names = sorted(os.listdir(self.devices_root))
+        except OSError:
+            return []
+        result = []
+        for name in names:
+            if only and name not in only:
+                continue
+            path = os.path.join(self.devices_root, name)
+            if not os.path.isdir(path):
+                continue
+            if self.mount_check and not os.path.ismount(path):
+                self.logger.warning('skipping %s: not mounted', path)
+                continue
+            result.append(name)
+        return result
+
+    # -- running -----------------------------------------------------------
+    def run_once(self, devices=None, partitions=None):
+        raise NotImplementedError
+
+    def report(self, stats):
+        """Log the totals of a pass and write them to the recon cache."""
+        self.logger.info('%s pass done: %s', self.name, ', '.join(
+            '%s=%s' % (k, stats[k]) for k in sorted(stats)))
+        key = self.recon_key or self.name.replace('-', '_')
+        dump_recon(self.recon_cache_path, self.recon_file, {
+            key: stats, key + '_last': time.time()})
+
+    def run_forever(self, devices=None, partitions=None):
+        while True:
+            begin = time.time()
+            try:
+                self.report(self.run_once(devices=devices,
+                                          partitions=partitions))
+            except Exception:
+                self.logger.exception('%s pass failed', self.name)
+            elapsed = time.time() - begin
+            if elapsed < self.interval:
+                time.sleep(self.interval - elapsed)

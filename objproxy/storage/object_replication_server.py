@@ -1,0 +1,364 @@
+"""The receiving side of object replication, batched and rsync-less.
+
+The object server's ``REPLICATE /dev/part[/suf-suf]`` answers for one
+partition per request; a replicator walking 2**14 partitions would pay a
+round trip per partition per peer.  This app serves three batched
+operations instead, chosen by ``X-Backend-Replicate-Op`` (the node routes
+here any request carrying ``X-Backend-Replicate-Batch: true``):
+
+``hashes``  ``REPLICATE /<dev>``, JSON body ``{"partitions": [p, ...],
+            "recalculate": {"p": ["abc", ...]}}`` -> ``{"p": {suffix:
+            md5}}`` for many partitions at once (absent ones are ``{}``).
+``list``    ``REPLICATE /<dev>/<part>``, body ``{"suffixes": [...]}`` ->
+            ``{suffix: {hash: [file names]}}``: what the peer holds in the
+            suffixes that differ, so the sender pushes only what is missing
+            or newer.
+``push``    ``REPLICATE /<dev>/<part>``, body a sequence of records
+            ``u32 header length | JSON {"name": "suf/hash/file", "size":
+            n} | n raw bytes``: whole ``.data``/``.ts``/``.meta`` files,
+            byte for byte.  Object files carry their metadata inside
+            themselves (see diskfile), so a byte copy keeps every header,
+            the original timestamp and the ``.meta`` split exactly, and no
+            container update is sent (the rows replicate with the DBs).
+
+A pushed file is written to ``<device>/tmp`` under the same flock that
+marks live uploads, checked (trailer, CRC, body size, name hashes to its
+directory), fsynced and renamed into place, then the hash directory is
+cleaned up with the usual precedence (a newer tombstone wins over an older
+``.data`` pushed late) and the suffix is invalidated.
+"""
+import fcntl
+import json
+import os
+import struct
+import uuid
+
+from objproxy.common.config import get_bool, get_int
+from objproxy.common.exceptions import DeviceUnavailable
+from objproxy.common.hashing import hash_path
+from objproxy.storage import diskfile
+from objproxy.storage.devices import (
+    InvalidPath, check_partition, validate_device)
+
+RECORD_HEADER = struct.Struct('>I')
+MAX_RECORD_HEADER = 8192
+MAX_JSON_BODY = 32 * 1024 * 1024
+CHUNK = 65536
+HEX = frozenset('0123456789abcdef')
+
+
+# ------------------------------------------------------------- hashes
+def read_hashes(device_path, partition, recalculate=(),
+                reclaim_age=diskfile.DEFAULT_RECLAIM_AGE):
+    """Suffix hashes of a partition, cheaply when nothing changed.
+
+    ``diskfile.get_hashes`` locks and rewrites hashes.json on every call;
+    when no suffix was invalidated (no hashes.invalid) and the stored file
+    is complete, its content *is* the answer, and a lock-free read of the
+    atomically-renamed file is several times faster.  That is what makes
+    an in-sync pass over tens of thousands of partitions cheap.
+    """
+    part_dir = os.path.join(device_path, diskfile.DATADIR, str(partition))
+    if not recalculate:
+        if not os.path.exists(os.path.join(part_dir,
+                                           diskfile.INVALID_FILE)):
+            try:
+                with open(os.path.join(part_dir, diskfile.HASHES_FILE),
+                          'rb') as fp:
+                    data = json.loads(fp.read())
+                hashes = data.get('hashes') if data.get('version') == 1 \
+                    else None
+                if isinstance(hashes, dict) and None not in \
+                        hashes.values():
+                    return hashes
+            except FileNotFoundError:
+                if not os.path.isdir(part_dir):
+                    return {}
+            except (OSError, ValueError, AttributeError):
+                pass
+    return diskfile.get_hashes(device_path, partition,
+                               recalculate=recalculate,
+                               reclaim_age=reclaim_age)
+
+
+def list_suffix(device_path, partition, suffix):
+    """{hash: [current file names]} of one suffix directory."""
+    suffix_dir = os.path.join(device_path, diskfile.DATADIR, str(partition),
+                              suffix)
+    result = {}
+    try:
+        hashes = os.listdir(suffix_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return result
+    for name_hash in hashes:
+        try:
+            files = os.listdir(os.path.join(suffix_dir, name_hash))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        info = diskfile.gather_ondisk_files(files)
+        current = sorted(f for f in (info['data'], info['ts'], info['meta'])
+                         if f)
+        if current:
+            result[name_hash] = current
+    return result
+
+
+def is_suffix(text):
+    return isinstance(text, str) and len(text) == 3 and set(text) <= HEX
+
+
+def is_hash(text):
+    return isinstance(text, str) and len(text) == 32 and set(text) <= HEX
+
+
+def check_file_name(name):
+    """('suf', 'hash', 'file') of a pushed record name, else ValueError."""
+    parts = name.split('/') if isinstance(name, str) else []
+    if len(parts) != 3:
+        raise ValueError('bad record name %r' % (name,))
+    suffix, name_hash, filename = parts
+    if not (is_suffix(suffix) and is_hash(name_hash) and
+            name_hash.endswith(suffix)):
+        raise ValueError('bad record name %r' % (name,))
+    if diskfile.split_filename(filename)[0] is None or '/' in filename:
+        raise ValueError('bad file name %r' % (filename,))
+    return suffix, name_hash, filename
+
+
+class BadRequest(Exception):
+    pass
+
+
+class ObjectReplicationServer(object):
+    """WSGI app for the batched object REPLICATE operations."""
+
+    def __init__(self, conf):
+        self.devices = conf.get('devices', '/srv/node')
+        self.mount_check = get_bool(conf, 'mount_check', False)
+        self.fsync = get_bool(conf, 'fsync', True)
+        self.reclaim_age = get_int(conf, 'reclaim_age',
+                                   diskfile.DEFAULT_RECLAIM_AGE, minimum=1)
+
+    def __call__(self, env, start_response):
+        try:
+            status, body = self.handle(env)
+        except BadRequest as err:
+            status, body = 400, str(err).encode('utf-8')
+        except InvalidPath as err:
+            status, body = 400, str(err).encode('utf-8')
+        except DeviceUnavailable as err:
+            status, body = 507, str(err).encode('utf-8')
+        except diskfile.DiskFileNoSpace as err:
+            status, body = 507, str(err).encode('utf-8')
+        reason = {200: 'OK', 400: 'Bad Request', 405: 'Method Not Allowed',
+                  411: 'Length Required', 499: 'Client Disconnect',
+                  507: 'Insufficient Storage'}.get(status, 'Error')
+        ctype = 'application/json' if status == 200 else 'text/plain'
+        start_response('%d %s' % (status, reason), [
+            ('Content-Type', ctype), ('Content-Length', str(len(body)))])
+        return [body]
+
+    # -- request parsing ---------------------------------------------------
+    def handle(self, env):
+        if env.get('REQUEST_METHOD') != 'REPLICATE':
+            return 405, b'batched replication needs REPLICATE'
+        segs = env.get('PATH_INFO', '').strip('/').split('/')
+        op = env.get('HTTP_X_BACKEND_REPLICATE_OP', 'hashes').strip()
+        device_path = validate_device(self.devices, segs[0],
+                                      self.mount_check)
+        if op == 'hashes':
+            if len(segs) != 1:
+                raise BadRequest('hashes takes /<device>')
+            return 200, self.op_hashes(device_path, self._json_body(env))
+        if len(segs) != 2:
+            raise BadRequest('%s takes /<device>/<partition>' % op)
+        part = check_partition(segs[1])
+        if op == 'list':
+            return 200, self.op_list(device_path, part, self._json_body(env))
+        if op == 'push':
+            return self.op_push(env, device_path, part)
+        raise BadRequest('unknown replication op %r' % op)
+
+    def _json_body(self, env):
+        try:
+            length = int(env.get('CONTENT_LENGTH') or 0)
+        except ValueError:
+            raise BadRequest('bad Content-Length')
+        if length < 0 or length > MAX_JSON_BODY:
+            raise BadRequest('body too large')
+        data = env['wsgi.input'].read(length) if length else b''
+        if len(data) != length:
+            raise BadRequest('short body')
+        try:
+            body = json.loads(data or b'{}')
+        except ValueError:
+            raise BadRequest('body is not JSON')
+        if not isinstance(body, dict):
+            raise BadRequest('body must be a JSON object')
+        return body
+
+    # -- operations --------------------------------------------------------
+    def op_hashes(self, device_path, body):
+        parts = body.get('partitions', [])
+        recalc = body.get('recalculate') or {}
+        if not isinstance(parts, list) or not isinstance(recalc, dict):
+            raise BadRequest('partitions must be a list')
+        result = {}
+        for part in parts:
+            part = check_partition(part)
+            suffixes = [s for s in recalc.get(str(part), ()) if is_suffix(s)]
+            result[str(part)] = read_hashes(device_path, part, suffixes,
+                                            self.reclaim_age)
+        return json.dumps(result).encode('ascii')
+
+    def op_list(self, device_path, part, body):
+        suffixes = body.get('suffixes', [])
+        if not isinstance(suffixes, list) or not all(
+                is_suffix(s) for s in suffixes):
+            raise BadRequest('suffixes must be a list of 3 hex digits')
+        result = dict((s, list_suffix(device_path, part, s))
+                      for s in suffixes)
+        return json.dumps(result).encode('ascii')
+
+    def op_push(self, env, device_path, part):
+        try:
+            remaining = int(env['CONTENT_LENGTH'])
+        except (KeyError, ValueError):
+            return 411, b'push needs a Content-Length'
+        if remaining < 0:
+            raise BadRequest('bad Content-Length')
+        reader = env['wsgi.input']
+        stored = existing = 0
+        rejected = []
+        touched = set()
+        while remaining > 0:
+            head = _read_exact(reader, RECORD_HEADER.size)
+            if head is None:
+                return 499, b'short body'
+            remaining -= RECORD_HEADER.size
+            (hlen,) = RECORD_HEADER.unpack(head)
+            if hlen > MAX_RECORD_HEADER or hlen > remaining:
+                raise BadRequest('bad record header length')
+            raw = _read_exact(reader, hlen)
+            if raw is None:
+                return 499, b'short body'
+            remaining -= hlen
+            try:
+                header = json.loads(raw)
+                size = int(header['size'])
+                name = header['name']
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest('bad record header')
+            if size < 0 or size > remaining:
+                raise BadRequest('record size beyond the body')
+            try:
+                suffix, name_hash, filename = check_file_name(name)
+            except ValueError as err:
+                raise BadRequest(str(err))
+            outcome = self._receive_file(reader, size, device_path, part,
+                                         suffix, name_hash, filename)
+            remaining -= size
+            if outcome is None:
+                return 499, b'short body'
+            if outcome == 'stored':
+                stored += 1
+                touched.add(suffix)
+            elif outcome == 'existing':
+                existing += 1
+            else:
+                rejected.append(name)
+        part_dir = os.path.join(device_path, diskfile.DATADIR, str(part))
+        for suffix in touched:
+            diskfile.invalidate_hash(os.path.join(part_dir, suffix))
+        return 200, json.dumps({'stored': stored, 'existing': existing,
+                                'rejected': rejected}).encode('utf-8')
+
+    def _receive_file(self, reader, size, device_path, part, suffix,
+                      name_hash, filename):
+        """Store one record: 'stored'/'existing'/'rejected'; None if the
+        body ended early."""
+        tmp_dir = os.path.join(device_path, diskfile.TMPDIR)
+        tmp = os.path.join(tmp_dir, '%s%s.tmp' % (diskfile.TMP_PREFIX,
+                                                  uuid.uuid4().hex))
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            os.makedirs(tmp_dir, exist_ok=True)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as err:
+            if err.errno in diskfile.NOSPACE_ERRNOS:
+                raise diskfile.DiskFileNoSpace(str(err))
+            raise
+        renamed = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            left = size
+            while left > 0:
+                data = reader.read(min(CHUNK, left))
+                if not data:
+                    return None
+                _write_all(fd, data)
+                left -= len(data)
+            if not self._valid_file(fd, size, name_hash, filename):
+                return 'rejected'
+            hash_dir = os.path.join(device_path, diskfile.DATADIR, str(part),
+                                    suffix, name_hash)
+            target = os.path.join(hash_dir, filename)
+            if os.path.exists(target):
+                return 'existing'
+            if self.fsync:
+                os.fdatasync(fd)
+            if not os.path.isdir(hash_dir):
+                diskfile.makedirs_fsynced(hash_dir, fsync=self.fsync)
+            os.rename(tmp, target)
+            renamed = True
+            if self.fsync:
+                diskfile.fsync_dir(hash_dir)
+            diskfile.cleanup_ondisk_files(hash_dir, self.reclaim_age)
+            return 'stored'
+        finally:
+            os.close(fd)
+            if not renamed:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    def _valid_file(self, fd, size, name_hash, filename):
+        try:
+            metadata, body_size, _tail = diskfile.read_metadata_fd(fd, size)
+        except diskfile.CorruptFile:
+            return False
+        ext = filename.rpartition('.')[2]
+        if ext == 'data':
+            if str(metadata.get('Content-Length')) != str(body_size):
+                return False
+        elif body_size != 0:
+            return False
+        name = metadata.get('name')
+        if isinstance(name, str) and name.startswith('/'):
+            pieces = name[1:].split('/', 2)
+            if len(pieces) == 3 and hash_path(*pieces) != name_hash:
+                return False
+        return True
+
+
+def _read_exact(reader, n):
+    buf = b''
+    while len(buf) < n:
+        data = reader.read(n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as err:
+        if err.errno in diskfile.NOSPACE_ERRNOS:
+            raise diskfile.DiskFileNoSpace(str(err))
+        raise
