@@ -27,7 +27,7 @@ import tempfile
 import time
 import warnings
 
-warnings.filterwarnings('ignore', message='.*Eventlet is deprecated')
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
 from objproxy.cli.clamd_runner import ClamdProcess  # noqa: E402
 from middleware.clamav import ClamavFilter  # noqa: E402
@@ -148,7 +148,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='64,256',
                         help='object sizes in MiB, comma separated')
-    parser.add_argument('--repeat', type=int, default=2,
+    parser.add_argument('--repeat', type=int, default=3,
                         help='runs per measurement (best is reported)')
     parser.add_argument('--proxy-url', default=None,
                         help='(reserved) also PUT through a real proxy')
