@@ -43,7 +43,6 @@ Config (defaults shown)::
     # container_listing_ratelimit_0 = 100
     # memcache_servers =          (also from [DEFAULT])
 """
-import re
 import threading
 import time
 

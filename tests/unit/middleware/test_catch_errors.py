@@ -3,7 +3,7 @@ import logging
 import re
 
 import pytest
-from webob import Request, Response
+from webob import Request
 
 from middleware import catch_errors
 from objproxy.common.exceptions import ConfigError

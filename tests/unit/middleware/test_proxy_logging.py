@@ -3,7 +3,7 @@ import io
 import socket
 
 import pytest
-from webob import Request, Response
+from webob import Request
 
 from middleware import proxy_logging
 from objproxy.common.exceptions import ConfigError
