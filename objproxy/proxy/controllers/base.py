@@ -73,7 +73,13 @@ def best_response(answers, quorum, server_type='', method=''):
         if len(in_class) >= quorum:
             status = max(in_class)
             answer = answers[statuses.index(status)]
-            return Response(status, headers=client_headers(answer.headers),
+            if status >= 400 and not answer.body and method != 'HEAD':
+                return error_response(status)
+            headers = client_headers(answer.headers)
+            if status >= 400:
+                headers = [(k, v) for k, v in headers
+                           if k.lower() not in ('content-length', 'etag')]
+            return Response(status, headers=headers,
                             body=answer.body or b'')
     return error_response(503)
 
