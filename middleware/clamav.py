@@ -78,8 +78,9 @@ retry while clamd is still down is stored unscanned when allowed).
 What is scanned: object PUTs (``/v1/<account>/<container>/<object>``).
 Passed through untouched: every other request; SLO manifest uploads
 (``multipart-manifest=put``, their body is a segment list, not a file);
-server-side copies (``PUT`` with ``X-Copy-From`` and ``COPY``), which copy
-the source's data *and* its label, so a copy of a scanned object is
+server-side copies (``PUT`` with ``X-Copy-From``, which must have an
+empty body or get ``400`` as in Swift, and ``COPY``), which copy the
+source's data *and* its label, so a copy of a scanned object is
 labelled as scanned and a copy of an unscanned one as unscanned.  POST
 form uploads do not exist in objproxy yet; when they do they must be
 routed through ScanningInput too.  A label sent by a client on any object
@@ -200,6 +201,11 @@ class ScanningInput(object):
         self._closed = True
         if self._stream is not None:
             self._stream.close()
+
+    @property
+    def rejection(self):
+        """The InputRejected raised to the reader, if any."""
+        return self._rejection
 
     @property
     def complete(self):
@@ -334,7 +340,15 @@ class ClamavFilter(object):
             return self.app(env, start_response)
         # Only this filter may set the label (see the module docstring).
         env.pop(LABEL_ENV, None)
-        if method != 'PUT' or 'HTTP_X_COPY_FROM' in env:
+        if method != 'PUT':
+            return self.app(env, start_response)
+        if 'HTTP_X_COPY_FROM' in env:
+            # A copy's body is ignored, so it is not scanned; refuse one
+            # that has a body anyway, so it can never be stored unscanned.
+            if env.get('CONTENT_LENGTH') not in (None, '', '0') or \
+                    'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower():
+                return _respond(start_response, '400 Bad Request',
+                                b'Copy requests require a zero byte body\n')
             return self.app(env, start_response)
         query = parse_qs(env.get('QUERY_STRING', ''))
         if 'put' in query.get('multipart-manifest', ()):
@@ -443,7 +457,7 @@ class ClamavFilter(object):
                     return start_response(status, headers, exc_info)
                 return start_response(status, headers)
             try:
-                return self.app(env, tracking_start_response)
+                app_iter = self.app(env, tracking_start_response)
             except InputRejected as rejected:
                 # exc_info only if the app already started a response
                 # (WSGI: replace it); some servers re-raise otherwise.
@@ -452,6 +466,20 @@ class ClamavFilter(object):
                                 exc_info=sys.exc_info() if started else None)
             finally:
                 scan_input.close()
+            rejected = scan_input.rejection
+            if rejected is None:
+                return app_iter
+            # The app swallowed the rejection (it must not, but the client
+            # still has to hear why): replace its response.
+            self.logger.error('clamav: the app did not re-raise the upload '
+                              'rejection (%s) %s', rejected.status, where)
+            if hasattr(app_iter, 'close'):
+                app_iter.close()
+            return _respond(start_response, rejected.status, rejected.body,
+                            rejected.headers,
+                            exc_info=(type(rejected), rejected,
+                                      rejected.__traceback__)
+                            if started else None)
         finally:
             self.slots.release()
 

@@ -375,7 +375,8 @@ def test_scan_queue_timeout_gives_503(clamd, log):
 ])
 def test_pass_through_untouched(clamd, log, method, path, query, headers):
     filt, app = make_filter(clamd, log[0])
-    body = GeneratedInput(1000, eicar_at=0)
+    body = GeneratedInput(0 if 'X-Copy-From' in headers else 1000,
+                          eicar_at=0)
     headers = dict(headers, **{'X-Object-Meta-Scanned-By': 'forged'})
     req = Request.blank(path + ('?' + query if query else ''),
                         environ={'REQUEST_METHOD': method,
@@ -454,3 +455,41 @@ def test_runner_config_is_accepted(clamd):
 def test_bad_options(options, message):
     with pytest.raises(ConfigError, match=message):
         clamav.ClamavFilter(FakeProxy(), options)
+
+
+def test_rejection_swallowed_by_the_app_still_reaches_the_client(clamd, log):
+    logger, lines = log
+    inner = FakeProxy()
+
+    def swallowing_app(env, start_response):
+        try:
+            return inner(env, start_response)
+        except InputRejected:
+            start_response('500 Internal Error', [('Content-Length', '0')])
+            return [b'']
+    filt, _ = make_filter(clamd, logger, app=swallowing_app)
+    calls = []
+
+    def server_start_response(status, headers, exc_info=None):
+        # like a real server before any body byte is sent: a second call
+        # must carry exc_info and replaces the first
+        assert not calls or exc_info is not None
+        calls.append(status)
+    body = filt({'REQUEST_METHOD': 'PUT', 'PATH_INFO': '/v1/a/c/o',
+                 'CONTENT_LENGTH': '70000', 'wsgi.input':
+                 GeneratedInput(70000, eicar_at=100)},
+                server_start_response)
+    assert calls == ['500 Internal Error', '403 Forbidden']
+    assert b'Objproxy.Test.EICAR' in b''.join(body)
+    assert not inner.calls[0]['complete']
+    assert any('did not re-raise' in line for line in lines)
+
+
+@pytest.mark.parametrize('length', [True, False], ids=['length', 'chunked'])
+def test_copy_with_a_body_is_refused(clamd, log, length):
+    filt, app = make_filter(clamd, log[0])
+    resp = put(filt, GeneratedInput(1000, eicar_at=0), length=length,
+               headers={'X-Copy-From': '/c/src'})
+    assert resp.status_int == 400
+    assert b'zero byte body' in resp.body
+    assert app.calls == []
