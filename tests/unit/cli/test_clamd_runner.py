@@ -113,7 +113,7 @@ def test_early_exit_reports_stderr(run_dir, tmp_path):
 
 
 @needs_clamd
-def test_stop_kills_a_clamd_ignoring_sigterm(run_dir, monkeypatch):
+def test_stop_kills_a_clamd_ignoring_sigterm(run_dir):
     proc = ClamdProcess(run_dir).start()
     pid = proc.pid
     os.kill(pid, signal.SIGSTOP)  # a stopped process ignores SIGTERM
