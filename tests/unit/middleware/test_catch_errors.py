@@ -133,3 +133,62 @@ def test_unknown_option_refused():
     with pytest.raises(ConfigError) as err:
         catch_errors.filter_factory({}, trans_id_sufix='x')
     assert 'trans_id_sufix' in str(err.value)
+
+
+def _serve(app):
+    import eventlet
+    import eventlet.wsgi
+    listener = eventlet.listen(('127.0.0.1', 0))
+    # as objproxy.common.wsgi runs it: no debug tracebacks, 4 KiB chunks
+    server = eventlet.spawn(eventlet.wsgi.server, listener, app,
+                            log_output=False, debug=False,
+                            minimum_chunk_size=4096)
+    return listener, server
+
+
+def _raw_request(port, path, keepalive=False):
+    from eventlet.green import socket as gsocket
+    sock = gsocket.create_connection(('127.0.0.1', port))
+    sock.settimeout(5)
+    sock.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n' % (
+        path, '' if keepalive else 'Connection: close\r\n')).encode())
+    data = b''
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    return data
+
+
+def test_real_server_500_and_dropped_connection():
+    """Through eventlet's WSGI server: a clean 500 before the headers, a
+    closed connection (never a "complete" short body) after them."""
+    def app(env, start_response):
+        if env['PATH_INFO'] == '/early':
+            raise KeyError('hidden')
+        if env['PATH_INFO'] == '/ok':
+            return ok_app(env, start_response)
+        start_response('200 OK', [('Content-Length', '100000')])
+
+        def body():
+            yield b'x' * 8192
+            raise IOError('backend died')
+        return body()
+
+    listener, server = _serve(make(app))
+    try:
+        port = listener.getsockname()[1]
+        early = _raw_request(port, '/early')
+        assert early.startswith(b'HTTP/1.1 500 ')
+        assert b'X-Trans-Id: tx' in early and b'hidden' not in early
+        assert b'Traceback' not in early
+        late = _raw_request(port, '/late', keepalive=True)
+        assert late.startswith(b'HTTP/1.1 200 OK')
+        assert late.endswith(b'\r\n\r\n' + b'x' * 8192)  # cut short, closed
+        assert b'backend died' not in late
+        assert _raw_request(port, '/ok').endswith(b'ok')
+    finally:
+        server.kill()
+        listener.close()

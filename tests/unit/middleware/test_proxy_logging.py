@@ -254,3 +254,42 @@ def test_info_and_unknown_option(tmp_path):
     assert 'access_log_nam' in str(err.value)
     with pytest.raises(ConfigError):
         proxy_logging.filter_factory({}, reveal_sensitive_prefix='-1')
+
+
+def test_real_server_client_disconnect_logged_499(tmp_path):
+    """A client that hangs up mid-download is logged once, as 499."""
+    import eventlet
+    import eventlet.wsgi
+    from eventlet.green import socket as gsocket
+
+    def app(env, start_response):
+        start_response('200 OK', [('Content-Length', str(64 * 1024 * 1024))])
+
+        def body():
+            for _ in range(1024):
+                yield b'x' * 65536
+                eventlet.sleep(0)
+        return body()
+
+    listener = eventlet.listen(('127.0.0.1', 0))
+    server = eventlet.spawn(eventlet.wsgi.server, listener, make(tmp_path,
+                                                                 app=app),
+                            log_output=False, debug=False)
+    try:
+        sock = gsocket.create_connection(listener.getsockname())
+        sock.sendall(b'GET /v1/a/c/o HTTP/1.1\r\nHost: x\r\n\r\n')
+        got = 0
+        while got < 300000:
+            got += len(sock.recv(65536))
+        sock.close()
+        for _ in range(200):
+            if lines(tmp_path):
+                break
+            eventlet.sleep(0.01)
+    finally:
+        server.kill()
+        listener.close()
+    (line,) = lines(tmp_path)
+    fields = line.split(' ')
+    assert fields[6] == '499'
+    assert 0 < int(fields[11]) < 64 * 1024 * 1024
