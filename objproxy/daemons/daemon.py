@@ -67,6 +67,28 @@ def dump_recon(cache_path, filename, values):
     return path
 
 
+class RateLimiter(object):
+    """Sleep so that ``count`` stays under ``rate`` per second."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.start = time.time()
+        self.count = 0
+
+    def add(self, amount=1):
+        self.count += amount
+        if self.rate <= 0:
+            return
+        due = self.start + self.count / float(self.rate)
+        delay = due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -1:
+            # we were idle a while: don't burst to catch up
+            self.start = time.time()
+            self.count = 0
+
+
 class Daemon(object):
     """Base: subclasses set ``name`` and ``recon_file`` and implement
     ``run_once(devices=None, partitions=None) -> dict``."""

@@ -1,0 +1,126 @@
+"""``objproxy-replicator|auditor|updater CONF [--once] ...``: run a node's
+background daemons from the storage node's paste config.
+
+Each daemon reads its own section (``[object-replicator]``,
+``[container-replicator]``, ``[account-replicator]``, ``[object-auditor]``,
+``[object-updater]``) over ``[DEFAULT]``, so one file configures a node.
+``objproxy-replicator`` runs the object, container and account replicators
+one after the other (``--type`` picks one).  ``--once`` makes one pass,
+prints its totals as JSON on stdout and exits 0, or 1 if the pass counted
+failures; otherwise the daemons loop every ``interval`` seconds.
+"""
+import argparse
+import json
+import sys
+
+import eventlet
+
+from objproxy.common.exceptions import ConfigError
+
+
+def _parse(prog, argv, extra=None):
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument('conf', help="the storage node's paste config")
+    parser.add_argument('--once', action='store_true',
+                        help='run one pass and exit')
+    parser.add_argument('--devices', default='',
+                        help='comma-separated device names to limit to')
+    parser.add_argument('--partitions', default='',
+                        help='comma-separated partitions to limit to')
+    parser.add_argument('-v', '--verbose', action='store_true',
+                        help='log to stdout at INFO (DEBUG with -vv)')
+    if extra:
+        extra(parser)
+    args = parser.parse_args(argv)
+    devices = [d for d in args.devices.split(',') if d.strip()] or None
+    try:
+        partitions = set(int(p) for p in args.partitions.split(',')
+                         if p.strip()) or None
+    except ValueError:
+        parser.error('--partitions must be comma-separated integers')
+    return args, devices, partitions
+
+
+def _conf(args, section):
+    from objproxy.daemons.daemon import load_section
+    conf = load_section(args.conf, section)
+    if args.verbose:
+        conf['log_to_stdout'] = 'true'
+        conf.pop('log_file', None)
+        conf.setdefault('log_level', 'INFO')
+    return conf
+
+
+def _run(daemons, args, devices, partitions):
+    if args.once:
+        failed = False
+        totals = {}
+        for daemon in daemons:
+            stats = daemon.run_once(devices=devices, partitions=partitions)
+            daemon.report(stats)
+            totals[daemon.name] = stats
+            failed |= bool(stats.get('failures') or stats.get('errors'))
+        print(json.dumps(totals, sort_keys=True))
+        return 1 if failed else 0
+    threads = [eventlet.spawn(d.run_forever, devices, partitions)
+               for d in daemons]
+    for thread in threads:
+        thread.wait()
+    return 0
+
+
+def _main(prog, argv, build, extra=None):
+    eventlet.monkey_patch()
+    args, devices, partitions = _parse(prog, argv, extra)
+    try:
+        daemons = build(args)
+        return _run(daemons, args, devices, partitions)
+    except ConfigError as err:
+        print('%s: %s' % (prog, err), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def replicator_main(argv=None):
+    from objproxy.daemons.db_replicator import (
+        AccountReplicator, ContainerReplicator)
+    from objproxy.daemons.object_replicator import ObjectReplicator
+    kinds = {'object': (ObjectReplicator, 'object-replicator'),
+             'container': (ContainerReplicator, 'container-replicator'),
+             'account': (AccountReplicator, 'account-replicator')}
+
+    def extra(parser):
+        parser.add_argument('--type', default='all',
+                            choices=['all'] + sorted(kinds),
+                            help='which replicator to run (default all)')
+
+    def build(args):
+        wanted = list(kinds) if args.type == 'all' else [args.type]
+        return [kinds[k][0](_conf(args, kinds[k][1])) for k in wanted]
+    return _main('objproxy-replicator', argv, build, extra)
+
+
+def auditor_main(argv=None):
+    from objproxy.daemons.auditor import ObjectAuditor
+
+    def extra(parser):
+        parser.add_argument('--zero-byte-fps', type=float, default=None,
+                            help='zero-byte fast pass at this many files/s')
+
+    def build(args):
+        return [ObjectAuditor(_conf(args, 'object-auditor'),
+                              zero_byte_fps=args.zero_byte_fps)]
+    return _main('objproxy-auditor', argv, build, extra)
+
+
+def updater_main(argv=None):
+    from objproxy.daemons.updater import ObjectUpdater
+
+    def build(args):
+        return [ObjectUpdater(_conf(args, 'object-updater'))]
+    return _main('objproxy-updater', argv, build)
+
+
+if __name__ == '__main__':
+    sys.exit(replicator_main())
