@@ -78,10 +78,11 @@ class AllInOne(object):
         memcache_port = None
         if self.use_memcached:
             memcache_port = self._start_memcached()
-        clamd_socket = self._start_clamd() if self.use_clamd else None
+        if self.use_clamd:
+            self._start_clamd()
         self.layout = AioLayout(
             self.data_dir, self.port, self.node_ports, self.workers,
-            self.pipeline, memcache_port, clamd_socket, self.ip)
+            self.pipeline, memcache_port, self.clamd, self.ip)
         self.layout.write_all()
         for index in range(len(self.node_ports)):
             self.start_node(index, timeout)
@@ -151,7 +152,6 @@ class AllInOne(object):
         except RuntimeError as err:
             self.clamd = None
             raise AioError('clamd did not start: %s' % err)
-        return self.clamd.socket_path
 
     def _spawn(self, name, conf):
         cmd = [sys.executable, '-m', 'objproxy.cli.server', conf]

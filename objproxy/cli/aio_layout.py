@@ -44,7 +44,7 @@ def find_templates():
 
 class AioLayout(object):
     def __init__(self, data_dir, proxy_port, node_ports, workers=1,
-                 pipeline=None, memcache_port=None, clamd_socket=None,
+                 pipeline=None, memcache_port=None, clamd=None,
                  ip='127.0.0.1'):
         self.data_dir = os.path.abspath(data_dir)
         self.etc_dir = os.path.join(self.data_dir, 'etc')
@@ -56,7 +56,7 @@ class AioLayout(object):
         self.workers = workers
         self.pipeline = pipeline or DEFAULT_PIPELINE
         self.memcache_port = memcache_port
-        self.clamd_socket = clamd_socket
+        self.clamd = clamd  # a started ClamdProcess, or None
         self.templates = find_templates()
 
     # -- paths ------------------------------------------------------------
@@ -139,8 +139,14 @@ class AioLayout(object):
         else:
             default.pop('memcache_servers', None)
         parser['pipeline:main']['pipeline'] = self.pipeline
-        if parser.has_section('filter:clamav') and self.clamd_socket:
-            parser['filter:clamav']['clamd_socket'] = self.clamd_socket
+        if parser.has_section('filter:clamav') and self.clamd:
+            # Point the filter at our clamd's own config: it reads the
+            # socket from there and checks max_scan_size against clamd's
+            # stream limits, so the two can never disagree.
+            clamav = parser['filter:clamav']
+            clamav.pop('clamd_socket', None)
+            clamav['clamd_conf'] = self.clamd.conf_path
+            clamav['max_scan_size'] = str(self.clamd.max_size)
         _write(parser, self.proxy_conf)
 
 
