@@ -110,7 +110,8 @@ class AccountReporter(object):
         else:
             fails = self._failures.get(broker.db_file, 0) + 1
             self._failures[broker.db_file] = fails
-            delay = min(MAX_RETRY_DELAY, self.report_interval * 2 ** fails)
+            delay = min(MAX_RETRY_DELAY,
+                        max(self.report_interval, 0.5) * 2 ** min(fails, 8))
             self._schedule(broker.db_file, broker.account, broker.container,
                            time.time() + max(delay, 1.0))
         return statuses
@@ -175,12 +176,16 @@ class AccountReporter(object):
         """Report every container whose time has come; returns how many."""
         now = time.time() if now is None else now
         done = 0
+        # take what is due now first: a failed report reschedules itself
+        # and must not be retried within this same pass
+        due_now = []
         while self._heap and self._heap[0][0] <= now:
             due, db_file = heapq.heappop(self._heap)
             if self._due.get(db_file) != due:
                 continue  # superseded by an earlier schedule
             del self._due[db_file]
-            account, container = self._names.pop(db_file)
+            due_now.append((db_file, self._names.pop(db_file)))
+        for db_file, (account, container) in due_now:
             broker = ContainerBroker(db_file, account, container,
                                      fsync=self.fsync)
             try:
