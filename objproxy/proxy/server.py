@@ -6,6 +6,7 @@ request gets a controller (account, container or object) built from its
 path; validation of the path and headers happens here, before any node is
 contacted, so malformed input is always a clear 4xx.
 """
+import http.client
 import time
 import uuid
 
@@ -41,6 +42,12 @@ KNOWN_OPTIONS = (
     'memcache_servers', 'max_containers_per_account',
 )
 API_VERSIONS = ('v1', 'v1.0')
+
+# Swift allows 90 metadata headers on top of the usual ones; the stdlib's
+# parser (used by eventlet's server and by http.client for node answers)
+# stops at 100 header lines, so raise it as Swift does.
+if http.client._MAXHEADERS < constraints.MAX_HEADER_COUNT:
+    http.client._MAXHEADERS = constraints.MAX_HEADER_COUNT
 VERSION = '0.1.0'
 
 
@@ -231,6 +238,12 @@ class Application(object):
     def handle_request(self, req):
         env = req.environ
         env.setdefault('swift.infocache', {})
+        raw = env.get('headers_raw')
+        if raw is not None and 'CONTENT_TYPE' in env and not any(
+                k.lower() == 'content-type' for k, _ in raw):
+            # eventlet fills in "text/plain" when the client sent none;
+            # the object's type must then be guessed, not invented
+            del env['CONTENT_TYPE']
         try:
             path = wsgi_to_str(env.get('PATH_INFO', ''))
             if '\x00' in path:
