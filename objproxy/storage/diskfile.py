@@ -601,6 +601,8 @@ class DiskFile(object):
                 data = os.pread(fd, n, pos)
             if not data:
                 raise DiskFileError('unexpected end of file')
+            if pos != start:
+                sleep(0)  # let other requests run between chunks
             pos += len(data)
             yield data
 

@@ -425,6 +425,13 @@ class ObjectServer(object):
                 return self._conditional(start_response, cond, headers)
             size = df.body_size
             wanted = ranges.parse_range(env.get('HTTP_RANGE'), size)
+            ignore_if = env.get(
+                'HTTP_X_BACKEND_IGNORE_RANGE_IF_METADATA_PRESENT')
+            if wanted is not None and ignore_if:
+                present = set(k.lower() for k in metadata)
+                if any(name.strip().lower() in present
+                       for name in ignore_if.split(',')):
+                    wanted = None   # e.g. an SLO manifest: whole thing
             if wanted == []:
                 df.close()
                 return respond(start_response, 416, [
@@ -546,8 +553,8 @@ class ObjectServer(object):
                 container, obj,
                 {'X-Trans-Id': env.get('HTTP_X_TRANS_ID', '-')},
                 targets, cpart)
-        headers = [('X-Backend-Timestamp',
-                    (current or timestamp).internal)]
+        newest = max(current, timestamp) if current else timestamp
+        headers = [('X-Backend-Timestamp', newest.internal)]
         return respond(start_response, 204 if exists else 404, headers)
 
     # ----------------------------------------------------------- REPLICATE

@@ -44,7 +44,7 @@ class Node(object):
         self.conf = os.path.join(root, 'object-server.conf')
         with open(self.conf, 'w') as fp:
             fp.write('[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = %d\n'
-                     'workers = 0\ndevices = %s\nobjproxy_dir = %s\n'
+                     'workers = 0\ndevices = %s\nobjproxy_dir = %s\nclient_timeout = 2\n'
                      'log_file = %s\n\n[app:main]\n'
                      'use = egg:objproxy#object_server\n'
                      % (self.port, self.devices, root,
@@ -198,3 +198,62 @@ def test_kill_at_random_moments_never_tears(node):
             assert etag in versions and body == versions[etag]
             assert etag == done[-1]
         assert node.tmp_files() == []
+
+
+def read_response(sock):
+    """Status and raw header block of one response (body not read)."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        more = sock.recv(4096)
+        if not more:
+            break
+        data += more
+    head, _, rest = data.partition(b'\r\n\r\n')
+    return int(head.split()[1]), head, rest
+
+
+def test_expect_100_continue_and_chunked(node):
+    t = time.time()
+    sock = socket.create_connection(('127.0.0.1', node.port), timeout=10)
+    sock.sendall(('PUT %s HTTP/1.1\r\nHost: x\r\nX-Timestamp: %s\r\n'
+                  'Content-Type: a/b\r\nTransfer-Encoding: chunked\r\n'
+                  'Expect: 100-continue\r\n\r\n'
+                  % (OBJ_PATH, Timestamp(t).internal)).encode())
+    status, _, _ = read_response(sock)
+    assert status == 100
+    sock.sendall(b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n')
+    status, head, _ = read_response(sock)
+    assert status == 201
+    assert hashlib.md5(b'hello world').hexdigest().encode() in head
+    sock.close()
+    assert node.request('GET')[2] == b'hello world'
+    # an older PUT gets its 409 before any body is sent (no 100)
+    sock = socket.create_connection(('127.0.0.1', node.port), timeout=10)
+    sock.sendall(('PUT %s HTTP/1.1\r\nHost: x\r\nX-Timestamp: %s\r\n'
+                  'Content-Length: 5\r\nExpect: 100-continue\r\n\r\n'
+                  % (OBJ_PATH, Timestamp(t - 5).internal)).encode())
+    status, head, _ = read_response(sock)
+    assert status == 409
+    assert b'X-Backend-Timestamp' in head or b'x-backend-timestamp' in head
+    sock.close()
+
+
+def test_stalled_client_gets_408_and_nothing_stays(node):
+    sock = start_slow_put(node, 1000, time.time(), first=b'x' * 10)
+    sock.settimeout(10)
+    status, _, _ = read_response(sock)
+    sock.close()
+    assert status == 408
+    assert node.request('GET')[0] == 404
+    assert node.tmp_files() == []
+
+
+def test_client_disconnect_leaves_nothing(node):
+    sock = start_slow_put(node, 10 ** 6, time.time(), first=b'x' * 100000)
+    wait_for_tmp(node)
+    sock.close()
+    deadline = time.time() + 5
+    while node.tmp_files() and time.time() < deadline:
+        time.sleep(0.02)
+    assert node.tmp_files() == []
+    assert node.request('GET')[0] == 404

@@ -256,6 +256,7 @@ def test_delete(app, devices):
     assert resp.headers['X-Backend-Timestamp'] == ts(2)
     resp = req(app, method='DELETE', **{'X-Timestamp': ts(3)})
     assert resp.status_int == 204
+    assert resp.headers['X-Backend-Timestamp'] == ts(3)
     assert os.listdir(hash_dir(devices)) == [ts(3) + '.ts']
     resp = req(app)
     assert resp.status_int == 404
@@ -440,3 +441,14 @@ def test_tmp_cleaned_on_start(devices):
     (tmp / 'other-engineers-file').write_bytes(b'keep')
     ObjectServer({'devices': str(devices)})
     assert sorted(os.listdir(tmp)) == ['other-engineers-file']
+
+
+def test_ignore_range_if_metadata_present(app):
+    put(app, b'0123456789', **{'X-Static-Large-Object': 'True'})
+    resp = req(app, Range='bytes=0-1', **{
+        'X-Backend-Ignore-Range-If-Metadata-Present':
+            'X-Static-Large-Object'})
+    assert resp.status_int == 200 and resp.body == b'0123456789'
+    resp = req(app, Range='bytes=0-1', **{
+        'X-Backend-Ignore-Range-If-Metadata-Present': 'X-Other'})
+    assert resp.status_int == 206 and resp.body == b'01'

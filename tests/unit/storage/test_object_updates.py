@@ -39,7 +39,8 @@ def container_server():
     srv = ThreadingHTTPServer(('127.0.0.1', 0), Recorder)
     srv.seen = []
     srv.status = 201
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,),
+                              daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
