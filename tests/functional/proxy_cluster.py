@@ -51,7 +51,7 @@ def node_index(cluster, ring_node):
     raise AssertionError('no cluster node for %r' % (ring_node,))
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def pcluster(tmp_path_factory):
     cluster = Cluster(tmp_path_factory.mktemp('proxy'), pipeline=PIPELINE)
     try:
@@ -63,6 +63,6 @@ def pcluster(tmp_path_factory):
     cluster.stop()
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def client(pcluster):
     return Client(pcluster)
