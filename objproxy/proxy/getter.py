@@ -222,11 +222,14 @@ class Getter(object):
         chunk_size = self.app.object_chunk_size
         span = self._byte_span(source) if self.resumable else None
         pos = span[0] if span else 0
+        # a stalled node we can replace need not be waited for as long
+        read_timeout = (self.app.recoverable_node_timeout if span
+                        else self.app.node_timeout)
         released = False
         try:
             while True:
                 try:
-                    with Timeout(self.app.node_timeout,
+                    with Timeout(read_timeout,
                                  ChunkReadTimeout('node read timed out')):
                         chunk = source.resp.read(chunk_size)
                 except NODE_ERRORS + (ChunkReadTimeout,) as err:
