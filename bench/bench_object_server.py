@@ -203,10 +203,10 @@ def run_small(port, op, seconds, concurrency, tag):
 written = []
 
 
-def run_big(port, op, rounds):
+def run_big(port, op, rounds, first=0):
     block = os.urandom(CHUNK)
     best = 0.0
-    for i in range(rounds):
+    for i in range(first, first + rounds):
         conn = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
         path = '/sda/1/AUTH_b/c/big-%d' % i
         start = time.time()
@@ -265,22 +265,41 @@ def main(argv=None):
         time.sleep(0.5)
         for name in ('objproxy', 'swift'):   # warm up both
             run_small(servers[name].port, 'PUT', 0.5, 2, 'warm')
+        # The two servers take turns in short slices so that load from
+        # anything else on the machine hits both alike; 4 KiB figures are
+        # total requests / total time, 64 MiB figures the best round.
+        slices = 4
         for figure in ('4KiB PUT/s', '4KiB GET/s', '64MiB PUT MiB/s',
                        '64MiB GET MiB/s'):
+            totals = dict((n, [0.0, 0.0]) for n in servers)
+            for rep in range(slices if figure.startswith('4KiB')
+                             else args.big_rounds):
+                for name in ('objproxy', 'swift'):
+                    srv = servers[name]
+                    port = srv.port
+                    if figure == '4KiB PUT/s':
+                        rate, counts = run_small(
+                            port, 'PUT', args.seconds / slices,
+                            args.concurrency, 'o%d' % rep)
+                        srv.written = counts
+                        srv.tag = 'o%d' % rep
+                    elif figure == '4KiB GET/s':
+                        written[:] = srv.written
+                        rate, _ = run_small(port, 'GET',
+                                            args.seconds / slices,
+                                            args.concurrency, srv.tag)
+                    elif figure.startswith('64MiB PUT'):
+                        rate = run_big(port, 'PUT', 1, rep)
+                    else:
+                        rate = run_big(port, 'GET', 1, rep)
+                    if figure.startswith('4KiB'):
+                        totals[name][0] += rate
+                        totals[name][1] += 1
+                    else:
+                        totals[name][0] = max(totals[name][0], rate)
+                        totals[name][1] = 1
             for name in ('objproxy', 'swift'):
-                port = servers[name].port
-                if figure == '4KiB PUT/s':
-                    rate, counts = run_small(port, 'PUT', args.seconds,
-                                             args.concurrency, 'o')
-                    servers[name].written = counts
-                elif figure == '4KiB GET/s':
-                    written[:] = servers[name].written
-                    rate, _ = run_small(port, 'GET', args.seconds,
-                                        args.concurrency, 'o')
-                elif figure.startswith('64MiB PUT'):
-                    rate = run_big(port, 'PUT', args.big_rounds)
-                else:
-                    rate = run_big(port, 'GET', args.big_rounds)
+                rate = totals[name][0] / totals[name][1]
                 results[(figure, name)] = rate
                 print('%-18s %-9s %10.1f' % (figure, name, rate),
                       flush=True)
