@@ -3,11 +3,14 @@
 It is the same AllInOne that ``objproxy-aio`` runs: real storage-node
 processes, a real proxy with the full pipeline, memcached and clamd.
 """
+import configparser
 import json
 import os
+import subprocess
+import sys
 import urllib.request
 
-from objproxy.cli.aio import AllInOne
+from objproxy.cli.aio import AllInOne, wait_for_port
 from objproxy.common.hashing import load_hash_config
 from objproxy.ring.ring import Ring
 from tests.ports import free_ports
@@ -100,3 +103,70 @@ class Cluster(object):
         with urllib.request.urlopen(self.proxy_url + '/info',
                                     timeout=10) as resp:
             return json.loads(resp.read())
+
+    def extra_proxy(self, name, pipeline=None, overrides=None, extra=''):
+        """Another proxy on this cluster (same rings, same memcached).
+
+        ``overrides`` maps section names to options to set; ``extra`` is
+        raw config text appended (a third-party filter's section, say).
+        Returns an ExtraProxy; stop it when done.
+        """
+        parser = configparser.RawConfigParser()
+        parser.optionxform = str
+        parser.read(self.aio.layout.proxy_conf)
+        port = free_ports(1)[0]
+        parser['DEFAULT']['bind_port'] = str(port)
+        parser['DEFAULT']['workers'] = '0'
+        log_file = os.path.join(self.data_dir, 'log', name + '.log')
+        parser['DEFAULT']['log_file'] = log_file
+        if pipeline:
+            parser['pipeline:main']['pipeline'] = pipeline
+        for section, options in (overrides or {}).items():
+            if not parser.has_section(section):
+                parser.add_section(section)
+            for key, value in options.items():
+                parser[section][key] = str(value)
+        conf = os.path.join(self.objproxy_dir, name + '.conf')
+        with open(conf, 'w') as fp:
+            parser.write(fp)
+            fp.write(extra)
+        return ExtraProxy(conf, port, log_file)
+
+
+class ExtraProxy(object):
+    def __init__(self, conf, port, log_file):
+        self.url = 'http://127.0.0.1:%d' % port
+        self.log_file = log_file
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            [os.path.dirname(conf)] + sys.path)
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'objproxy.cli.server', conf],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        if not wait_for_port('127.0.0.1', port, 30, self.proc):
+            out = self.proc.stdout.read().decode(errors='replace')
+            self.stop()
+            raise RuntimeError('extra proxy did not start: %s' % out)
+
+    def log_lines(self):
+        try:
+            with open(self.log_file) as fp:
+                return fp.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
