@@ -38,6 +38,8 @@ setup(
             'ratelimit = middleware.ratelimit:filter_factory',
             'tempauth = middleware.tempauth:filter_factory',
             'clamav = middleware.clamav:filter_factory',
+            'dlo = middleware.dlo:filter_factory',
+            'slo = middleware.slo:filter_factory',
         ],
         'console_scripts': [
             'objproxy-server = objproxy.cli.server:main',
