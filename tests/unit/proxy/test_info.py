@@ -1,4 +1,5 @@
 """Account/container info: the caches and the helpers filters call."""
+import socket
 import subprocess
 import time
 
@@ -25,17 +26,16 @@ def memcache():
     proc = subprocess.Popen(['/usr/bin/memcached', '-u', 'root', '-l',
                              '127.0.0.1', '-p', str(port), '-U', '0'])
     try:
-        client = MemcacheClient('127.0.0.1:%d' % port)
         deadline = time.time() + 5
         while True:
             try:
-                client.set('ping', 1)
+                socket.create_connection(('127.0.0.1', port), 1).close()
                 break
-            except Exception:
+            except OSError:
                 if time.time() > deadline:
                     raise
-                time.sleep(0.05)
-        yield client
+                time.sleep(0.02)
+        yield MemcacheClient('127.0.0.1:%d' % port)
     finally:
         proc.terminate()
         proc.wait()
