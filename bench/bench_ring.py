@@ -253,12 +253,15 @@ def main():
                       '  moved %7d (min %9.0f)' % (
                           tool.name, step, secs, rss, balance, moved, need),
                       flush=True)
-        lookups = {}
-        for tool, python in ((tools[0], sys.executable),
-                             (tools[1], swift_py)):
-            out = quiet([python, '-c', LOOKUP, tool.ring, str(opts.lookups),
-                         tool.name])
-            lookups[tool.name] = float(out.strip().splitlines()[-1])
+        # Alternate the two, best of 4 each, so a busy machine hurts both.
+        lookups = {'objproxy': 0.0, 'swift': 0.0}
+        for _round in range(4):
+            for tool, python in ((tools[0], sys.executable),
+                                 (tools[1], swift_py)):
+                out = quiet([python, '-c', LOOKUP, tool.ring,
+                             str(opts.lookups), tool.name])
+                lookups[tool.name] = max(lookups[tool.name], float(
+                    out.strip().splitlines()[-1]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

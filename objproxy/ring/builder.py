@@ -26,6 +26,7 @@ The builder file is our own gzip+JSON+array format (see ringfile.py).
 """
 import array
 import collections
+import itertools
 import math
 import random
 import re
@@ -528,6 +529,13 @@ class RingBuilder(object):
             counts = collections.Counter()
             for table in self._replica2part2dev:
                 counts.update(table)
+            gain = sum(max(0, want - counts.get(dev_id, 0))
+                       for dev_id, want in tree.want.items())
+            drop = sum(max(0, count - tree.want.get(dev_id, 0))
+                       for dev_id, count in counts.items())
+            # Churn budget: never move more than 4% above what the weights
+            # strictly require (dispersion can make exact balance costly).
+            budget = int(1.04 * max(gain, drop))
             for dev_id, count in counts.items():
                 if dev_id in tree.chain:
                     tree.adjust(dev_id, -count)
@@ -554,7 +562,10 @@ class RingBuilder(object):
         mph = self.min_part_hours
         last = self._last_part_moves
         fixes = []
-        for part in self._violations(tree):
+        over = set()
+        for found in self._violations(tree).values():
+            over.update(found)
+        for part in sorted(over):
             if not initial and (moved_flags[part] or last[part] < mph):
                 continue
             replica = self._worst_replica(tree, part)
@@ -571,7 +582,8 @@ class RingBuilder(object):
 
         # C. surplus of overweight devices goes to underweight ones.
         if not initial:
-            placed += self._shed_surplus(tree, counts, moved_flags, rng, say)
+            placed += self._shed_surplus(tree, counts, moved_flags, rng, say,
+                                         budget - placed)
 
         for part in range(self.parts) if initial else \
                 [p for p, f in enumerate(moved_flags) if f]:
@@ -627,30 +639,53 @@ class RingBuilder(object):
         tree.adjust(dev_id, -1)
         return dev_id
 
-    def _violations(self, tree):
-        """Partitions holding more replicas in some tier node than its cap."""
-        size = len(self.devs)
-        out = []
-        for level in tree.check_levels:
-            keys = tree.level_keys(level, max(size, 1))
-            cap = tree.cap
+    def _violations(self, tree, every_level=False):
+        """Partitions holding more replicas in some tier node than its cap,
+        as {level: [partitions]}.  Only levels whose caps can bind are
+        scanned (``every_level`` scans all four, for reports)."""
+        size = max(len(self.devs), 1)
+        levels = range(4) if every_level else tree.check_levels
+        full3 = len(self._replica2part2dev) == 3 and \
+            all(len(t) == self.parts for t in self._replica2part2dev)
+        out = {}
+        cap = tree.cap
+        need = math.ceil(self.replicas - 1e-9)
+        subset = None     # below an all-caps-1 level, only its offenders
+        for level in levels:
+            found = out[level] = []
+            if min(cap[n] for n in tree.level_nodes[level]) >= need:
+                continue
+            keys = tree.level_keys(level, size)
             uniform = all(cap[n] == 1 for n in tree.level_nodes[level])
+            if subset is not None:
+                tables = self._replica2part2dev
+                rows = ((p, [t[p] for t in tables if p < len(t)])
+                        for p in subset)
+                for part, row in rows:
+                    nodes = [keys[d] for d in row]
+                    if len(set(nodes)) != len(nodes) and any(
+                            nodes.count(n) > cap[n] for n in nodes):
+                        found.append(part)
+                subset = found
+                continue
             rows = self._rows()
-            if uniform and len(self._replica2part2dev) == 3 and \
-                    all(len(t) == self.parts for t in self._replica2part2dev):
+            if uniform and full3:
                 for part, (a, b, c) in enumerate(rows):
                     ka = keys[a]
                     kb = keys[b]
                     if ka == kb or ka == keys[c] or kb == keys[c]:
-                        out.append(part)
+                        found.append(part)
+                subset = found
                 continue
             for part, row in enumerate(rows):
                 nodes = [keys[d] for d in row]
                 if len(set(nodes)) == len(nodes):
                     continue
                 if uniform or any(nodes.count(n) > cap[n] for n in nodes):
-                    out.append(part)
-        return sorted(set(out))
+                    found.append(part)
+            if uniform:
+                subset = found
+        return out
 
     def _worst_replica(self, tree, part):
         """The replica to move off an over-cap partition: one inside the
@@ -668,7 +703,7 @@ class RingBuilder(object):
                 return replica
         return devs[-1][0]
 
-    def _shed_surplus(self, tree, counts, moved_flags, rng, say):
+    def _shed_surplus(self, tree, counts, moved_flags, rng, say, budget):
         """Move surplus off overweight devices into short ones, at most one
         replica per partition, in a pseudo-random partition order.
 
@@ -685,7 +720,7 @@ class RingBuilder(object):
         deficit = tree.deficit
         chain = tree.chain
         short = {d for d in want if deficit[chain[d][3]] > tolerance[d]}
-        if not surplus or not short:
+        if not surplus or not short or budget <= 0:
             return 0
         say('moving surplus off %d overweight device(s) onto %d short '
             'one(s)' % (len(surplus), len(short)))
@@ -702,16 +737,35 @@ class RingBuilder(object):
         last = self._last_part_moves
         tables = self._replica2part2dev
         parts = self.parts
-        mask = parts - 1
         start = rng.randrange(parts)
-        step = rng.randrange(parts) | 1
+        if all(len(t) == parts for t in tables):
+            # Visit partitions from a random start, rows straight from zip.
+            rotated = [t[start:] + t[:start] for t in tables]
+            visit = zip(itertools.chain(range(start, parts),
+                                        range(start)), zip(*rotated))
+        else:
+            order = itertools.chain(range(start, parts), range(start))
+            visit = ((p, [t[p] for t in tables if p < len(t)])
+                     for p in order)
+        fast = level is not None and uniform and \
+            len(tree.check_levels) == 1
+        if fast:
+            lnodes = tree.level_nodes[level]
+            bit_of = {node: 1 << i for i, node in enumerate(lnodes)}
+            kbits = [0] * len(self.devs)
+            for dev_id, dev_chain in chain.items():
+                kbits[dev_id] = bit_of[dev_chain[level]]
+            roomy_mask = 0
+            for node in roomy:
+                roomy_mask |= bit_of[node]
+            children = tree.children
+            leaf_dev = tree.leaf_dev
+            room_of = room.__getitem__
         moved = 0
         get = surplus.get
-        for i in range(parts):
-            part = (start + i * step) & mask
+        for part, row in visit:
             if moved_flags[part] or last[part] < mph:
                 continue
-            row = [table[part] for table in tables if part < len(table)]
             sources = [(get(dev_id, 0), replica)
                        for replica, dev_id in enumerate(row)
                        if dev_id in surplus]
@@ -719,6 +773,45 @@ class RingBuilder(object):
                 continue
             if len(sources) > 1:
                 sources.sort(reverse=True)
+            if fast:
+                used_bits = 0
+                for dev_id in row:
+                    used_bits |= kbits[dev_id]
+                free = roomy_mask & ~used_bits
+                for _extra, replica in sources:
+                    dev_id = row[replica]
+                    allowed = free | (kbits[dev_id] & roomy_mask)
+                    if not allowed:
+                        continue
+                    node = max((n for i, n in enumerate(lnodes)
+                                if allowed >> i & 1), key=room_of)
+                    while children[node] is not None:
+                        node = max(children[node], key=room_of)
+                    target = leaf_dev[node]
+                    if target == dev_id or target in row:
+                        continue
+                    tables[replica][part] = target
+                    tree.adjust(dev_id, 1)
+                    tree.adjust(target, -1)
+                    moved += 1
+                    moved_flags[part] = 1
+                    counts[dev_id] -= 1
+                    counts[target] = counts.get(target, 0) + 1
+                    if surplus[dev_id] == 1:
+                        del surplus[dev_id]
+                    else:
+                        surplus[dev_id] -= 1
+                    if target in short and \
+                            deficit[chain[target][3]] <= tolerance[target]:
+                        short.discard(target)
+                    lnode = chain[target][level]
+                    if room[lnode] <= 0:
+                        roomy_mask &= ~bit_of[lnode]
+                    break
+                if not short or not surplus or not roomy_mask or \
+                        moved >= budget:
+                    break
+                continue
             if level is not None:
                 nodes = [keys[d] for d in row]
                 if uniform:
@@ -762,7 +855,7 @@ class RingBuilder(object):
                     if room[node] <= 0:
                         roomy.discard(node)
                 break
-            if not short or not surplus:
+            if not short or not surplus or moved >= budget:
                 break
         return moved
 
@@ -807,22 +900,19 @@ class RingBuilder(object):
         active = self._active_devs()
         if len(active) < math.ceil(self.replicas - 1e-9):
             return {'dispersion': 100.0, 'levels': {}, 'parts': self.parts}
+        # Devices still holding partitions while being drained count too.
+        ids = {d['id'] for d in active}
+        active += [self.devs[i] for i in self.dev_counts()
+                   if i not in ids and i < len(self.devs)
+                   and self.devs[i] is not None]
         tree = _Tree(active, self.replicas, sum(self._replica_lengths()))
-        levels = {name: 0 for name in LEVELS}
+        found = self._violations(tree, every_level=True)
         bad = set()
-        for part, row in enumerate(self._rows()):
-            chains = [tree.chain.get(d) for d in row]
-            if None in chains:
-                bad.add(part)
-                continue
-            for level, name in enumerate(LEVELS):
-                nodes = [c[level] for c in chains]
-                if len(set(nodes)) != len(nodes) and any(
-                        nodes.count(n) > tree.cap[n] for n in nodes):
-                    levels[name] += 1
-                    bad.add(part)
+        for parts in found.values():
+            bad.update(parts)
         return {'dispersion': 100.0 * len(bad) / self.parts,
-                'levels': levels, 'parts': len(bad),
+                'levels': {LEVELS[lv]: len(p) for lv, p in found.items()},
+                'parts': len(bad),
                 'max_replicas': {name: max(tree.cap[n] for n in nodes)
                                  for name, nodes in zip(
                                      LEVELS, tree.level_nodes)}}

@@ -18,6 +18,7 @@ from objproxy.common.hashing import hash_path
 from objproxy.ring import ringfile
 
 NONE_DEV = 0xFFFF
+_unpack_uint32 = struct.Struct('>I').unpack_from
 DEV_KEYS = ('id', 'region', 'zone', 'ip', 'port', 'device', 'weight', 'meta')
 
 
@@ -85,6 +86,7 @@ class Ring(object):
         self._indexed = [[None if d is None else dict(d, index=r)
                           for d in devs] for r in range(len(tables))]
         self._pairs = list(zip(tables, self._indexed))
+        self._all_full = all(len(t) == self.partition_count for t in tables)
         self._next_check = time.time() + self.reload_time
 
     def _maybe_reload(self):
@@ -119,19 +121,25 @@ class Ring(object):
     # -- lookups ------------------------------------------------------
     def get_part(self, account, container=None, obj=None):
         digest = hash_path(account, container, obj, raw_digest=True)
-        return struct.unpack_from('>I', digest)[0] >> self._part_shift
+        return _unpack_uint32(digest)[0] >> self._part_shift
 
     def get_part_nodes(self, part):
         if time.time() > self._next_check:
             self._maybe_reload()
+        if self._all_full:
+            return [devs[table[part]].copy() for table, devs in self._pairs]
         return [devs[table[part]].copy()
                 for table, devs in self._pairs if part < len(table)]
 
     def get_nodes(self, account, container=None, obj=None):
-        digest = hash_path(account, container, obj, raw_digest=True)
-        part = struct.unpack_from('>I', digest)[0] >> self._part_shift
+        part = _unpack_uint32(hash_path(account, container, obj,
+                                        raw_digest=True))[0] \
+            >> self._part_shift
         if time.time() > self._next_check:
             self._maybe_reload()
+        if self._all_full:
+            return part, [devs[table[part]].copy()
+                          for table, devs in self._pairs]
         return part, [devs[table[part]].copy()
                       for table, devs in self._pairs if part < len(table)]
 
