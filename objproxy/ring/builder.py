@@ -585,9 +585,11 @@ class RingBuilder(object):
             placed += self._shed_surplus(tree, counts, moved_flags, rng, say,
                                          budget - placed)
 
-        for part in range(self.parts) if initial else \
-                [p for p, f in enumerate(moved_flags) if f]:
-            last[part] = 0
+        if initial:
+            self._last_part_moves = array.array('B', bytes(self.parts))
+        else:
+            for part in itertools.compress(range(self.parts), moved_flags):
+                last[part] = 0
         removed = 0
         for dev_id in sorted(self._remove_pending):
             if self.devs[dev_id] is not None:
@@ -598,7 +600,9 @@ class RingBuilder(object):
             self.devs.pop()
         self.devs_changed = False
         self.version += 1
-        return placed, self.get_balance(), removed
+        balances = self.dev_balances(counts)
+        return placed, max((abs(b) for b in balances.values()),
+                           default=0.0), removed
 
     def _initial_placement(self, tree, lengths, rng):
         seq = tree.sequence(rng)
@@ -902,9 +906,10 @@ class RingBuilder(object):
             return {'dispersion': 100.0, 'levels': {}, 'parts': self.parts}
         # Devices still holding partitions while being drained count too.
         ids = {d['id'] for d in active}
-        active += [self.devs[i] for i in self.dev_counts()
-                   if i not in ids and i < len(self.devs)
-                   and self.devs[i] is not None]
+        if len(ids) < len([d for d in self.devs if d is not None]):
+            active += [self.devs[i] for i in self.dev_counts()
+                       if i not in ids and i < len(self.devs)
+                       and self.devs[i] is not None]
         tree = _Tree(active, self.replicas, sum(self._replica_lengths()))
         found = self._violations(tree, every_level=True)
         bad = set()
@@ -1031,7 +1036,7 @@ class RingBuilder(object):
     def write_ring(self, path):
         header, tables = self.get_ring_data()
         ringfile.dump(path, ringfile.RING_MAGIC, header, tables,
-                      compresslevel=6)
+                      compresslevel=2)
 
 
 _SEARCH_RE = re.compile(

@@ -315,7 +315,8 @@ class Commands(object):
         builder = self.load()
         had_table = builder._replica2part2dev is not None
         changed = builder.devs_changed
-        old_balance = builder.get_balance() if had_table else None
+        old_balance = builder.get_balance() \
+            if had_table and not changed else None
         start = time.time()
 
         def progress(message):
