@@ -55,7 +55,7 @@ def wait_for_port(ip, port, timeout, proc=None):
 class AllInOne(object):
     def __init__(self, data_dir, port=8080, node_ports=None, workers=1,
                  pipeline=None, memcache_port=None, use_memcached=True,
-                 clamd_db=None, ip='127.0.0.1'):
+                 clamd_db=None, ip='127.0.0.1', clamd_bin=None):
         self.ip = ip
         self.port = port
         self.node_ports = list(node_ports or
@@ -65,6 +65,7 @@ class AllInOne(object):
         self.use_memcached = use_memcached
         self.memcache_port = memcache_port or 11311
         self.clamd_db = clamd_db
+        self.clamd_bin = clamd_bin
         self.data_dir = os.path.abspath(data_dir)
         self.workers = workers
         self.procs = {}
@@ -143,7 +144,8 @@ class AllInOne(object):
         from objproxy.cli.clamd_runner import ClamdNotFound, ClamdProcess
         run_dir = os.path.join(self.data_dir, 'run', 'clamd')
         os.makedirs(run_dir, exist_ok=True)
-        self.clamd = ClamdProcess(run_dir, database_dir=self.clamd_db)
+        self.clamd = ClamdProcess(run_dir, database_dir=self.clamd_db,
+                                  clamd_bin=self.clamd_bin)
         try:
             self.clamd.start()
         except ClamdNotFound as err:
@@ -251,6 +253,9 @@ def parse_args(argv):
     parser.add_argument('--clamd-db', default=None,
                         help='use this signature directory (e.g. '
                              '/var/lib/clamav) instead of the test one')
+    parser.add_argument('--clamd-bin', default=None,
+                        help='the clamd program (default: found on PATH '
+                             'or in /usr/sbin)')
     args = parser.parse_args(argv)
     if args.node_ports:
         try:
@@ -270,7 +275,8 @@ def main(argv=None):
     args = parse_args(argv)
     aio = AllInOne(args.data_dir, args.port, args.node_ports, args.workers,
                    args.pipeline, args.memcache_port,
-                   not args.no_memcached, args.clamd_db)
+                   not args.no_memcached, args.clamd_db,
+                   clamd_bin=args.clamd_bin)
 
     def stop(signum, frame):
         raise KeyboardInterrupt

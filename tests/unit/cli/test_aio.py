@@ -47,6 +47,25 @@ def test_taken_port_is_a_clear_message(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
+def test_missing_clamd_is_a_clear_message(tmp_path):
+    ports = free_ports(6)
+    result = subprocess.run(
+        AIO + ['--data-dir', str(tmp_path), '--port', str(ports[0]),
+               '--node-ports', ','.join(map(str, ports[1:5])),
+               '--memcache-port', str(ports[5]),
+               '--clamd-bin', str(tmp_path / 'no-clamd')],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert 'clamd not found' in result.stderr
+    assert 'apt-get install clamav-daemon' in result.stderr
+    assert 'Traceback' not in result.stderr
+    # memcached, started before clamd, was stopped again
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(('127.0.0.1', ports[5]))
+    sock.close()
+
+
 def start_aio(data_dir, ports):
     return subprocess.Popen(
         AIO + ['--data-dir', str(data_dir), '--port', str(ports[0]),
