@@ -87,24 +87,28 @@ class Getter(object):
         """Ask one node; a Source for a good answer, else None."""
         app = self.app
         full = '/%s/%s%s' % (node['device'], self.part, self.path)
-        conn = None
+        method, query_string = self.method, self.query_string
+
+        def exchange(conn):
+            try:
+                conn.begin_request(method, full, headers, query_string)
+                resp = conn.getresponse()
+                rheaders = dict((k.lower(), v) for k, v in resp.getheaders())
+                status = resp.status
+                if 200 <= status < 300 or status in GOOD_STATUSES:
+                    return conn, resp, rheaders, status, None
+                body = resp.read()
+                conn.release(resp)
+            except BaseException:
+                conn.close()
+                raise
+            return None, resp, rheaders, status, body
+
         try:
             with Timeout(app.node_timeout):
-                conn = app.pool.get(node['ip'], node['port'],
-                                    app.conn_timeout, app.node_timeout)
-                conn.begin_request(self.method, full, headers,
-                                   self.query_string)
-                resp = conn.getresponse()
-                rheaders = dict((k.lower(), v)
-                                for k, v in resp.getheaders())
-                status = resp.status
-                if not (200 <= status < 300 or status in GOOD_STATUSES):
-                    body = resp.read()
-                    conn.release(resp)
-                    conn = None
+                conn, resp, rheaders, status, body = app.pool.call(
+                    node, app.conn_timeout, app.node_timeout, exchange)
         except NODE_ERRORS as err:
-            if conn is not None:
-                conn.close()
             app.error_limiter.error_occurred(
                 node, '%s %s: %s' % (self.method, full,
                                      err or type(err).__name__))

@@ -89,30 +89,37 @@ class ObjectPut(object):
             headers['Expect'] = '100-continue'
         if not self.chunked:
             headers['Content-Length'] = str(self.content_length)
+        chunked = self.chunked
         for node in self.nodes:
             full = '/%s/%s%s' % (node['device'], self.part, self.path)
-            conn = None
-            try:
-                with Timeout(app.node_timeout):
-                    conn = app.pool.get(node['ip'], node['port'],
-                                        app.conn_timeout, app.node_timeout)
-                    conn.begin_request('PUT', full, headers,
-                                       chunked=self.chunked)
+
+            def exchange(conn):
+                try:
+                    conn.begin_request('PUT', full, headers, chunked=chunked)
                     if not expect:
-                        return Putter(node, conn, self.chunked, slot)
+                        return conn, None, None, None
                     resp = conn.expect_continue()
                     if resp.status == 100:
-                        return Putter(node, conn, self.chunked, slot)
+                        return conn, resp, None, None
                     body = resp.read()
                     rheaders = dict((k.lower(), v)
                                     for k, v in resp.getheaders())
+                except BaseException:
                     conn.close()
+                    raise
+                conn.close()
+                return None, resp, rheaders, body
+
+            try:
+                with Timeout(app.node_timeout):
+                    conn, resp, rheaders, body = app.pool.call(
+                        node, app.conn_timeout, app.node_timeout, exchange)
             except NODE_ERRORS as err:
-                if conn is not None:
-                    conn.close()
                 app.error_limiter.error_occurred(
                     node, 'PUT %s: %s' % (full, err or type(err).__name__))
                 continue
+            if conn is not None:
+                return Putter(node, conn, chunked, slot)
             status = resp.status
             if status == 507:
                 app.error_limiter.limit_now(node, 'insufficient storage')

@@ -13,7 +13,6 @@ import uuid
 from webob import Request
 
 from objproxy.common import constraints
-from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.config import (
     check_options, get_bool, get_float, get_int, get_list)
 from objproxy.common.exceptions import ConfigError
@@ -27,6 +26,7 @@ from objproxy.proxy.controllers.container import ContainerController
 from objproxy.proxy.controllers.obj import ObjectController
 from objproxy.proxy.error_limiter import ErrorLimiter
 from objproxy.proxy.getter import Getter
+from objproxy.proxy.pool import ProxyConnectionPool
 from objproxy.proxy.info import (
     InfoCache, account_info_from_headers, cache_key,
     container_info_from_headers)
@@ -109,7 +109,9 @@ class Application(object):
         self.account_ring = account_ring
         self.container_ring = container_ring
         self.object_ring = object_ring
-        self.pool = ConnectionPool(max_idle=64)
+        # idle less long than the nodes' keep-alive (5 s) to rarely meet a
+        # connection the node already closed
+        self.pool = ProxyConnectionPool(max_idle=64, idle_timeout=4)
         self.disallowed_sections = get_list(conf, 'disallowed_sections')
         self.max_file_size = constraints.LIMITS['max_file_size']
         self.register_capabilities()

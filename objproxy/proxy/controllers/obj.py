@@ -161,6 +161,10 @@ class ObjectController(Controller):
         if not 200 <= info.get('status', 0) < 300:
             return error_response(404 if info.get('status') == 404 else 503)
         if req.headers.get('X-Copy-From') is not None:
+            if req.content_length or 'chunked' in req.headers.get(
+                    'Transfer-Encoding', '').lower():
+                return plain_error(400, 'Copy requests require a zero byte '
+                                   'body')
             try:
                 src_container, src_obj = copying.parse_container_object(
                     req.headers.get('X-Copy-From'), 'X-Copy-From')
