@@ -90,12 +90,14 @@ class PeerSession(object):
                            'recalculate': recalculate or {}}).encode()
         return self._request('hashes', '/%s' % self.node['device'], body)
 
-    def list(self, part, suffixes):
-        body = json.dumps({'suffixes': sorted(suffixes)}).encode()
-        return self._request('list', '/%s/%d' % (self.node['device'], part),
-                             body)
+    def list(self, wanted):
+        """``wanted``: {part: [suffixes]} -> {"part": {suffix: {hash:
+        [files]}}}."""
+        body = json.dumps({'partitions': dict(
+            (str(p), sorted(s)) for p, s in wanted.items())}).encode()
+        return self._request('list', '/%s' % self.node['device'], body)
 
-    def push(self, part, files):
+    def push(self, files):
         """``files``: [(record name, path)]; the files are opened first so
         the Content-Length is exact even if one vanishes meanwhile."""
         opened = []
@@ -112,8 +114,7 @@ class PeerSession(object):
             if not opened:
                 return {'stored': 0, 'existing': 0, 'rejected': []}
             total = sum(len(h) + s for h, _fp, s in opened)
-            return self._request('push', '/%s/%d' % (self.node['device'],
-                                                     part),
+            return self._request('push', '/%s' % self.node['device'],
                                  b'', total, _stream_records(opened))
         finally:
             for _h, fp, _s in opened:
@@ -166,6 +167,9 @@ class ObjectReplicator(Daemon):
                                    self.name, minimum=1)
         self.batch_size = get_int(conf, 'batch_size', 1024, self.name,
                                   minimum=1)
+        # peers are synced in parallel, each on its own connection
+        self.concurrency = get_int(conf, 'concurrency', 4, self.name,
+                                   minimum=1)
         self.handoff_delete = True
         self.pool = None
         self.stats = None
@@ -273,69 +277,72 @@ class ObjectReplicator(Daemon):
 
     def sync_with_peer(self, session, device_path, parts, local, results,
                        key):
+        """Bring one peer up to date for ``parts``: one ``hashes``, one
+        ``list`` per ``batch_size`` differing partitions and as few
+        ``push`` requests as the data needs, all on one connection."""
+        differ = {}
         try:
             remote_all = session.hashes(parts)
+            for part in parts:
+                mine = local[part]
+                theirs = remote_all.get(str(part)) or {}
+                suffixes = [s for s, h in mine.items()
+                            if theirs.get(s) != h]
+                if suffixes:
+                    differ[part] = suffixes
+                else:
+                    results[(part, key)] = True
+            if differ:
+                self.sync_suffixes(session, device_path, differ, results,
+                                   key)
         except Exception as err:
-            self.stats['failures'] += len(parts)
-            self.logger.warning('peer %s:%s/%s unreachable: %s', key[0],
-                                key[1], key[2], err)
-            return
-        for part in parts:
-            mine = local[part]
-            theirs = remote_all.get(str(part)) or {}
-            differ = [s for s, h in mine.items() if theirs.get(s) != h]
-            if not differ:
-                results[(part, key)] = True
-                continue
-            try:
-                results[(part, key)] = self.sync_suffixes(
-                    session, device_path, part, differ)
-            except Exception as err:
-                self.stats['failures'] += 1
-                self.logger.warning('sync of %s/%d with %s:%s/%s failed: %s',
-                                    device_path, part, key[0], key[1],
-                                    key[2], err)
+            for part in differ:
+                results[(part, key)] = False
+            self.stats['failures'] += 1
+            self.logger.warning('sync of %s with %s:%s/%s failed: %s',
+                                device_path, key[0], key[1], key[2], err)
 
-    def sync_suffixes(self, session, device_path, part, suffixes):
-        """Push what the peer lacks in ``suffixes``; True when it then has
-        everything this node has there."""
-        remote = session.list(part, suffixes)
-        part_dir = os.path.join(device_path, diskfile.DATADIR, str(part))
+    def sync_suffixes(self, session, device_path, differ, results, key):
+        """Push what the peer lacks in the differing suffixes; a partition
+        is confirmed when every file it needed was accepted."""
+        remote = session.list(differ)
+        datadir = os.path.join(device_path, diskfile.DATADIR)
         batch = []
+        batch_parts = set()
         batch_bytes = 0
-        complete = True
-        for suffix in suffixes:
-            mine = list_suffix(device_path, part, suffix)
-            for name_hash, filename in files_to_push(
-                    mine, remote.get(suffix) or {}):
-                path = os.path.join(part_dir, suffix, name_hash, filename)
-                batch.append(('%s/%s/%s' % (suffix, name_hash, filename),
-                              path))
-                try:
-                    batch_bytes += os.path.getsize(path)
-                except OSError:
-                    pass
-                if len(batch) >= PUSH_MAX_FILES or \
-                        batch_bytes >= PUSH_MAX_BYTES:
-                    complete &= self._push(session, part, batch)
-                    batch, batch_bytes = [], 0
+        for part, suffixes in sorted(differ.items()):
+            theirs = remote.get(str(part)) or {}
+            results[(part, key)] = True
+            for suffix in suffixes:
+                mine = list_suffix(device_path, part, suffix)
+                for name_hash, filename in files_to_push(
+                        mine, theirs.get(suffix) or {}):
+                    rel = '%d/%s/%s/%s' % (part, suffix, name_hash, filename)
+                    path = os.path.join(datadir, rel)
+                    batch.append((rel, path))
+                    batch_parts.add(part)
+                    try:
+                        batch_bytes += os.path.getsize(path)
+                    except OSError:
+                        pass
+                    if len(batch) >= PUSH_MAX_FILES or \
+                            batch_bytes >= PUSH_MAX_BYTES:
+                        self._push(session, batch, batch_parts, results, key)
+                        batch, batch_parts, batch_bytes = [], set(), 0
+            self.stats['suffixes_synced'] += len(suffixes)
         if batch:
-            complete &= self._push(session, part, batch)
-        self.stats['suffixes_synced'] += len(suffixes)
-        # let the peer rehash what changed (its hashes.invalid does that
-        # too, but asking keeps the next pass's answer current)
-        session.hashes([part], {str(part): list(suffixes)})
-        return complete
+            self._push(session, batch, batch_parts, results, key)
 
-    def _push(self, session, part, batch):
-        result = session.push(part, batch)
+    def _push(self, session, batch, parts, results, key):
+        result = session.push(batch)
         self.stats['objects_pushed'] += result.get('stored', 0)
-        if result.get('rejected'):
-            self.stats['failures'] += len(result['rejected'])
+        rejected = result.get('rejected') or []
+        if rejected:
+            self.stats['failures'] += len(rejected)
             self.logger.error('peer %s:%s rejected %s', session.node['ip'],
-                              session.node['port'], result['rejected'][:5])
-            return False
-        return True
+                              session.node['port'], rejected[:5])
+            for name in rejected:
+                results[(int(name.split('/', 1)[0]), key)] = False
 
     def remove_handoff(self, device_path, part, synced_hashes):
         """Delete a handoff partition all primaries confirmed, unless it

@@ -9,17 +9,18 @@ here any request carrying ``X-Backend-Replicate-Batch: true``):
 ``hashes``  ``REPLICATE /<dev>``, JSON body ``{"partitions": [p, ...],
             "recalculate": {"p": ["abc", ...]}}`` -> ``{"p": {suffix:
             md5}}`` for many partitions at once (absent ones are ``{}``).
-``list``    ``REPLICATE /<dev>/<part>``, body ``{"suffixes": [...]}`` ->
-            ``{suffix: {hash: [file names]}}``: what the peer holds in the
-            suffixes that differ, so the sender pushes only what is missing
-            or newer.
-``push``    ``REPLICATE /<dev>/<part>``, body a sequence of records
-            ``u32 header length | JSON {"name": "suf/hash/file", "size":
-            n} | n raw bytes``: whole ``.data``/``.ts``/``.meta`` files,
-            byte for byte.  Object files carry their metadata inside
-            themselves (see diskfile), so a byte copy keeps every header,
-            the original timestamp and the ``.meta`` split exactly, and no
-            container update is sent (the rows replicate with the DBs).
+``list``    ``REPLICATE /<dev>``, body ``{"partitions": {"p": [suffix,
+            ...]}}`` -> ``{"p": {suffix: {hash: [file names]}}}``: what
+            the peer holds in the suffixes that differ, so the sender pushes
+            only what is missing or newer.
+``push``    ``REPLICATE /<dev>``, body a sequence of records ``u32 header
+            length | JSON {"name": "part/suf/hash/file", "size": n} | n raw
+            bytes``: whole ``.data``/``.ts``/``.meta`` files, byte for
+            byte, for any number of partitions.  Object files carry their
+            metadata inside themselves (see diskfile), so a byte copy keeps
+            every header, the original timestamp and the ``.meta`` split
+            exactly, and no container update is sent (the rows replicate
+            with the databases).
 
 A pushed file is written to ``<device>/tmp`` under the same flock that
 marks live uploads, checked (trailer, CRC, body size, name hashes to its
@@ -33,6 +34,9 @@ import os
 import struct
 import uuid
 
+import eventlet
+from eventlet import tpool
+
 from objproxy.common.config import get_bool, get_int
 from objproxy.common.exceptions import DeviceUnavailable
 from objproxy.common.hashing import hash_path
@@ -44,6 +48,7 @@ RECORD_HEADER = struct.Struct('>I')
 MAX_RECORD_HEADER = 8192
 MAX_JSON_BODY = 32 * 1024 * 1024
 CHUNK = 65536
+FINALIZE_CONCURRENCY = 16
 HEX = frozenset('0123456789abcdef')
 
 
@@ -112,17 +117,22 @@ def is_hash(text):
 
 
 def check_file_name(name):
-    """('suf', 'hash', 'file') of a pushed record name, else ValueError."""
+    """(part, 'suf', 'hash', 'file') of a pushed record name, else
+    ValueError."""
     parts = name.split('/') if isinstance(name, str) else []
-    if len(parts) != 3:
+    if len(parts) != 4:
         raise ValueError('bad record name %r' % (name,))
-    suffix, name_hash, filename = parts
+    part, suffix, name_hash, filename = parts
+    try:
+        part = check_partition(part)
+    except InvalidPath:
+        raise ValueError('bad record name %r' % (name,))
     if not (is_suffix(suffix) and is_hash(name_hash) and
             name_hash.endswith(suffix)):
         raise ValueError('bad record name %r' % (name,))
     if diskfile.split_filename(filename)[0] is None or '/' in filename:
         raise ValueError('bad file name %r' % (filename,))
-    return suffix, name_hash, filename
+    return part, suffix, name_hash, filename
 
 
 class BadRequest(Exception):
@@ -166,17 +176,14 @@ class ObjectReplicationServer(object):
         op = env.get('HTTP_X_BACKEND_REPLICATE_OP', 'hashes').strip()
         device_path = validate_device(self.devices, segs[0],
                                       self.mount_check)
+        if len(segs) != 1:
+            raise BadRequest('batched replication takes /<device>')
         if op == 'hashes':
-            if len(segs) != 1:
-                raise BadRequest('hashes takes /<device>')
             return 200, self.op_hashes(device_path, self._json_body(env))
-        if len(segs) != 2:
-            raise BadRequest('%s takes /<device>/<partition>' % op)
-        part = check_partition(segs[1])
         if op == 'list':
-            return 200, self.op_list(device_path, part, self._json_body(env))
+            return 200, self.op_list(device_path, self._json_body(env))
         if op == 'push':
-            return self.op_push(env, device_path, part)
+            return self.op_push(env, device_path)
         raise BadRequest('unknown replication op %r' % op)
 
     def _json_body(self, env):
@@ -211,16 +218,21 @@ class ObjectReplicationServer(object):
                                             self.reclaim_age)
         return json.dumps(result).encode('ascii')
 
-    def op_list(self, device_path, part, body):
-        suffixes = body.get('suffixes', [])
-        if not isinstance(suffixes, list) or not all(
-                is_suffix(s) for s in suffixes):
-            raise BadRequest('suffixes must be a list of 3 hex digits')
-        result = dict((s, list_suffix(device_path, part, s))
-                      for s in suffixes)
+    def op_list(self, device_path, body):
+        wanted = body.get('partitions')
+        if not isinstance(wanted, dict):
+            raise BadRequest('partitions must be an object')
+        result = {}
+        for part, suffixes in wanted.items():
+            part = check_partition(part)
+            if not isinstance(suffixes, list) or not all(
+                    is_suffix(s) for s in suffixes):
+                raise BadRequest('suffixes must be lists of 3 hex digits')
+            result[str(part)] = dict(
+                (s, list_suffix(device_path, part, s)) for s in suffixes)
         return json.dumps(result).encode('ascii')
 
-    def op_push(self, env, device_path, part):
+    def op_push(self, env, device_path):
         try:
             remaining = int(env['CONTENT_LENGTH'])
         except (KeyError, ValueError):
@@ -231,6 +243,11 @@ class ObjectReplicationServer(object):
         stored = existing = 0
         rejected = []
         touched = set()
+        # the body is read in order, but the fsync+rename of each file runs
+        # in the thread pool while the next one arrives: parallel fsyncs
+        # share journal commits instead of queueing one behind another
+        finalizing = eventlet.GreenPool(FINALIZE_CONCURRENCY)
+        pending = []
         while remaining > 0:
             head = _read_exact(reader, RECORD_HEADER.size)
             if head is None:
@@ -252,31 +269,38 @@ class ObjectReplicationServer(object):
             if size < 0 or size > remaining:
                 raise BadRequest('record size beyond the body')
             try:
-                suffix, name_hash, filename = check_file_name(name)
+                part, suffix, name_hash, filename = check_file_name(name)
             except ValueError as err:
                 raise BadRequest(str(err))
             outcome = self._receive_file(reader, size, device_path, part,
-                                         suffix, name_hash, filename)
+                                         suffix, name_hash, filename,
+                                         finalizing)
             remaining -= size
             if outcome is None:
+                finalizing.waitall()
                 return 499, b'short body'
-            if outcome == 'stored':
-                stored += 1
-                touched.add(suffix)
+            if not isinstance(outcome, str):
+                pending.append((name, part, suffix, outcome))
             elif outcome == 'existing':
                 existing += 1
             else:
                 rejected.append(name)
-        part_dir = os.path.join(device_path, diskfile.DATADIR, str(part))
-        for suffix in touched:
-            diskfile.invalidate_hash(os.path.join(part_dir, suffix))
+        for name, part, suffix, job in pending:
+            if job.wait():
+                stored += 1
+                touched.add((part, suffix))
+            else:
+                rejected.append(name)
+        for part, suffix in touched:
+            diskfile.invalidate_hash(os.path.join(
+                device_path, diskfile.DATADIR, str(part), suffix))
         return 200, json.dumps({'stored': stored, 'existing': existing,
                                 'rejected': rejected}).encode('utf-8')
 
     def _receive_file(self, reader, size, device_path, part, suffix,
-                      name_hash, filename):
-        """Store one record: 'stored'/'existing'/'rejected'; None if the
-        body ended early."""
+                      name_hash, filename, finalizing):
+        """Receive one record: 'existing'/'rejected', None if the body
+        ended early, else the green thread committing it (True/False)."""
         tmp_dir = os.path.join(device_path, diskfile.TMPDIR)
         tmp = os.path.join(tmp_dir, '%s%s.tmp' % (diskfile.TMP_PREFIX,
                                                   uuid.uuid4().hex))
@@ -289,7 +313,7 @@ class ObjectReplicationServer(object):
             if err.errno in diskfile.NOSPACE_ERRNOS:
                 raise diskfile.DiskFileNoSpace(str(err))
             raise
-        renamed = False
+        handed_over = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             left = size
@@ -306,23 +330,39 @@ class ObjectReplicationServer(object):
             target = os.path.join(hash_dir, filename)
             if os.path.exists(target):
                 return 'existing'
-            if self.fsync:
-                os.fdatasync(fd)
-            if not os.path.isdir(hash_dir):
-                diskfile.makedirs_fsynced(hash_dir, fsync=self.fsync)
-            os.rename(tmp, target)
-            renamed = True
-            if self.fsync:
-                diskfile.fsync_dir(hash_dir)
-            diskfile.cleanup_ondisk_files(hash_dir, self.reclaim_age)
-            return 'stored'
+            handed_over = True
+            return finalizing.spawn(self._commit, fd, tmp, hash_dir, target)
         finally:
-            os.close(fd)
-            if not renamed:
+            if not handed_over:
+                os.close(fd)
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+    def _commit(self, fd, tmp, hash_dir, target):
+        """fsync and rename into place (in a thread: fsync blocks)."""
+        try:
+            tpool.execute(self._finalize, fd, tmp, hash_dir, target)
+            return True
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return False
+        finally:
+            os.close(fd)
+
+    def _finalize(self, fd, tmp, hash_dir, target):
+        if self.fsync:
+            os.fdatasync(fd)
+        if not os.path.isdir(hash_dir):
+            diskfile.makedirs_fsynced(hash_dir, fsync=self.fsync)
+        os.rename(tmp, target)
+        if self.fsync:
+            diskfile.fsync_dir(hash_dir)
+        diskfile.cleanup_ondisk_files(hash_dir, self.reclaim_age)
 
     def _valid_file(self, fd, size, name_hash, filename):
         try:
