@@ -491,7 +491,6 @@ class RingBuilder(object):
         rows = zip(*tables)
         if short == self.parts:
             return rows
-        import itertools
         tail = itertools.islice(zip(*full), short, None)
         return itertools.chain(rows, tail)
 

@@ -87,6 +87,7 @@ class Ring(object):
                           for d in devs] for r in range(len(tables))]
         self._pairs = list(zip(tables, self._indexed))
         self._all_full = all(len(t) == self.partition_count for t in tables)
+        self._three = self._all_full and len(tables) == 3
         self._next_check = time.time() + self.reload_time
 
     def _maybe_reload(self):
@@ -137,6 +138,11 @@ class Ring(object):
             >> self._part_shift
         if time.time() > self._next_check:
             self._maybe_reload()
+        if self._three:
+            # The common 3-replica ring, unrolled: lookups are hot.
+            (t0, d0), (t1, d1), (t2, d2) = self._pairs
+            return part, [d0[t0[part]].copy(), d1[t1[part]].copy(),
+                          d2[t2[part]].copy()]
         if self._all_full:
             return part, [devs[table[part]].copy()
                           for table, devs in self._pairs]
