@@ -326,6 +326,11 @@ class Commands(object):
         big = builder.parts * builder.replicas >= 100000
         moved, balance, removed = builder.rebalance(
             seed=seed, progress=progress if big else None)
+        if had_table and moved == 0 and not removed:
+            _out('No partitions could be reassigned. Either none need to be '
+                 'or none can be due to min_part_hours [%d].'
+                 % builder.min_part_hours)
+            return EXIT_WARNING
         if had_table and not changed and not opts.force and (
                 moved == 0 or abs(old_balance - balance) < 1):
             _out('Cowardly refusing to save rebalance as it did not change '

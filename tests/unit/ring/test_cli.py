@@ -63,9 +63,11 @@ def test_add_option_form_and_meta(built):
 
 
 def test_second_rebalance_without_changes_warns(built):
+    before = built.read_bytes()
     code, out, _ = run(built, 'rebalance')
     assert code == 1
-    assert 'Cowardly refusing' in out
+    assert 'No partitions could be reassigned' in out
+    assert built.read_bytes() == before
 
 
 def test_remove_set_weight_set_info_and_min_part_hours(built):
@@ -162,3 +164,14 @@ def test_console_script_installed(built):
     proc = subprocess.run([script, str(built), 'validate'],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
+
+
+def test_rebalance_blocked_by_min_part_hours_warns(built):
+    before = built.read_bytes()
+    assert run(built, 'add', 'r1z1-127.0.0.5:6010/sdb1', 100)[0] == 0
+    changed = built.read_bytes()
+    assert changed != before
+    code, out, _ = run(built, 'rebalance')
+    assert code == 1
+    assert 'min_part_hours [1]' in out
+    assert built.read_bytes() == changed
