@@ -104,6 +104,14 @@ class ContainerController(Controller):
         return resp
 
     def _meta_headers(self, req, timestamp):
+        clean = req.environ.get('swift.clean_acl')
+        if clean:
+            for name in ('X-Container-Read', 'X-Container-Write'):
+                if name in req.headers:
+                    try:
+                        req.headers[name] = clean(name, req.headers[name])
+                    except ValueError as err:
+                        return None, plain_error(400, str(err))
         try:
             meta = backend_meta(req.headers, 'container')
         except MetadataError as err:

@@ -125,3 +125,21 @@ def test_config_errors_are_clear(nodes_cluster):
         Application(dict(conf, account_autocreate='maybe'))
     with pytest.raises(ConfigError):
         Application({'objproxy_dir': '/nonexistent/objproxy'})
+
+
+def test_container_acls_are_cleaned_by_the_auth_filter(proxy_app):
+    def clean(name, value):
+        if '.bad' in value:
+            raise ValueError('Unknown designator')
+        return value.replace(' ', '')
+
+    resp = call(proxy_app, '/v1/AUTH_test/cleanc', 'PUT',
+                headers={'X-Container-Read': '.bad'},
+                env={'swift.clean_acl': clean})
+    assert resp.status_int == 400 and b'Unknown designator' in resp.body
+    resp = call(proxy_app, '/v1/AUTH_test/cleanc', 'PUT',
+                headers={'X-Container-Read': 'a:b, c:d'},
+                env={'swift.clean_acl': clean})
+    assert resp.status_int in (201, 202)
+    head = call(proxy_app, '/v1/AUTH_test/cleanc', 'HEAD')
+    assert head.headers['X-Container-Read'] == 'a:b,c:d'
