@@ -261,7 +261,7 @@ class DbReplicationServer(object):
         try:
             conn = probe.conn
             try:
-                ok = conn.execute('PRAGMA quick_check').fetchone()
+                ok = conn.execute('PRAGMA quick_check').fetchall()[0]
                 info = probe.get_info()
             except sqlite3.DatabaseError as err:
                 raise HTTPError(400, 'pushed database is unusable: %s' % err)
@@ -283,10 +283,16 @@ class DbReplicationServer(object):
             if source_id:
                 probe.merge_syncs([{'remote_id': source_id,
                                     'sync_point': max_row}])
-            conn.execute('PRAGMA journal_mode = WAL')
-            conn.execute('PRAGMA wal_checkpoint(TRUNCATE)')
         finally:
             probe.close()
+        # a fresh connection: no statement of the broker's may be pending
+        # when the journal mode changes
+        conn = sqlite3.connect(tmp, timeout=25)
+        try:
+            conn.execute('PRAGMA journal_mode = WAL').fetchall()
+            conn.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()
+        finally:
+            conn.close()
         for ext in ('-wal', '-shm'):
             try:
                 os.unlink(tmp + ext)
