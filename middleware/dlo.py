@@ -1,0 +1,788 @@
+"""dlo: Dynamic Large Objects, and the segment machinery slo shares.
+
+Why: a single object is capped at ``max_file_size`` (5 GiB), so Swift
+clients (``swift upload --segment-size``, every SDK) upload big files as
+segments plus a manifest, and expect the proxy to serve the manifest as
+the whole file.  A DLO manifest is any object carrying
+``X-Object-Manifest: <container>/<prefix>``; its content is every object
+under that prefix, in name order, found by container listings (paged past
+the 10000-entry listing limit) made as the client.
+
+Every subrequest (listings, segment GETs, copies) is built from the
+client's environ the way Swift's ``make_subrequest`` does -- same token,
+same ``swift.authorize`` hook, ``swift.source`` set -- and sent to the
+rest of the pipeline, so the proxy authorizes it like any client request:
+segments the user cannot read give 403, never data.
+
+Streaming only: bodies flow segment by segment in the proxy's chunks, so
+memory is O(chunk) whatever the size (listings are held a page at a time;
+length and ETag over several pages are computed in a first pass and the
+pages listed again while streaming).  A segment that cannot be fetched
+(tried twice before headers; the proxy itself resumes a body on another
+replica), is missing, or whose ETag no longer matches the listing ends the
+body cleanly where it is -- the client sees a short body -- and is logged
+with the transaction id.
+
+``SegmentStreamer``, ``call_app`` and ``make_subrequest_env`` below are
+shared with ``middleware.slo``.
+
+Config (Swift's options)::
+
+    [filter:dlo]
+    use = egg:objproxy#dlo
+    # Segments fetched at full speed before rate limiting starts ...
+    rate_limit_after_segment = 10
+    # ... then at most this many segments per second (0: no limit).
+    rate_limit_segments_per_sec = 1
+    # A GET streaming longer than this many seconds is cut off.
+    max_get_time = 86400
+"""
+import hashlib
+import io
+import json
+import time
+from collections import namedtuple
+from urllib.parse import parse_qs, quote, unquote
+
+import eventlet
+
+from objproxy.common import constraints
+from objproxy.common.config import check_options, get_float, get_int
+from objproxy.common.logs import get_logger
+from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
+    wsgi_to_str
+from objproxy.common.registry import register_info
+from objproxy.proxy import copy as copying
+from objproxy.proxy.response import status_line
+from objproxy.storage import ranges
+
+SECTION = 'filter:dlo'
+KNOWN_OPTIONS = ('rate_limit_after_segment', 'rate_limit_segments_per_sec',
+                 'max_get_time')
+# Environ keys a subrequest inherits from the client's request: identity
+# and authorization, transaction id, caches, WSGI plumbing.
+SUBREQUEST_ENV_KEYS = (
+    'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'HTTP_HOST',
+    'HTTP_USER_AGENT', 'HTTP_REFERER', 'HTTP_ORIGIN', 'REMOTE_ADDR',
+    'REMOTE_USER', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_STORAGE_TOKEN',
+    'HTTP_X_SERVICE_TOKEN', 'HTTP_X_TRANS_ID_EXTRA', 'HTTP_X_USER_ID',
+    'HTTP_X_PROJECT_ID', 'swift.trans_id', 'swift.authorize',
+    'swift.authorize_override', 'swift.clean_acl', 'swift.cache',
+    'swift.infocache', 'reseller_request', 'wsgi.version',
+    'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
+    'wsgi.multiprocess', 'wsgi.run_once',
+)
+CONDITIONAL_ENV = ('HTTP_IF_MATCH', 'HTTP_IF_NONE_MATCH',
+                   'HTTP_IF_MODIFIED_SINCE', 'HTTP_IF_UNMODIFIED_SINCE',
+                   'HTTP_RANGE')
+# Response headers recomputed for the whole object.
+WHOLE_OBJECT_DROP = ('content-length', 'etag', 'content-range',
+                     'transfer-encoding', 'accept-ranges')
+LISTING_BODY_LIMIT = 64 * 1024 * 1024
+COPY_CHECKED = 'objproxy.large_object_copy_checked'
+
+
+class SegmentError(Exception):
+    """A segment could not be served as the manifest describes it."""
+
+
+class ListingError(Exception):
+    """A container listing for a DLO failed; carries the status."""
+
+    def __init__(self, status, body=b''):
+        super().__init__('listing failed with %s' % status)
+        self.status = status
+        self.body = body
+
+
+# A byte span of one segment: path (WSGI string), first byte, stop
+# (exclusive), the segment's whole size (None: unknown) and its expected
+# ETag (None: unchecked).
+Piece = namedtuple('Piece', 'path first stop size etag')
+
+
+def trans_id(env):
+    return env.get('swift.trans_id') or env.get('HTTP_X_TRANS_ID') or '-'
+
+
+def make_subrequest_env(env, method, path, query_string='', headers=None,
+                        source='DLO', body=None, content_length=None):
+    """A fresh environ for a subrequest made on behalf of ``env``'s client.
+
+    ``path`` is a WSGI (latin-1) PATH_INFO; ``body`` a file-like object.
+    """
+    new = dict((key, env[key]) for key in SUBREQUEST_ENV_KEYS if key in env)
+    new.update({
+        'REQUEST_METHOD': method,
+        'SCRIPT_NAME': '',
+        'PATH_INFO': path,
+        'QUERY_STRING': query_string,
+        'swift.source': source,
+        'wsgi.input': body if body is not None else io.BytesIO(b''),
+    })
+    if content_length is not None:
+        new['CONTENT_LENGTH'] = str(content_length)
+    elif body is None:
+        new['CONTENT_LENGTH'] = '0'
+    for key, value in (headers or {}).items():
+        name = key.upper().replace('-', '_')
+        if name not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+            name = 'HTTP_' + name
+        new[name] = value
+    return new
+
+
+class SubResponse(object):
+    """Status, headers and body iterator of an in-process WSGI call."""
+
+    def __init__(self, status, header_list, app_iter, closer):
+        self.status = status
+        self.status_int = int(status.split(' ', 1)[0])
+        self.header_list = list(header_list)
+        self.headers = dict((k.lower(), v) for k, v in self.header_list)
+        self.app_iter = app_iter
+        self._closer = closer
+
+    @property
+    def ok(self):
+        return 200 <= self.status_int < 300
+
+    def read(self, limit):
+        """The whole body, or ValueError when it exceeds ``limit``."""
+        parts = []
+        size = 0
+        try:
+            for chunk in self.app_iter:
+                size += len(chunk)
+                if size > limit:
+                    raise ValueError('body larger than %d bytes' % limit)
+                parts.append(chunk)
+        finally:
+            self.close()
+        return b''.join(parts)
+
+    def close(self):
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer()
+
+
+def call_app(app, env):
+    """Call a WSGI app in-process; a SubResponse (body not yet read)."""
+    state = {}
+
+    def start_response(status, headers, exc_info=None):
+        state['status'] = status
+        state['headers'] = headers
+        return _no_write
+
+    body = app(env, start_response)
+    closer = getattr(body, 'close', None) or (lambda: None)
+    iterator = iter(body)
+    first = []
+    if 'status' not in state:
+        for chunk in iterator:
+            if chunk:
+                first.append(chunk)
+            if 'status' in state:
+                break
+    if 'status' not in state:
+        closer()
+        raise SegmentError('the app never started a response')
+
+    def chained():
+        for chunk in first:
+            yield chunk
+        for chunk in iterator:
+            yield chunk
+    return SubResponse(state['status'], state['headers'], chained(), closer)
+
+
+def _no_write(data):
+    raise NotImplementedError('write() is not supported in subrequests')
+
+
+def unquote_etag(value):
+    value = (value or '').strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value
+
+
+def has_conditions(env):
+    return any(key in env for key in CONDITIONAL_ENV)
+
+
+def multipart_manifest(env):
+    query = parse_qs(env.get('QUERY_STRING', ''))
+    return query.get('multipart-manifest', [''])[0]
+
+
+def object_path(env):
+    """(version, account, container, obj) as text, or None."""
+    try:
+        path = wsgi_to_str(env.get('PATH_INFO', ''))
+        parts = split_path(path, 4, 4, True)
+    except (PathError, ValueError):
+        return None
+    if not all(parts):
+        return None
+    return parts
+
+
+def fetch_segment(app, env, piece, source):
+    """GET one segment span; retried once if it fails before headers."""
+    headers = {}
+    if piece.first != 0 or piece.size is None or piece.stop != piece.size:
+        headers['Range'] = 'bytes=%d-%d' % (piece.first, piece.stop - 1)
+    resp = None
+    failure = None
+    for _attempt in range(2):
+        sub = make_subrequest_env(env, 'GET', piece.path, headers=headers,
+                                  source=source)
+        try:
+            resp = call_app(app, sub)
+        except Exception as err:  # a failure before any header
+            failure = err
+            resp = None
+            continue
+        if resp.status_int < 500:
+            return resp
+        resp.close()
+    if resp is None:
+        raise SegmentError('could not fetch %s: %s'
+                           % (wsgi_to_str(piece.path), failure))
+    return resp
+
+
+class SegmentStreamer(object):
+    """Stream pieces of segments in order; stop cleanly on any problem."""
+
+    def __init__(self, app, env, pieces, logger, source, what,
+                 max_get_time=86400, rate_limit_after=10,
+                 rate_per_sec=1.0):
+        self.app = app
+        self.env = env
+        self.pieces = pieces
+        self.logger = logger
+        self.source = source
+        self.what = what
+        self.max_get_time = max_get_time
+        self.rate_limit_after = rate_limit_after
+        self.rate_per_sec = rate_per_sec
+        self.failed = None
+
+    def __iter__(self):
+        started = time.time()
+        count = 0
+        try:
+            for piece in self.pieces:
+                count += 1
+                now = time.time()
+                if now - started > self.max_get_time:
+                    raise SegmentError('max_get_time of %ss exceeded'
+                                       % self.max_get_time)
+                if self.rate_per_sec > 0 and count > self.rate_limit_after:
+                    due = started + (count - self.rate_limit_after) / \
+                        self.rate_per_sec
+                    if due > now:
+                        eventlet.sleep(due - now)
+                for chunk in self._stream(piece):
+                    yield chunk
+        except SegmentError as err:
+            self.failed = str(err)
+            self.logger.error('%s %s: %s; body cut short (txn %s)',
+                              self.source, self.what, err,
+                              trans_id(self.env))
+
+    def _stream(self, piece):
+        resp = fetch_segment(self.app, self.env, piece, self.source)
+        name = wsgi_to_str(piece.path)
+        try:
+            if not resp.ok:
+                raise SegmentError('segment %s: %s' % (name, resp.status))
+            etag = unquote_etag(resp.headers.get('etag'))
+            if piece.etag and etag != piece.etag:
+                raise SegmentError('segment %s: ETag %s does not match %s'
+                                   % (name, etag, piece.etag))
+            want = piece.stop - piece.first
+            if resp.status_int == 200 and piece.first != 0:
+                raise SegmentError('segment %s: range not honoured' % name)
+            sent = 0
+            try:
+                for chunk in resp.app_iter:
+                    if sent + len(chunk) > want:
+                        chunk = chunk[:want - sent]
+                    sent += len(chunk)
+                    if chunk:
+                        yield chunk
+                    if sent >= want:
+                        break
+            except SegmentError:
+                raise
+            except Exception as err:
+                raise SegmentError('segment %s: read failed after %d bytes:'
+                                   ' %s' % (name, sent,
+                                            err or type(err).__name__))
+            if sent < want:
+                raise SegmentError('segment %s: %d bytes short'
+                                   % (name, want - sent))
+        finally:
+            resp.close()
+
+
+def header_items(header_list, drop=()):
+    return [(k, v) for k, v in header_list if k.lower() not in drop]
+
+
+def respond(start_response, status, body=b'', headers=None,
+            content_type='text/plain; charset=UTF-8'):
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    out = [('Content-Type', content_type),
+           ('Content-Length', str(len(body)))]
+    out += list(headers or [])
+    start_response(status_line(status), out)
+    return [body]
+
+
+def pass_on(resp, start_response):
+    start_response(resp.status, resp.header_list)
+    return ClosingIter(resp.app_iter, resp.close)
+
+
+class ClosingIter(object):
+    """A WSGI body whose close() also closes what it was built from."""
+
+    def __init__(self, iterable, closer):
+        self._iter = iter(iterable)
+        self._iterable = iterable
+        self._closer = closer
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._iter)
+
+    def close(self):
+        close = getattr(self._iterable, 'close', None)
+        if close is not None:
+            close()
+        if self._closer is not None:
+            self._closer()
+
+
+def pieces_in_window(entries, start, stop):
+    """Pieces covering [start, stop) of a sequence of whole segments.
+
+    ``entries`` yields (path, size, etag) per segment in order.
+    """
+    offset = 0
+    for path, size, etag in entries:
+        seg_end = offset + size
+        if seg_end > start and offset < stop and size > 0:
+            first = max(start, offset) - offset
+            last = min(stop, seg_end) - offset
+            yield Piece(path, first, last, size, etag)
+        offset = seg_end
+        if offset >= stop:
+            return
+
+
+def ranged_response(env, start_response, method, headers, length,
+                    content_type, body_for_window):
+    """Answer GET/HEAD for a whole object assembled from segments.
+
+    ``headers`` are the response headers (no Content-Length/Range);
+    ``body_for_window(start, stop)`` yields the bytes of that window.
+    """
+    headers = list(headers) + [('Accept-Ranges', 'bytes')]
+    wanted = None
+    if method == 'GET':
+        wanted = ranges.parse_range(env.get('HTTP_RANGE'), length)
+    if wanted == []:
+        return respond(start_response, 416, b'', headers + [
+            ('Content-Range', 'bytes */%d' % length)])
+    if method == 'HEAD':
+        start_response(status_line(200), headers + [
+            ('Content-Length', str(length))])
+        return []
+    if wanted is None:
+        start_response(status_line(200), headers + [
+            ('Content-Length', str(length))])
+        return body_for_window(0, length)
+    if len(wanted) == 1:
+        first, stop = wanted[0]
+        start_response(status_line(206), headers + [
+            ('Content-Length', str(stop - first)),
+            ('Content-Range', ranges.content_range(first, stop, length))])
+        return body_for_window(first, stop)
+    boundary = ranges.new_boundary()
+    parts, closing, total = ranges.multipart_parts(
+        wanted, length, content_type, boundary)
+    headers = [(k, v) for k, v in headers if k.lower() != 'content-type']
+    start_response(status_line(206), headers + [
+        ('Content-Type', 'multipart/byteranges;boundary=%s' % boundary),
+        ('Content-Length', str(total))])
+
+    def multipart():
+        for head, first, stop in parts:
+            yield head
+            for chunk in body_for_window(first, stop):
+                yield chunk
+            yield b'\r\n'
+        yield closing
+    return multipart()
+
+
+def conditional_response(env, start_response, method, etag, last_modified,
+                         headers):
+    """304/412 answer the conditional headers demand, else None."""
+    modified = ranges.parse_http_date(last_modified)
+    status = ranges.evaluate_conditions(
+        env, etag, int(modified) if modified is not None else 0, method)
+    if status is None:
+        return None
+    keep = [(k, v) for k, v in headers
+            if k.lower() not in ('content-type', 'content-length')]
+    if status == 304:
+        start_response(status_line(304), keep + [('Content-Length', '0')])
+        return []
+    return respond(start_response, 412, b'Precondition Failed', keep)
+
+
+# ----------------------------------------------------------------- copies
+
+def copy_source(env, obj_parts):
+    """(source path, destination path, source account) as WSGI strings for
+    a COPY or a PUT with X-Copy-From; None when malformed (the proxy then
+    answers the error)."""
+    version, account, container, obj = obj_parts
+    try:
+        if env['REQUEST_METHOD'] == 'COPY':
+            dest_c, dest_o = copying.parse_container_object(
+                env.get('HTTP_DESTINATION'), 'Destination')
+            dest_a = account
+            if env.get('HTTP_DESTINATION_ACCOUNT') is not None:
+                dest_a = copying.parse_account(
+                    env['HTTP_DESTINATION_ACCOUNT'], 'Destination-Account')
+            src = (account, container, obj)
+            dest = (dest_a, dest_c, dest_o)
+        else:
+            src_c, src_o = copying.parse_container_object(
+                env.get('HTTP_X_COPY_FROM'), 'X-Copy-From')
+            src_a = account
+            if env.get('HTTP_X_COPY_FROM_ACCOUNT') is not None:
+                src_a = copying.parse_account(
+                    env['HTTP_X_COPY_FROM_ACCOUNT'], 'X-Copy-From-Account')
+            src = (src_a, src_c, src_o)
+            dest = (account, container, obj)
+    except copying.CopyError:
+        return None
+    to_path = lambda parts: str_to_wsgi('/%s/%s/%s/%s' % ((version,) + parts))
+    return to_path(src), to_path(dest), src
+
+
+def is_copy(env):
+    return env.get('REQUEST_METHOD') == 'COPY' or (
+        env.get('REQUEST_METHOD') == 'PUT' and 'HTTP_X_COPY_FROM' in env)
+
+
+MANIFEST_HEADERS = ('x-object-manifest', 'x-static-large-object',
+                    'x-object-sysmeta-slo-etag', 'x-object-sysmeta-slo-size')
+
+
+def copy_whole_object(reader_app, put_app, env, start_response, obj_parts,
+                      source, logger):
+    """Copy a large object's *content* (not its manifest) to the
+    destination: GET it through ``reader_app`` (which joins segments) and
+    stream it into a plain PUT through ``put_app``."""
+    paths = copy_source(env, obj_parts)
+    if paths is None:
+        return None
+    src_path, dest_path, src_names = paths
+    get_env = make_subrequest_env(env, 'GET', src_path, source=source)
+    src = call_app(reader_app, get_env)
+    if not src.ok:
+        return pass_on(src, start_response)
+    try:
+        length = int(src.headers['content-length'])
+    except (KeyError, ValueError):
+        src.close()
+        return respond(start_response, 500, b'Copy source has no length')
+    request_headers = dict(
+        (key[5:].replace('_', '-').title(), value)
+        for key, value in env.items() if key.startswith('HTTP_'))
+    raw = env.get('headers_raw')
+    sent_type = raw is None or any(k.lower() == 'content-type'
+                                   for k, _v in raw)
+    if env.get('CONTENT_TYPE') and sent_type:
+        request_headers['Content-Type'] = env['CONTENT_TYPE']
+    dest_headers = copying.copy_metadata(src.headers, request_headers)
+    for key in list(dest_headers):
+        if key.lower() in MANIFEST_HEADERS or \
+                key.lower().startswith('x-object-sysmeta-slo-'):
+            del dest_headers[key]
+    ctype = dest_headers.pop('content-type', None) or \
+        src.headers.get('content-type')
+    if ctype:
+        dest_headers['Content-Type'] = strip_swift_bytes(ctype)
+    reader = copying.BodyReader(src.app_iter)
+    put_env = make_subrequest_env(env, 'PUT', dest_path,
+                                  headers=dest_headers, source=source,
+                                  body=reader, content_length=length)
+    try:
+        put = call_app(put_app, put_env)
+        body = put.read(LISTING_BODY_LIMIT)
+    finally:
+        reader.close()
+        src.close()
+    headers = header_items(put.header_list, ('content-length',))
+    if put.ok:
+        headers += [
+            ('X-Copied-From', '%s/%s' % (quote(src_names[1]),
+                                         quote(src_names[2]))),
+            ('X-Copied-From-Account', quote(src_names[0]))]
+        if src.headers.get('last-modified'):
+            headers.append(('X-Copied-From-Last-Modified',
+                            src.headers['last-modified']))
+    else:
+        logger.info('%s copy of %s failed: %s (txn %s)', source,
+                    wsgi_to_str(src_path), put.status, trans_id(env))
+    headers.append(('Content-Length', str(len(body))))
+    start_response(put.status, headers)
+    return [body]
+
+
+def strip_swift_bytes(content_type):
+    parts = [p for p in content_type.split(';')
+             if not p.strip().lower().startswith('swift_bytes=')]
+    return ';'.join(parts).strip()
+
+
+def probe_manifest(app, env, path, source):
+    """HEAD ``path`` raw (no conditions, no expansion): headers or None."""
+    sub = make_subrequest_env(env, 'HEAD', path,
+                              query_string='multipart-manifest=get',
+                              source=source)
+    try:
+        resp = call_app(app, sub)
+    except SegmentError:
+        return None
+    resp.close()
+    return resp if resp.ok else None
+
+
+# ---------------------------------------------------------------- the DLO
+
+class DloListing(object):
+    """The segments under a DLO's prefix, a listing page at a time."""
+
+    def __init__(self, app, env, version, account, container, prefix):
+        self.app = app
+        self.env = env
+        self.container_path = str_to_wsgi('/%s/%s/%s' % (
+            version, account, container))
+        self.seg_prefix = '/%s/%s/%s/' % (version, account, container)
+        self.prefix = prefix
+        self.first_page = None
+        self.single_page = True
+        self.length = 0
+        self.etag = None
+
+    def _pages(self):
+        marker = ''
+        limit = constraints.LIMITS['container_listing_limit']
+        while True:
+            query = 'format=json&prefix=%s' % quote(self.prefix, safe='')
+            if marker:
+                query += '&marker=%s' % quote(marker, safe='')
+            sub = make_subrequest_env(self.env, 'GET', self.container_path,
+                                      query_string=query, source='DLO')
+            resp = call_app(self.app, sub)
+            if resp.status_int == 404:
+                resp.close()
+                return
+            if not resp.ok:
+                body = resp.read(LISTING_BODY_LIMIT)
+                raise ListingError(resp.status_int, body)
+            if resp.status_int == 204:
+                resp.close()
+                return
+            try:
+                page = json.loads(resp.read(LISTING_BODY_LIMIT))
+            except ValueError:
+                raise ListingError(500, b'Bad container listing')
+            if not isinstance(page, list):
+                raise ListingError(500, b'Bad container listing')
+            entries = [(str_to_wsgi(self.seg_prefix + item['name']),
+                        int(item['bytes']), item['hash'])
+                       for item in page if 'subdir' not in item]
+            if not page:
+                return
+            yield entries
+            if len(page) < limit:
+                return
+            marker = page[-1].get('name') or page[-1].get('subdir')
+
+    def summarize(self):
+        """First pass: total length and the DLO ETag (md5 of ETags)."""
+        md5 = hashlib.md5()
+        total = 0
+        for number, page in enumerate(self._pages()):
+            if number == 0:
+                self.first_page = page
+            else:
+                self.single_page = False
+            for _path, size, etag in page:
+                total += size
+                md5.update(etag.encode('ascii', 'replace'))
+        self.length = total
+        self.etag = md5.hexdigest()
+        return self
+
+    def entries(self):
+        if self.single_page:
+            return iter(self.first_page or [])
+        return (entry for page in self._pages() for entry in page)
+
+
+class DynamicLargeObject(object):
+    """The ``dlo`` filter."""
+
+    def __init__(self, app, conf, logger=None):
+        self.app = app
+        self.logger = logger or get_logger(conf, 'proxy-server',
+                                           log_route='dlo')
+        self.rate_limit_after = get_int(conf, 'rate_limit_after_segment', 10,
+                                        SECTION, minimum=0)
+        self.rate_per_sec = get_float(conf, 'rate_limit_segments_per_sec', 1,
+                                      SECTION, minimum=0)
+        self.max_get_time = get_float(conf, 'max_get_time', 86400, SECTION,
+                                      minimum=1)
+
+    def __call__(self, env, start_response):
+        method = env.get('REQUEST_METHOD')
+        if method not in ('GET', 'HEAD', 'PUT', 'COPY'):
+            return self.app(env, start_response)
+        parts = object_path(env)
+        if parts is None:
+            return self.app(env, start_response)
+        mm = multipart_manifest(env)
+        if method == 'PUT' and 'HTTP_X_OBJECT_MANIFEST' in env:
+            if parse_manifest_header(env['HTTP_X_OBJECT_MANIFEST']) is None:
+                return respond(start_response, 400,
+                               b'X-Object-Manifest must be in the format '
+                               b'container/prefix')
+        if is_copy(env):
+            if mm == 'get' or env.get(COPY_CHECKED):
+                return self.app(env, start_response)
+            return self.handle_copy(env, start_response, parts)
+        if method == 'PUT' or mm == 'get':
+            return self.app(env, start_response)
+        return self.handle_read(env, start_response, parts)
+
+    def handle_copy(self, env, start_response, parts):
+        paths = copy_source(env, parts)
+        if paths is not None:
+            head = probe_manifest(self.app, env, paths[0], 'DLO')
+            if head is not None and 'x-object-manifest' in head.headers:
+                result = copy_whole_object(self, self.app, env,
+                                           start_response, parts, 'DLO',
+                                           self.logger)
+                if result is not None:
+                    return result
+        return self.app(env, start_response)
+
+    def handle_read(self, env, start_response, parts):
+        method = env['REQUEST_METHOD']
+        resp = call_app(self.app, env)
+        manifest = resp.headers.get('x-object-manifest')
+        if manifest is None:
+            if resp.status_int in (304, 412, 416) and has_conditions(env):
+                # The manifest object itself may have answered the
+                # conditions; they are about the whole object.
+                probe = probe_manifest(self.app, env, env['PATH_INFO'],
+                                       'DLO')
+                if probe is not None and 'x-object-manifest' in probe.headers:
+                    resp.close()
+                    return self.serve(env, start_response, method, parts,
+                                      probe)
+            return pass_on(resp, start_response)
+        if resp.status_int in (200, 206):
+            resp.close()
+            return self.serve(env, start_response, method, parts, resp)
+        if resp.status_int in (304, 412, 416):
+            probe = probe_manifest(self.app, env, env['PATH_INFO'], 'DLO')
+            if probe is not None and 'x-object-manifest' in probe.headers:
+                resp.close()
+                return self.serve(env, start_response, method, parts, probe)
+        return pass_on(resp, start_response)
+
+    def serve(self, env, start_response, method, parts, manifest_resp):
+        version, account, _container, obj = parts
+        target = parse_manifest_header(
+            manifest_resp.headers['x-object-manifest'])
+        if target is None:
+            return respond(start_response, 500,
+                           b'Invalid X-Object-Manifest on the manifest')
+        seg_container, prefix = target
+        listing = DloListing(self.app, env, version, account, seg_container,
+                             prefix)
+        try:
+            listing.summarize()
+        except ListingError as err:
+            self.logger.info('DLO %s: segment listing of %s: %s (txn %s)',
+                             obj, seg_container, err.status, trans_id(env))
+            status = err.status if err.status < 500 else 503
+            return respond(start_response, status, err.body
+                           if status < 500 else b'Segment listing failed')
+        except SegmentError as err:
+            return respond(start_response, 503, str(err))
+        headers = header_items(manifest_resp.header_list,
+                               WHOLE_OBJECT_DROP + ('content-type',))
+        ctype = manifest_resp.headers.get('content-type',
+                                          'application/octet-stream')
+        headers += [('Content-Type', ctype),
+                    ('Etag', '"%s"' % listing.etag)]
+        cond = conditional_response(
+            env, start_response, method, listing.etag,
+            manifest_resp.headers.get('last-modified'), headers)
+        if cond is not None:
+            return cond
+        what = '/'.join(parts[1:])
+
+        def body_for_window(first, stop):
+            pieces = (Piece(p.path, p.first, p.stop, p.size, p.etag)
+                      for p in pieces_in_window(listing.entries(), first,
+                                                stop))
+            return SegmentStreamer(
+                self.app, env, pieces, self.logger, 'DLO', what,
+                self.max_get_time, self.rate_limit_after, self.rate_per_sec)
+        return ranged_response(env, start_response, method, headers,
+                               listing.length, ctype, body_for_window)
+
+
+def parse_manifest_header(value):
+    """``container/prefix`` -> (container, prefix) as text, or None."""
+    try:
+        text = unquote(wsgi_to_str(value.strip()), errors='strict')
+    except (UnicodeDecodeError, PathError):
+        return None
+    text = text.lstrip('/')
+    container, sep, prefix = text.partition('/')
+    if not sep or not container or '?' in value or '\x00' in text:
+        return None
+    return container, prefix
+
+
+def filter_factory(global_conf, **local_conf):
+    conf = dict(global_conf or {}, **local_conf)
+    check_options(SECTION, local_conf, global_conf, KNOWN_OPTIONS)
+    register_info('dlo', max_get_time=int(get_float(
+        conf, 'max_get_time', 86400, SECTION, minimum=1)))
+
+    def factory(app):
+        return DynamicLargeObject(app, conf)
+    return factory
