@@ -1,7 +1,8 @@
 """``objproxy-aio``: a whole cluster on 127.0.0.1 in one command.
 
-Starts memcached, a private clamd, four storage nodes (three replicas) and
-one proxy with the full pipeline, waits until ``/healthcheck`` answers and
+Starts memcached, a private clamd, four storage nodes (three replicas, each
+with its replicator, auditor and updater) and one proxy with the full
+pipeline, waits until ``/healthcheck`` answers and
 prints how to use it.  Ctrl-C or SIGTERM stops every child; children also
 die with this process (PR_SET_PDEATHSIG), so nothing is left behind even
 after a ``kill -9``.  The test suite drives the same class (AllInOne).
@@ -21,6 +22,7 @@ from objproxy.common.exceptions import ConfigError, RingError
 from objproxy.common.wsgi import die_with_parent
 
 NODE_COUNT = 4
+DAEMONS = ('replicator', 'auditor', 'updater')
 
 
 class AioError(Exception):
@@ -55,7 +57,8 @@ def wait_for_port(ip, port, timeout, proc=None):
 class AllInOne(object):
     def __init__(self, data_dir, port=8080, node_ports=None, workers=1,
                  pipeline=None, memcache_port=None, use_memcached=True,
-                 clamd_db=None, ip='127.0.0.1', clamd_bin=None):
+                 clamd_db=None, ip='127.0.0.1', clamd_bin=None,
+                 daemons=False):
         self.ip = ip
         self.port = port
         self.node_ports = list(node_ports or
@@ -66,6 +69,7 @@ class AllInOne(object):
         self.memcache_port = memcache_port or 11311
         self.clamd_db = clamd_db
         self.clamd_bin = clamd_bin
+        self.daemons = daemons
         self.data_dir = os.path.abspath(data_dir)
         self.workers = workers
         self.procs = {}
@@ -99,16 +103,28 @@ class AllInOne(object):
 
     def start_node(self, index, timeout=30):
         name = 'node%d' % (index + 1)
-        proc = self._spawn(name, self.layout.node_conf(index))
+        conf = self.layout.node_conf(index)
+        proc = self._spawn(name, conf)
         if not wait_for_port(self.ip, self.node_ports[index], timeout, proc):
             raise AioError('storage node %d did not start; see %s'
                            % (index + 1, self._log_path(name)))
+        if self.daemons:
+            for daemon in DAEMONS:
+                program = os.path.join(os.path.dirname(sys.executable),
+                                       'objproxy-' + daemon)
+                self._popen('%s-%s' % (name, daemon), [program, conf])
 
     def stop_node(self, index):
-        self._stop_proc('node%d' % (index + 1))
+        self._stop_node_procs(index, signal.SIGTERM)
 
     def kill_node(self, index):
-        self._stop_proc('node%d' % (index + 1), sig=signal.SIGKILL)
+        self._stop_node_procs(index, signal.SIGKILL)
+
+    def _stop_node_procs(self, index, sig):
+        name = 'node%d' % (index + 1)
+        for daemon in DAEMONS:
+            self._stop_proc('%s-%s' % (name, daemon))
+        self._stop_proc(name, sig=sig)
 
     # -- pieces -----------------------------------------------------------
     def _check_ports(self):
@@ -253,6 +269,9 @@ def parse_args(argv):
     parser.add_argument('--clamd-db', default=None,
                         help='use this signature directory (e.g. '
                              '/var/lib/clamav) instead of the test one')
+    parser.add_argument('--no-daemons', action='store_true',
+                        help='do not run the replicator, auditor and '
+                             'updater of each node')
     parser.add_argument('--clamd-bin', default=None,
                         help='the clamd program (default: found on PATH '
                              'or in /usr/sbin)')
@@ -276,7 +295,7 @@ def main(argv=None):
     aio = AllInOne(args.data_dir, args.port, args.node_ports, args.workers,
                    args.pipeline, args.memcache_port,
                    not args.no_memcached, args.clamd_db,
-                   clamd_bin=args.clamd_bin)
+                   clamd_bin=args.clamd_bin, daemons=not args.no_daemons)
 
     def stop(signum, frame):
         raise KeyboardInterrupt

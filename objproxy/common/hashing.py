@@ -49,16 +49,24 @@ def _ensure_loaded():
 
 
 def hash_path(account, container=None, obj=None, raw_digest=False):
-    """MD5 of prefix + /account[/container[/object]] + suffix."""
-    if obj and not container:
-        raise ValueError('container is required if object is given')
-    _ensure_loaded()
-    parts = [account]
+    """MD5 of prefix + /account[/container[/object]] + suffix.
+
+    On every ring lookup's path, so it avoids needless work: one string
+    concatenation and one encode.
+    """
+    prefix = _hash_config['prefix']
+    if prefix is None:
+        _ensure_loaded()
+        prefix = _hash_config['prefix']
     if container:
-        parts.append(container)
         if obj:
-            parts.append(obj)
-    path = '/' + '/'.join(parts)
-    data = (_hash_config['prefix'] + path + _hash_config['suffix'])
-    digest = hashlib.md5(data.encode('utf-8', 'surrogateescape'))
+            path = '/' + account + '/' + container + '/' + obj
+        else:
+            path = '/' + account + '/' + container
+    elif obj:
+        raise ValueError('container is required if object is given')
+    else:
+        path = '/' + account
+    digest = hashlib.md5((prefix + path + _hash_config['suffix']).encode(
+        'utf-8', 'surrogateescape'))
     return digest.digest() if raw_digest else digest.hexdigest()

@@ -128,7 +128,7 @@ def test_sigterm_stops_everything_and_a_rerun_keeps_data(tmp_path):
         assert 'http://127.0.0.1:%d/auth/v1.0' % ports[0] in banner
         assert 'swift -A' in banner and 'curl' in banner
         children = descendants(proc.pid)
-        assert len(children) >= 6  # memcached, 4 nodes, proxy (+ workers)
+        assert len(children) >= 18  # memcached, 4 nodes + their 3 daemons, proxy
         url, token = login('http://127.0.0.1:%d' % ports[0])
         put_and_get(url, token, '/keep', b'')
         put_and_get(url, token, '/keep/obj', b'still here')
