@@ -161,6 +161,19 @@ class SubResponse(object):
             self.close()
         return b''.join(parts)
 
+    def drain(self, limit=65536):
+        """Read a small body we do not need (so the access log below us
+        records the real status, not a client disconnect), then close."""
+        try:
+            size = 0
+            for chunk in self.app_iter:
+                size += len(chunk)
+                if size > limit:
+                    break
+        except Exception:
+            pass
+        self.close()
+
     def close(self):
         closer, self._closer = self._closer, None
         if closer is not None:
@@ -248,7 +261,7 @@ def fetch_segment(app, env, piece, source):
             continue
         if resp.status_int < 500:
             return resp
-        resp.close()
+        resp.drain()
     if resp is None:
         raise SegmentError('could not fetch %s: %s'
                            % (wsgi_to_str(piece.path), failure))
@@ -271,8 +284,19 @@ class SegmentStreamer(object):
         self.rate_limit_after = rate_limit_after
         self.rate_per_sec = rate_per_sec
         self.failed = None
+        self._gen = self._run()
 
     def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def close(self):
+        """Client gone: release the segment being read at once."""
+        self._gen.close()
+
+    def _run(self):
         started = time.time()
         count = 0
         try:
@@ -570,7 +594,7 @@ def probe_manifest(app, env, path, source):
         resp = call_app(app, sub)
     except SegmentError:
         return None
-    resp.close()
+    resp.drain()
     return resp if resp.ok else None
 
 
@@ -602,13 +626,13 @@ class DloListing(object):
                                       query_string=query, source='DLO')
             resp = call_app(self.app, sub)
             if resp.status_int == 404:
-                resp.close()
+                resp.drain()
                 return
             if not resp.ok:
                 body = resp.read(LISTING_BODY_LIMIT)
                 raise ListingError(resp.status_int, body)
             if resp.status_int == 204:
-                resp.close()
+                resp.drain()
                 return
             try:
                 page = json.loads(resp.read(LISTING_BODY_LIMIT))

@@ -444,7 +444,7 @@ class StaticLargeObject(object):
         try:
             # through ourselves: a nested SLO reports its whole size/ETag
             resp = call_app(self, sub)
-            resp.close()
+            resp.drain()
         except SegmentError as err:
             return None, (name, '503 %s' % err)
         if not resp.ok:
@@ -615,10 +615,10 @@ class StaticLargeObject(object):
                                   source='SLO')
         resp = call_app(self.app, sub)
         if resp.status_int == 404 and depth == 0:
-            resp.close()
+            resp.drain()
             raise _NotFound()
         if not resp.ok:
-            resp.close()
+            resp.drain()
             errors.append((quote(name), resp.status))
             return
         if not is_slo(resp.headers):
@@ -650,7 +650,7 @@ class StaticLargeObject(object):
         sub = make_subrequest_env(env, 'DELETE', path, source='SLO')
         try:
             resp = call_app(self.app, sub)
-            resp.close()
+            resp.drain()
         except SegmentError as err:
             return name, '503 %s' % err
         return name, resp.status
