@@ -366,11 +366,11 @@ class StaticLargeObject(object):
         length = env.get('CONTENT_LENGTH')
         if length not in (None, ''):
             try:
-                if int(length) > limit:
-                    raise BadManifest(413, 'Manifest File > %d bytes'
-                                      % limit)
+                length = int(length)
             except ValueError:
                 raise BadManifest(400, 'Invalid Content-Length')
+            if length > limit:
+                raise BadManifest(413, 'Manifest File > %d bytes' % limit)
         source = env['wsgi.input']
         parts = []
         size = 0

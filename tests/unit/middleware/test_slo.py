@@ -1,0 +1,270 @@
+"""slo filter logic against the in-memory Swift of test_dlo.py."""
+import hashlib
+import json
+
+import pytest
+from webob import Response
+
+from middleware import slo
+from objproxy.common import registry
+from tests.unit.middleware.test_dlo import FakeSwift, ListLogger, call
+
+SEGS = {'/v1/a/s/one': b'1111111111', '/v1/a/s/two': b'2222222222',
+        '/v1/a/s/three': b'333'}
+
+
+@pytest.fixture
+def swift():
+    fake = FakeSwift()
+    for path, body in SEGS.items():
+        fake.put(path, body)
+    return fake
+
+
+@pytest.fixture
+def logger():
+    return ListLogger()
+
+
+@pytest.fixture
+def app(swift, logger):
+    return slo.StaticLargeObject(swift, {}, logger=logger)
+
+
+def etag_of(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def seg(path, with_checks=True, **extra):
+    item = {'path': path[len('/v1/a'):],
+            'etag': etag_of(SEGS[path]) if with_checks else None,
+            'size_bytes': len(SEGS[path]) if with_checks else None}
+    item.update(extra)
+    return item
+
+
+def put_manifest(app, path, segments, headers=None):
+    return call(app, path, 'PUT', headers or {}, json.dumps(segments).encode(),
+                query='multipart-manifest=put')
+
+
+@pytest.fixture
+def manifest(app):
+    resp = put_manifest(app, '/v1/a/c/big', [
+        seg('/v1/a/s/one'), seg('/v1/a/s/two'), seg('/v1/a/s/three')],
+        {'Content-Type': 'video/mp4', 'X-Object-Meta-Color': 'blue'})
+    assert resp.status_int == 201, resp.body
+    return resp
+
+
+WHOLE = SEGS['/v1/a/s/one'] + SEGS['/v1/a/s/two'] + SEGS['/v1/a/s/three']
+SLO_ETAG = etag_of(''.join(etag_of(SEGS[p]) for p in (
+    '/v1/a/s/one', '/v1/a/s/two', '/v1/a/s/three')).encode())
+
+
+def test_manifest_put_stores_sysmeta_and_answers_the_slo_etag(
+        manifest, swift):
+    assert manifest.headers['Etag'] == '"%s"' % SLO_ETAG
+    stored, body = swift.objects['/v1/a/c/big']
+    assert stored['x-static-large-object'] == 'True'
+    assert stored['x-object-sysmeta-slo-etag'] == SLO_ETAG
+    assert stored['x-object-sysmeta-slo-size'] == str(len(WHOLE))
+    assert stored['content-type'] == 'video/mp4;swift_bytes=23'
+    assert stored['x-object-meta-color'] == 'blue'
+    entries = json.loads(body)
+    assert [e['name'] for e in entries] == ['/s/one', '/s/two', '/s/three']
+    assert entries[0]['hash'] == etag_of(SEGS['/v1/a/s/one'])
+    heads = [c for c in swift.methods('HEAD')]
+    assert len(heads) == 3 and all(c[3]['swift.source'] == 'SLO'
+                                   for c in heads)
+
+
+def test_get_and_head_serve_the_whole_object(app, manifest, swift):
+    resp = call(app, '/v1/a/c/big')
+    assert resp.status_int == 200 and resp.body == WHOLE
+    assert resp.headers['Etag'] == '"%s"' % SLO_ETAG
+    assert resp.headers['Content-Type'] == 'video/mp4'
+    assert resp.headers['X-Static-Large-Object'] == 'True'
+    assert not any(k.lower().startswith('x-object-sysmeta')
+                   for k in resp.headers)
+    gets = len(swift.methods('GET'))
+    head = call(app, '/v1/a/c/big', 'HEAD')
+    assert head.headers['Content-Length'] == str(len(WHOLE))
+    assert head.headers['Etag'] == '"%s"' % SLO_ETAG
+    # HEAD reads neither the manifest body nor any segment
+    assert len(swift.methods('GET')) == gets
+
+
+@pytest.mark.parametrize('spec,want', [
+    ('bytes=8-12', WHOLE[8:13]), ('bytes=-5', WHOLE[-5:]),
+    ('bytes=20-', WHOLE[20:]), ('bytes=0-0', WHOLE[:1])])
+def test_ranges_cross_segments(app, manifest, spec, want):
+    resp = call(app, '/v1/a/c/big', headers={'Range': spec})
+    assert (resp.status_int, resp.body) == (206, want)
+    assert resp.headers['Content-Range'].endswith('/23')
+
+
+def test_conditionals_use_the_slo_etag(app, manifest):
+    assert call(app, '/v1/a/c/big', headers={
+        'If-None-Match': '"%s"' % SLO_ETAG}).status_int == 304
+    assert call(app, '/v1/a/c/big', headers={
+        'If-Match': '"%s"' % SLO_ETAG}).body == WHOLE
+    assert call(app, '/v1/a/c/big', headers={
+        'If-Match': '"nope"'}).status_int == 412
+    assert call(app, '/v1/a/c/big', 'HEAD', headers={
+        'If-None-Match': SLO_ETAG}).status_int == 304
+
+
+def test_nested_slo_with_segment_ranges(app, manifest, swift):
+    resp = put_manifest(app, '/v1/a/c/outer', [
+        {'path': '/c/big', 'etag': SLO_ETAG, 'size_bytes': 23,
+         'range': '5-14'},
+        seg('/v1/a/s/three', range='1-1')])
+    assert resp.status_int == 201, resp.body
+    entries = json.loads(swift.objects['/v1/a/c/outer'][1])
+    assert entries[0]['sub_slo'] is True and entries[0]['bytes'] == 23
+    expected = WHOLE[5:15] + b'3'
+    resp = call(app, '/v1/a/c/outer')
+    assert resp.body == expected
+    assert resp.headers['Content-Length'] == str(len(expected))
+    assert resp.headers['Etag'] == '"%s"' % etag_of((
+        '%s:5-14;%s:1-1;' % (SLO_ETAG, etag_of(b'333'))).encode())
+    resp = call(app, '/v1/a/c/outer', headers={'Range': 'bytes=3-7'})
+    assert resp.body == expected[3:8]
+
+
+def test_manifest_get_and_raw_format(app, manifest):
+    resp = call(app, '/v1/a/c/big', query='multipart-manifest=get')
+    assert resp.content_type == 'application/json'
+    assert [e['name'] for e in json.loads(resp.body)][0] == '/s/one'
+    resp = call(app, '/v1/a/c/big', query='multipart-manifest=get&format=raw')
+    assert json.loads(resp.body)[1] == {
+        'path': '/s/two', 'etag': etag_of(SEGS['/v1/a/s/two']),
+        'size_bytes': 10}
+
+
+def test_validation_reports_each_bad_segment(app, swift):
+    resp = call(app, '/v1/a/c/m', 'PUT', {'Accept': 'application/json'},
+                json.dumps([
+                    {'path': '/s/one', 'etag': 'f' * 32, 'size_bytes': 10},
+                    {'path': '/s/two', 'etag': None, 'size_bytes': 9},
+                    {'path': '/s/none', 'etag': None, 'size_bytes': None},
+                    {'path': '/s/three', 'etag': None, 'size_bytes': None,
+                     'range': '7-9'},
+                ]).encode(), query='multipart-manifest=put')
+    assert resp.status_int == 400
+    assert dict(json.loads(resp.body)['Errors']) == {
+        '/s/one': 'Etag Mismatch', '/s/two': 'Size Mismatch',
+        '/s/none': '404 Not Found', '/s/three': 'Unsatisfiable Range'}
+    assert '/v1/a/c/m' not in swift.objects
+
+
+@pytest.mark.parametrize('body,status', [
+    (b'{not json', 400), (b'{}', 400), (b'[]', 400),
+    (b'[{"path": "/s/one", "bogus": 1}]', 400),
+    (b'[{"path": "noslash"}]', 400),
+    (b'[{"path": "/s/one", "size_bytes": "x"}]', 400),
+])
+def test_malformed_manifests_are_400(app, swift, body, status):
+    resp = call(app, '/v1/a/c/m', 'PUT', body=body,
+                query='multipart-manifest=put')
+    assert resp.status_int == status
+    assert not swift.methods('PUT')      # never stored as a plain object
+
+
+def test_limits(swift):
+    three = [seg('/v1/a/s/one'), seg('/v1/a/s/two'), seg('/v1/a/s/three')]
+    few = slo.StaticLargeObject(swift, {'max_manifest_segments': '2'})
+    resp = put_manifest(few, '/v1/a/c/m', three)
+    assert resp.status_int == 413 and b'segments' in resp.body
+    tiny = slo.StaticLargeObject(swift, {'max_manifest_size': '200'})
+    resp = put_manifest(tiny, '/v1/a/c/m', three)
+    assert resp.status_int == 413 and b'Manifest File > 200' in resp.body
+    app = slo.StaticLargeObject(swift, {'min_segment_size': '5'})
+    small_first = [seg('/v1/a/s/three'), seg('/v1/a/s/one')]
+    resp = put_manifest(app, '/v1/a/c/m', small_first)
+    assert resp.status_int == 400 and b'Too small' in resp.body
+    # the last segment may be smaller than min_segment_size
+    ok = [seg('/v1/a/s/one'), seg('/v1/a/s/three')]
+    assert put_manifest(app, '/v1/a/c/m', ok).status_int == 201
+
+
+def test_client_etag_must_match(app):
+    resp = put_manifest(app, '/v1/a/c/m', [seg('/v1/a/s/one')],
+                        {'Etag': '"%s"' % ('0' * 32)})
+    assert resp.status_int == 422
+
+
+def test_reserved_header_without_manifest_put(app, swift):
+    resp = call(app, '/v1/a/c/x', 'PUT', {'X-Static-Large-Object': 'true'},
+                b'data')
+    assert resp.status_int == 400 and not swift.methods('PUT')
+
+
+def test_delete_removes_segments_and_manifest(app, manifest, swift):
+    del swift.objects['/v1/a/s/two']
+    resp = call(app, '/v1/a/c/big', 'DELETE',
+                {'Accept': 'application/json'},
+                query='multipart-manifest=delete')
+    result = json.loads(resp.body)
+    assert resp.status_int == 200
+    assert result['Number Deleted'] == 3 and result['Number Not Found'] == 1
+    assert result['Errors'] == [] and result['Response Status'] == '200 OK'
+    assert not [p for p in swift.objects if p.startswith('/v1/a/s/') or
+                p == '/v1/a/c/big']
+
+
+def test_delete_reports_forbidden_segments_in_plain_text(app, manifest,
+                                                        swift):
+    def authorize(req):
+        if req.method == 'DELETE' and req.path_info == '/v1/a/s/two':
+            return Response(status=403)
+        return None
+    resp = call(app, '/v1/a/c/big', 'DELETE',
+                query='multipart-manifest=delete',
+                env={'swift.authorize': authorize})
+    text = resp.body.decode()
+    assert 'Number Deleted: 3' in text
+    assert 'Response Status: 400 Bad Request' in text
+    assert 'Errors:\n/s/two, 403 Forbidden' in text
+
+
+def test_delete_of_a_plain_object_is_refused(app, swift):
+    resp = call(app, '/v1/a/s/one', 'DELETE', {'Accept': 'application/json'},
+                query='multipart-manifest=delete')
+    assert json.loads(resp.body)['Errors'] == [['/s/one',
+                                                'Not an SLO manifest']]
+    assert '/v1/a/s/one' in swift.objects
+
+
+def test_changed_segment_cuts_the_body(app, manifest, swift, logger):
+    swift.put('/v1/a/s/two', b'XXXXXXXXXX')     # same size, new content
+    resp = call(app, '/v1/a/c/big')
+    assert resp.status_int == 200
+    assert resp.body == SEGS['/v1/a/s/one']
+    assert any('does not match' in line and 'tx-test' in line
+               for line in logger.lines)
+
+
+def test_copy_of_an_slo_is_a_plain_object(app, manifest, swift):
+    resp = call(app, '/v1/a/c/big', 'COPY', {'Destination': 'c/flat'})
+    assert resp.status_int == 201
+    stored, body = swift.objects['/v1/a/c/flat']
+    assert body == WHOLE
+    assert 'x-static-large-object' not in stored
+    assert not any(k.startswith('x-object-sysmeta-slo') for k in stored)
+    assert stored['content-type'] == 'video/mp4'
+
+
+def test_plain_reads_pass_through(app, swift):
+    resp = call(app, '/v1/a/s/one', headers={'Range': 'bytes=2-3'})
+    assert (resp.status_int, resp.body) == (206, b'11')
+    assert len(swift.calls) == 1
+
+
+def test_filter_factory_registers_info():
+    registry.clear_info()
+    slo.filter_factory({}, max_manifest_segments='50')
+    assert registry.get_info()['slo'] == {
+        'max_manifest_segments': 50, 'max_manifest_size': 8 * 1024 * 1024,
+        'min_segment_size': 1, 'yield_frequency': 10}
