@@ -1,0 +1,126 @@
+"""The proxy inserts slo/dlo into pipelines that leave them out."""
+import os
+
+import pytest
+
+from objproxy.cli.aio_layout import AioLayout
+from objproxy.common import pipeline, wsgi
+
+DEFAULT = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
+           'tempauth clamav proxy_logging proxy_server').split()
+
+
+@pytest.mark.parametrize('names,want', [
+    (DEFAULT[:-1],
+     'catch_errors gatekeeper healthcheck proxy_logging ratelimit tempauth '
+     'clamav slo dlo proxy_logging'),
+    ('catch_errors tempauth'.split(), 'catch_errors tempauth slo dlo'),
+    # a lone proxy_logging at the end still goes last
+    ('catch_errors proxy_logging'.split(),
+     'catch_errors slo dlo proxy_logging'),
+    # never left of auth or scanning, wherever proxy_logging is
+    ('proxy_logging tempauth clamav proxy_logging'.split(),
+     'proxy_logging tempauth clamav slo dlo proxy_logging'),
+    # one present: the other is placed in Swift's relative order
+    ('tempauth slo proxy_logging'.split(),
+     'tempauth slo dlo proxy_logging'),
+    ('tempauth dlo proxy_logging'.split(),
+     'tempauth slo dlo proxy_logging'),
+    ('tempauth dlo slo'.split(), 'tempauth dlo slo'),
+    ([], 'slo dlo'),
+])
+def test_planned_order(names, want):
+    assert pipeline.planned_pipeline(names) == want.split()
+
+
+CONF = '''
+[DEFAULT]
+objproxy_dir = %(etc)s
+log_file = %(log)s
+
+[pipeline:main]
+pipeline = %(pipeline)s
+
+[app:proxy_server]
+use = egg:objproxy#proxy_server
+
+[app:other]
+paste.app_factory = tests.unit.common.test_pipeline:other_app
+
+[filter:catch_errors]
+use = egg:objproxy#catch_errors
+
+[filter:gatekeeper]
+use = egg:objproxy#gatekeeper
+
+[filter:proxy_logging]
+use = egg:objproxy#proxy_logging
+
+[filter:tempauth]
+use = egg:objproxy#tempauth
+user_test_tester = testing .admin
+
+[filter:my_slo]
+use = egg:objproxy#slo
+max_manifest_segments = 7
+'''
+
+
+def other_app(global_conf, **local_conf):
+    def app(env, start_response):
+        start_response('200 OK', [])
+        return [b'other']
+    return app
+
+
+@pytest.fixture(scope='module')
+def etc_dir(tmp_path_factory):
+    layout = AioLayout(str(tmp_path_factory.mktemp('pipe')), 8080,
+                       [6010, 6020, 6030, 6040])
+    os.makedirs(layout.etc_dir)
+    layout.write_hash_conf()
+    layout.write_rings()
+    return layout.etc_dir
+
+
+def chain(app):
+    names = []
+    while app is not None:
+        names.append(type(app).__name__)
+        app = getattr(app, 'app', None)
+    return names
+
+
+def load(tmp_path, etc_dir, line):
+    path = tmp_path / 'proxy.conf'
+    path.write_text(CONF % {'etc': etc_dir, 'pipeline': line,
+                            'log': str(tmp_path / 'log')})
+    return wsgi.load_app(str(path))
+
+
+def test_proxy_pipeline_gets_both_filters(tmp_path, etc_dir):
+    app = load(tmp_path, etc_dir, 'catch_errors gatekeeper tempauth '
+               'proxy_logging proxy_server')
+    names = chain(app)
+    assert names.index('TempAuth') < names.index('StaticLargeObject')
+    assert names[names.index('StaticLargeObject'):] == [
+        'StaticLargeObject', 'DynamicLargeObject', names[-2], 'Application']
+    assert 'Logging' in names[-2]     # the final proxy_logging stays last
+
+
+def test_configured_filter_is_kept_not_duplicated(tmp_path, etc_dir):
+    app = load(tmp_path, etc_dir, 'catch_errors my_slo proxy_server')
+    names = chain(app)
+    assert names.count('StaticLargeObject') == 1
+    assert names.count('DynamicLargeObject') == 1
+    node = app
+    while type(node).__name__ != 'StaticLargeObject':
+        node = node.app
+    assert node.max_manifest_segments == 7     # the configured section
+
+
+def test_other_pipelines_load_unchanged(tmp_path, etc_dir):
+    app = load(tmp_path, etc_dir, 'catch_errors other')
+    names = chain(app)
+    assert 'StaticLargeObject' not in names
+    assert 'DynamicLargeObject' not in names
