@@ -17,7 +17,7 @@ import time
 import eventlet
 import eventlet.hubs
 import eventlet.wsgi
-from paste.deploy import appconfig, loadapp
+from paste.deploy import appconfig
 
 from objproxy.common.config import get_float, get_int
 from objproxy.common.exceptions import ConfigError
@@ -81,8 +81,10 @@ def bind_socket(ip, port, backlog=4096):
 
 
 def load_app(conf_path):
+    # objproxy.common.pipeline adds slo/dlo to proxy pipelines lacking them
+    from objproxy.common.pipeline import load_app as load_with_filters
     try:
-        return loadapp('config:' + os.path.abspath(conf_path))
+        return load_with_filters(os.path.abspath(conf_path))
     except ConfigError:
         raise
     except LookupError as err:
