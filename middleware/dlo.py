@@ -273,7 +273,7 @@ class SegmentStreamer(object):
 
     def __init__(self, app, env, pieces, logger, source, what,
                  max_get_time=86400, rate_limit_after=10,
-                 rate_per_sec=1.0):
+                 rate_per_sec=1.0, rate_limit_under_size=None):
         self.app = app
         self.env = env
         self.pieces = pieces
@@ -283,6 +283,8 @@ class SegmentStreamer(object):
         self.max_get_time = max_get_time
         self.rate_limit_after = rate_limit_after
         self.rate_per_sec = rate_per_sec
+        # only segments smaller than this count (None: every segment)
+        self.rate_limit_under_size = rate_limit_under_size
         self.failed = None
         self._gen = self._run()
 
@@ -301,7 +303,9 @@ class SegmentStreamer(object):
         count = 0
         try:
             for piece in self.pieces:
-                count += 1
+                under = self.rate_limit_under_size
+                if under is None or piece.size is None or piece.size < under:
+                    count += 1
                 now = time.time()
                 if now - started > self.max_get_time:
                     raise SegmentError('max_get_time of %ss exceeded'

@@ -40,6 +40,8 @@ Config (Swift's options)::
     min_segment_size = 1
     rate_limit_after_segment = 10
     rate_limit_segments_per_sec = 1
+    # ... counting only segments smaller than this (bytes)
+    rate_limit_under_size = 1048576
     max_get_time = 86400
     # segment HEADs (PUT) and DELETEs run this many at a time
     concurrency = 2
@@ -72,7 +74,8 @@ from middleware.dlo import (
 SECTION = 'filter:slo'
 KNOWN_OPTIONS = ('max_manifest_segments', 'max_manifest_size',
                  'min_segment_size', 'rate_limit_after_segment',
-                 'rate_limit_segments_per_sec', 'max_get_time',
+                 'rate_limit_segments_per_sec', 'rate_limit_under_size',
+                 'max_get_time',
                  'concurrency', 'delete_concurrency')
 SLO_ETAG = 'x-object-sysmeta-slo-etag'
 SLO_SIZE = 'x-object-sysmeta-slo-size'
@@ -166,6 +169,8 @@ class StaticLargeObject(object):
                                         SECTION, minimum=0)
         self.rate_per_sec = get_float(conf, 'rate_limit_segments_per_sec', 1,
                                       SECTION, minimum=0)
+        self.rate_limit_under_size = get_int(
+            conf, 'rate_limit_under_size', 1024 * 1024, SECTION, minimum=0)
         self.max_get_time = get_float(conf, 'max_get_time', 86400, SECTION,
                                       minimum=1)
         self.concurrency = get_int(conf, 'concurrency', 2, SECTION,
@@ -264,7 +269,8 @@ class StaticLargeObject(object):
                                   stop, 0)
             return SegmentStreamer(
                 self.app, env, pieces, self.logger, 'SLO', what,
-                self.max_get_time, self.rate_limit_after, self.rate_per_sec)
+                self.max_get_time, self.rate_limit_after, self.rate_per_sec,
+                self.rate_limit_under_size)
         return ranged_response(env, start_response, method, headers, size,
                                ctype, body_for_window)
 

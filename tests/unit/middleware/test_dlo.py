@@ -418,3 +418,12 @@ def test_make_subrequest_env_copies_identity_not_body():
     assert sub['swift.source'] == 'SLO'
     assert 'HTTP_X_OBJECT_META_A' not in sub
     assert sub['wsgi.input'].read() == b''
+
+
+def test_rate_limit_after_some_segments(swift, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(dlo.eventlet, 'sleep', sleeps.append)
+    app = dlo.DynamicLargeObject(swift, {
+        'rate_limit_after_segment': '1', 'rate_limit_segments_per_sec': '2'})
+    assert call(app, '/v1/a/c/man').body == WHOLE
+    assert len(sleeps) == 2 and all(0 < s <= 1.0 for s in sleeps)

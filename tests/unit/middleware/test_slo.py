@@ -268,3 +268,15 @@ def test_filter_factory_registers_info():
     assert registry.get_info()['slo'] == {
         'max_manifest_segments': 50, 'max_manifest_size': 8 * 1024 * 1024,
         'min_segment_size': 1, 'yield_frequency': 10}
+
+
+def test_only_small_segments_are_rate_limited(swift, monkeypatch):
+    from middleware import dlo
+    sleeps = []
+    monkeypatch.setattr(dlo.eventlet, 'sleep', sleeps.append)
+    app = slo.StaticLargeObject(swift, {
+        'rate_limit_after_segment': '0', 'rate_limit_under_size': '5'})
+    put_manifest(app, '/v1/a/c/big', [seg('/v1/a/s/one'), seg('/v1/a/s/two'),
+                                      seg('/v1/a/s/three')])
+    assert call(app, '/v1/a/c/big').body == WHOLE
+    assert len(sleeps) == 1            # just the 3-byte segment
