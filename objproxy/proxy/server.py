@@ -9,6 +9,7 @@ contacted, so malformed input is always a clear 4xx.
 import http.client
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 from webob import Request
 
@@ -311,6 +312,13 @@ class Application(object):
         if count > constraints.MAX_HEADER_COUNT + \
                 constraints.LIMITS['extra_header_count']:
             return plain_error(400, 'Too many headers')
+        query = env.get('QUERY_STRING')
+        if query:
+            try:
+                parse_qsl(query, keep_blank_values=True, encoding='utf-8',
+                          errors='strict')
+            except (UnicodeDecodeError, ValueError):
+                return plain_error(400, 'Invalid UTF8 in query string')
         length = env.get('CONTENT_LENGTH')
         if length not in (None, ''):
             if not length.strip().isdigit():

@@ -99,8 +99,8 @@ class Controller(object):
     # ----- node selection ------------------------------------------------
 
     def iter_nodes(self, ring, part):
-        """Primaries, then handoffs (at most as many again), skipping
-        error-limited nodes."""
+        """Primaries, then handoffs (``request_node_count`` nodes in all),
+        skipping error-limited nodes."""
         limiter = self.app.error_limiter
         primaries = ring.get_part_nodes(part)
         for node in primaries:
@@ -109,7 +109,8 @@ class Controller(object):
         handoffs = 0
         for node in ring.get_more_nodes(part):
             handoffs += 1
-            if handoffs > self.app.request_node_count(len(primaries)):
+            if handoffs > self.app.request_node_count(len(primaries)) - \
+                    len(primaries):
                 return
             if not limiter.is_limited(node):
                 node = dict(node, handoff=True)

@@ -179,7 +179,7 @@ class ObjectController(Controller):
                                        src_obj)
         return self.put_body(req, req.headers, req.environ['wsgi.input'].read)
 
-    def put_body(self, req, headers_in, reader, length=None, copy_src=None):
+    def put_body(self, req, headers_in, reader, length=None):
         """Validate and stream one upload; used by PUT and by copies."""
         app = self.app
         te = req.headers.get('Transfer-Encoding', '').lower()

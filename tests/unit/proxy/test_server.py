@@ -143,3 +143,11 @@ def test_container_acls_are_cleaned_by_the_auth_filter(proxy_app):
     assert resp.status_int in (201, 202)
     head = call(proxy_app, '/v1/AUTH_test/cleanc', 'HEAD')
     assert head.headers['X-Container-Read'] == 'a:b,c:d'
+
+
+def test_bad_query_strings_are_4xx(proxy_app):
+    assert call(proxy_app, '/v1/AUTH_test/c?prefix=%FF').status_int == 400
+    assert call(proxy_app, '/v1/AUTH_test?limit=%00').status_int == 412
+    assert call(proxy_app, '/v1/AUTH_test?limit=-1').status_int == 412
+    assert call(proxy_app, '/v1/AUTH_test?limit=x').status_int == 412
+    assert call(proxy_app, '/v1/AUTH_test?delimiter=ab').status_int == 412
