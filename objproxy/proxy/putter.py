@@ -13,7 +13,9 @@ terminator, so no node commits anything, and the exception propagates.
 """
 import socket
 
+import eventlet
 from eventlet import GreenPile, Timeout
+from eventlet.queue import LightQueue
 
 from objproxy.common.exceptions import InputRejected
 from objproxy.proxy.controllers.base import (
@@ -35,20 +37,56 @@ class ClientBodyError(Exception):
 
 
 class Putter(object):
-    """One node accepting the body."""
+    """One node accepting the body, fed through a small bounded queue.
 
-    def __init__(self, node, conn, chunked, slot):
+    Each node gets its own sender green thread, so a node that pauses
+    briefly (a flush, an fsync) does not hold back the others; the queue
+    depth bounds memory at ``depth`` chunks per node.
+    """
+
+    def __init__(self, node, conn, chunked, slot, depth=4):
         self.node = node
         self.conn = conn
         self.chunked = chunked
         self.slot = slot
-        self.failed = False
+        self.failed = None  # the error that stopped this node, if any
+        self.queue = None
+        self.sender = None
+        self.depth = depth
 
     def send(self, data):
         if self.chunked:
             self.conn.send_chunk(data)
         else:
             self.conn.sock.sendall(data)
+
+    def start(self, on_error):
+        self.queue = LightQueue(self.depth)
+        self.sender = eventlet.spawn(self._send_loop, on_error)
+
+    def _send_loop(self, on_error):
+        while True:
+            data = self.queue.get()
+            if data is None:
+                return
+            if self.failed is not None:
+                continue  # keep draining so the producer never blocks
+            try:
+                self.send(data)
+            except NODE_ERRORS as err:
+                self.failed = err or type(err).__name__
+                self.abort()
+                on_error(self)
+
+    def put(self, data):
+        self.queue.put(data)
+
+    def finish_sending(self):
+        """Wait until everything queued was sent (or the node failed)."""
+        if self.sender is not None:
+            self.queue.put(None)
+            self.sender.wait()
+            self.sender = None
 
     def abort(self):
         sock = self.conn.sock
@@ -58,6 +96,13 @@ class Putter(object):
             except OSError:
                 pass
         self.conn.close()
+
+    def kill(self):
+        """Stop at once: no further byte (nor terminator) is sent."""
+        if self.sender is not None:
+            self.sender.kill()
+            self.sender = None
+        self.abort()
 
 
 class ObjectPut(object):
@@ -145,7 +190,7 @@ class ObjectPut(object):
 
     def abort(self):
         for putter in self.putters:
-            putter.abort()
+            putter.kill()
         self.putters = []
 
     def _read_client(self, size):
@@ -163,19 +208,16 @@ class ObjectPut(object):
         except (OSError, EOFError):
             raise ClientBodyError(499)
 
+    def _node_failed(self, putter):
+        self.app.error_limiter.error_occurred(
+            putter.node, 'PUT body: %s' % (putter.failed,))
+
     def _send_all(self, data):
+        live = []
         for putter in self.putters:
-            if putter.failed:
-                continue
-            try:
-                with Timeout(self.app.node_timeout):
-                    putter.send(data)
-            except NODE_ERRORS as err:
-                putter.failed = True
-                putter.abort()
-                self.app.error_limiter.error_occurred(
-                    putter.node, 'PUT body: %s' % (err or type(err).__name__))
-        live = [p for p in self.putters if not p.failed]
+            if putter.failed is None:
+                putter.put(data)
+                live.append(putter)
         if len(live) != len(self.putters):
             self.putters = live
         if len(live) < quorum_size(len(self.headers_list)):
@@ -186,6 +228,8 @@ class ObjectPut(object):
         """Copy the body to the nodes; ClientBodyError on client trouble."""
         chunk_size = self.app.client_chunk_size
         max_size = self.app.max_file_size
+        for putter in self.putters:
+            putter.start(self._node_failed)
         try:
             while True:
                 if not self.chunked:
@@ -205,6 +249,12 @@ class ObjectPut(object):
                 self._send_all(chunk)
             if self.chunked:
                 self._send_all(b'')
+            for putter in self.putters:
+                putter.finish_sending()
+            self.putters = [p for p in self.putters if p.failed is None]
+            if len(self.putters) < quorum_size(len(self.headers_list)):
+                raise ClientBodyError(503, 'Not enough storage nodes '
+                                      'accepted the upload')
         except BaseException:
             self.abort()
             raise

@@ -145,3 +145,35 @@ def test_reads_survive_two_dead_primaries(pcluster, client, container):
     finally:
         pcluster.start_node(order[0])
         pcluster.start_node(order[1])
+
+
+def test_node_killed_during_put_upload_still_succeeds(pcluster, client,
+                                                      container):
+    import http.client
+    order = primaries(pcluster, container, 'midput')
+    chunk = os.urandom(1024 * 1024)
+    total = 24
+
+    def body():
+        for i in range(total):
+            if i == 8:
+                pcluster.kill_node(order[2])
+            yield chunk
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=60)
+    try:
+        conn.request('PUT', client.base + '/%s/midput' % container,
+                     body=body(), headers={
+                         'X-Auth-Token': client.token,
+                         'Content-Length': str(total * len(chunk))})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 201
+        log = os.path.join(pcluster.data_dir, 'log', 'proxy.log')
+        with open(log) as fp_log:
+            text = fp_log.read()
+        assert 'PUT body' in text or 'PUT response' in text
+    finally:
+        conn.close()
+        pcluster.start_node(order[2])
+    got = client.req('GET', '/%s/midput' % container)
+    assert got.status == 200 and got.body == chunk * total
