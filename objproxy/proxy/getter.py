@@ -230,13 +230,13 @@ class Getter(object):
         read_timeout = (self.app.recoverable_node_timeout if span
                         else self.app.node_timeout)
         released = False
+        # the socket's own timeout bounds each read: no per-chunk timer
+        self._set_timeout(source, read_timeout)
         try:
             while True:
                 try:
-                    with Timeout(read_timeout,
-                                 ChunkReadTimeout('node read timed out')):
-                        chunk = source.resp.read(chunk_size)
-                except NODE_ERRORS + (ChunkReadTimeout,) as err:
+                    chunk = source.resp.read(chunk_size)
+                except NODE_ERRORS as err:
                     chunk = None
                     failure = err
                 if chunk:
@@ -260,9 +260,15 @@ class Getter(object):
                     raise ChunkReadTimeout('backend body failed; no other '
                                            'replica could resume it')
                 source = new
+                self._set_timeout(source, read_timeout)
         finally:
             if not released:
                 source.close()
+
+    @staticmethod
+    def _set_timeout(source, timeout):
+        if source.conn.sock is not None:
+            source.conn.sock.settimeout(timeout)
 
     def _resume(self, old, pos, last):
         headers = dict((k, v) for k, v in self.headers.items()

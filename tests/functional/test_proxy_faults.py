@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.functional.proxy_cluster import (  # noqa: F401 (fixtures)
-    Client, client, node_index, pcluster)
+    client, node_index, pcluster)
 
 
 @pytest.fixture

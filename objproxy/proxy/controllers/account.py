@@ -14,7 +14,7 @@ from objproxy.proxy.controllers.meta import (
     ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import account_info_from_headers, cache_key
-from objproxy.proxy.response import Response, error_response, plain_error
+from objproxy.proxy.response import Response, plain_error
 
 
 def listing_format(req):
