@@ -1,8 +1,9 @@
 """Streaming an upload to every replica at once.
 
-The client's body is read one chunk at a time and each chunk is written to
-all the object nodes before the next is read, so memory stays O(chunk)
-whatever the object size.  Each node is first asked with ``Expect:
+The client's body is read one chunk at a time and handed to every object
+node's sender through a queue a few chunks deep, so memory stays O(chunk)
+whatever the object size while a node that pauses briefly does not stall
+the others.  Each node is first asked with ``Expect:
 100-continue``; a node that refuses, is down or stalls is replaced by the
 next handoff before any data is sent, and one that fails mid-body is
 dropped (the upload carries on while a quorum remains).
