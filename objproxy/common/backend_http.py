@@ -7,6 +7,12 @@ TCP connection per request is what leaves Swift's replicator with
 thousands of sockets in TIME_WAIT.  So connections here are pooled per
 ``ip:port`` and reused when the previous response was read to the end.
 
+A node closes an idle keep-alive after its own ``keepalive_timeout`` (5 s
+by default), so idle connections are dropped a little before that, and a
+request whose reused connection turns out dead before any answer is sent
+again once on a fresh connection (``ConnectionPool.call``): the node never
+saw it, so the retry is safe.
+
 All sockets are eventlet-green when the process is monkey-patched (the
 server runner does that), so a slow node only blocks its own green thread.
 """
@@ -16,9 +22,17 @@ import threading
 import time
 from urllib.parse import quote
 
+from objproxy.common.constraints import raise_header_limit
 from objproxy.common.exceptions import ConnectionTimeout
 
+raise_header_limit()  # node answers may carry 90 metadata headers
+
 DEFAULT_POOL_SIZE = 16
+# Below the servers' default keepalive_timeout (5 s, objproxy.common.wsgi).
+DEFAULT_IDLE_TIMEOUT = 4.0
+# What a keep-alive connection the node already closed looks like.
+STALE_ERRORS = (ConnectionResetError, BrokenPipeError,
+                http.client.BadStatusLine)
 
 
 class BackendResponse(http.client.HTTPResponse):
@@ -49,6 +63,7 @@ class BackendConnection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=timeout)
         self.pool = None
         self.last_used = time.time()
+        self.was_pooled = False  # True once it has idled in the pool
 
     def begin_request(self, method, path, headers=None, query_string=None,
                       chunked=False):
@@ -84,6 +99,7 @@ class BackendConnection(http.client.HTTPConnection):
                     self.sock is not None)
         if reusable:
             self.last_used = time.time()
+            self.was_pooled = True
             self.pool.put(self)
         else:
             self.close()
@@ -92,17 +108,24 @@ class BackendConnection(http.client.HTTPConnection):
 class ConnectionPool(object):
     """Idle keep-alive connections per ``(ip, port)``."""
 
-    def __init__(self, max_idle=DEFAULT_POOL_SIZE, idle_timeout=60):
+    def __init__(self, max_idle=DEFAULT_POOL_SIZE,
+                 idle_timeout=DEFAULT_IDLE_TIMEOUT):
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self._idle = {}
         self._lock = threading.Lock()
         self.opened = 0  # how many TCP connections were ever created
 
-    def get(self, ip, port, conn_timeout=0.5, node_timeout=10):
+    def get(self, ip, port, conn_timeout=0.5, node_timeout=10, fresh=False):
+        """A connection to ip:port: an idle one, or a new one if ``fresh``
+        (which also drops the idle ones, likely as dead as the one that
+        just failed)."""
         key = (ip, int(port))
         now = time.time()
         with self._lock:
+            if fresh:
+                for conn in self._idle.pop(key, []):
+                    conn.close()
             idle = self._idle.get(key, [])
             while idle:
                 conn = idle.pop()
@@ -125,6 +148,23 @@ class ConnectionPool(object):
         self.opened += 1
         return conn
 
+    def call(self, node, conn_timeout, node_timeout, exchange):
+        """``exchange(conn)`` on a connection to ``node``; once more on a
+        fresh connection if a reused one turns out to be dead.
+
+        ``exchange`` must close the connection when it raises.
+        """
+        conn = self.get(node['ip'], node['port'], conn_timeout, node_timeout)
+        try:
+            return exchange(conn)
+        except STALE_ERRORS:
+            conn.close()
+            if not conn.was_pooled:
+                raise
+        conn = self.get(node['ip'], node['port'], conn_timeout, node_timeout,
+                        fresh=True)
+        return exchange(conn)
+
     def put(self, conn):
         key = (conn.host, conn.port)
         with self._lock:
@@ -146,21 +186,24 @@ def request(pool, node, method, path, headers=None, query_string=None,
             body=None, conn_timeout=0.5, node_timeout=10):
     """One simple request with a small (or no) body; returns status,
     headers (lower-cased dict) and the whole body.  For metadata requests
-    only: streaming callers use ``pool.get`` and the connection methods.
+    only: streaming callers use ``pool.call`` and the connection methods.
     """
-    conn = pool.get(node['ip'], node['port'], conn_timeout, node_timeout)
-    try:
-        headers = dict(headers or {})
-        if body is not None:
-            headers['Content-Length'] = str(len(body))
-        conn.begin_request(method, path, headers, query_string)
-        if body:
-            conn.sock.sendall(body)
-        resp = conn.getresponse()
-        data = resp.read()
+    headers = dict(headers or {})
+    if body is not None:
+        headers['Content-Length'] = str(len(body))
+
+    def exchange(conn):
+        try:
+            conn.begin_request(method, path, headers, query_string)
+            if body:
+                conn.sock.sendall(body)
+            resp = conn.getresponse()
+            data = resp.read()
+        except BaseException:
+            conn.close()
+            raise
         conn.release(resp)
         return (resp.status,
                 dict((k.lower(), v) for k, v in resp.getheaders()), data)
-    except BaseException:
-        conn.close()
-        raise
+
+    return pool.call(node, conn_timeout, node_timeout, exchange)

@@ -4,6 +4,7 @@ Defaults are Swift's; ``[objproxy-constraints]`` in objproxy.conf may
 override them, exactly like ``[swift-constraints]`` in swift.conf.
 """
 import configparser
+import http.client
 import os
 
 from objproxy.common.exceptions import ConfigError
@@ -26,6 +27,17 @@ DEFAULTS = {
 LIMITS = dict(DEFAULTS)
 # Swift lets 90 user headers through plus its own fixed overhead.
 MAX_HEADER_COUNT = 256
+
+
+def raise_header_limit():
+    """Let 90 metadata headers plus the usual ones through.
+
+    The stdlib's header parser (eventlet's server and http.client both use
+    it) stops at 100 lines, which would turn a maximum-metadata request
+    into 431 on the node or a parse error in the proxy.
+    """
+    if http.client._MAXHEADERS < MAX_HEADER_COUNT:
+        http.client._MAXHEADERS = MAX_HEADER_COUNT
 
 
 def load_constraints(objproxy_dir=None, conf_path=None):

@@ -20,6 +20,7 @@ import eventlet.wsgi
 from paste.deploy import appconfig
 
 from objproxy.common.config import get_float, get_int
+from objproxy.common.constraints import raise_header_limit
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
 
@@ -93,6 +94,7 @@ def load_app(conf_path):
 
 def serve(sock, app, settings, logger):
     """Serve until the socket is closed (one worker's lifetime)."""
+    raise_header_limit()
     eventlet.wsgi.HttpProtocol.default_request_version = 'HTTP/1.0'
     eventlet.wsgi.server(
         sock, app, log_output=False, max_size=settings.max_clients,

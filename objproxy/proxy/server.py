@@ -6,7 +6,6 @@ request gets a controller (account, container or object) built from its
 path; validation of the path and headers happens here, before any node is
 contacted, so malformed input is always a clear 4xx.
 """
-import http.client
 import time
 import uuid
 from urllib.parse import parse_qsl
@@ -14,6 +13,7 @@ from urllib.parse import parse_qsl
 from webob import Request
 
 from objproxy.common import constraints
+from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.config import (
     check_options, get_bool, get_float, get_int, get_list)
 from objproxy.common.exceptions import ConfigError
@@ -27,7 +27,6 @@ from objproxy.proxy.controllers.container import ContainerController
 from objproxy.proxy.controllers.obj import ObjectController
 from objproxy.proxy.error_limiter import ErrorLimiter
 from objproxy.proxy.getter import Getter
-from objproxy.proxy.pool import ProxyConnectionPool
 from objproxy.proxy.info import (
     InfoCache, account_info_from_headers, cache_key,
     container_info_from_headers)
@@ -44,11 +43,6 @@ KNOWN_OPTIONS = (
 )
 API_VERSIONS = ('v1', 'v1.0')
 
-# Swift allows 90 metadata headers on top of the usual ones; the stdlib's
-# parser (used by eventlet's server and by http.client for node answers)
-# stops at 100 header lines, so raise it as Swift does.
-if http.client._MAXHEADERS < constraints.MAX_HEADER_COUNT:
-    http.client._MAXHEADERS = constraints.MAX_HEADER_COUNT
 VERSION = '0.1.0'
 
 
@@ -112,7 +106,7 @@ class Application(object):
         self.object_ring = object_ring
         # idle less long than the nodes' keep-alive (5 s) to rarely meet a
         # connection the node already closed
-        self.pool = ProxyConnectionPool(max_idle=64, idle_timeout=4)
+        self.pool = ConnectionPool(max_idle=64)
         self.disallowed_sections = get_list(conf, 'disallowed_sections')
         self.max_file_size = constraints.LIMITS['max_file_size']
         self.register_capabilities()

@@ -16,6 +16,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        if self.path.startswith('/hangup'):
+            # like a node whose keepalive_timeout expired: close the
+            # connection without having said so in the response
+            self.close_connection = True
 
     def handle_expect_100(self):
         if self.path == '/full':
@@ -92,4 +96,21 @@ def test_early_final_answer_instead_of_continue(node):
     assert resp.status == 507
     conn.release(resp)  # not reusable: the body was never sent
     assert request(pool, node, 'GET', '/next')[0] == 200
+    assert pool.opened == 2
+
+
+def test_dead_keepalive_is_retried_on_a_fresh_connection(node):
+    pool = ConnectionPool()
+    assert request(pool, node, 'GET', '/hangup')[0::2] == (200, b'/hangup')
+    # the pooled connection is dead now; the request still succeeds
+    assert request(pool, node, 'GET', '/again')[0::2] == (200, b'/again')
+    assert pool.opened == 2
+
+
+def test_idle_connections_expire_before_the_nodes_keepalive(node):
+    pool = ConnectionPool(idle_timeout=0.05)
+    request(pool, node, 'GET', '/a')
+    import time
+    time.sleep(0.1)
+    request(pool, node, 'GET', '/b')
     assert pool.opened == 2
