@@ -6,6 +6,8 @@ for the name (so a late, stale report can never resurrect a deleted
 container) and takes the counters of the incoming report, as Swift does.
 A row whose delete timestamp is newer than its put timestamp, with no
 objects, is a deleted container and drops out of listings and totals.
+Container reports are queued in the pending file (``put_record``, see
+db_broker) and merged in batches.
 """
 import uuid
 
@@ -20,6 +22,8 @@ class AccountBroker(DatabaseBroker):
     item_table = 'container'
     item_columns = ('name', 'put_timestamp', 'delete_timestamp',
                     'object_count', 'bytes_used', 'deleted')
+    pending_fields = ('name', 'put_timestamp', 'delete_timestamp',
+                      'object_count', 'bytes_used')
     count_column = 'container_count'
 
     def _create_tables(self, conn, put_timestamp, **kwargs):
@@ -42,8 +46,11 @@ class AccountBroker(DatabaseBroker):
             (self.account, now_internal(), put_timestamp, put_timestamp,
              str(uuid.uuid4())))
 
-    def is_deleted(self):
-        info = self.get_info()
+    def is_deleted(self, fresh=True):
+        """Deleted (status) or emptied after a delete.  ``fresh=False``
+        skips merging pending rows (a pending row never revives an account
+        whose delete is newer than its put)."""
+        info = self.get_info(fresh)
         return info['status'] == 'DELETED' or (
             not info['container_count'] and
             info['delete_timestamp'] > info['put_timestamp'])
@@ -53,10 +60,12 @@ class AccountBroker(DatabaseBroker):
 
     def put_container(self, name, put_timestamp, delete_timestamp,
                       object_count, bytes_used):
-        self.merge_items([{
-            'name': name, 'put_timestamp': put_timestamp,
-            'delete_timestamp': delete_timestamp,
-            'object_count': object_count, 'bytes_used': bytes_used}])
+        """Queue a container row (merged with the pending file's batch)."""
+        self.put_record({
+            'name': name, 'put_timestamp': norm_ts(put_timestamp),
+            'delete_timestamp': norm_ts(delete_timestamp),
+            'object_count': int(object_count or 0),
+            'bytes_used': int(bytes_used or 0)})
 
     def _merge_rows(self, conn, items):
         # within one batch, fold duplicates the same way rows fold below

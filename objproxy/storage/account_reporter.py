@@ -51,8 +51,10 @@ def parse_targets(headers):
 
 
 class AccountReporter(object):
-    def __init__(self, conf, logger, pool=None):
+    def __init__(self, conf, logger, pool=None, open_broker=None):
         self.logger = logger
+        # the server's broker factory (pending cap, thread offload)
+        self.open_broker = open_broker
         self.devices = conf.get('devices', '/srv/node')
         self.fsync = str(conf.get('fsync', 'true')).lower() not in (
             'false', '0', 'no', 'off')
@@ -186,8 +188,7 @@ class AccountReporter(object):
             del self._due[db_file]
             due_now.append((db_file, self._names.pop(db_file)))
         for db_file, (account, container) in due_now:
-            broker = ContainerBroker(db_file, account, container,
-                                     fsync=self.fsync)
+            broker = self._broker(db_file, account, container)
             try:
                 if not broker.exists():
                     continue
@@ -201,6 +202,11 @@ class AccountReporter(object):
             finally:
                 broker.close()
         return done
+
+    def _broker(self, db_file, account=None, container=None):
+        if self.open_broker is not None:
+            return self.open_broker(db_file, account, container)
+        return ContainerBroker(db_file, account, container, fsync=self.fsync)
 
     def _ensure_runner(self):
         if self._runner is None or self._runner.dead:
@@ -243,8 +249,7 @@ class AccountReporter(object):
                     seen += 1
                     if seen % yield_every == 0:
                         eventlet.sleep(0)
-                    broker = ContainerBroker(os.path.join(dirpath, fname),
-                                             fsync=self.fsync)
+                    broker = self._broker(os.path.join(dirpath, fname))
                     try:
                         info = broker.get_info()
                         needs, _ = broker.report_state()

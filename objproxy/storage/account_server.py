@@ -5,7 +5,8 @@ DELETE marks it deleted (Swift's reaper semantics: a deleted account
 answers 404 and refuses re-creation with 403 "Recently deleted"), GET
 lists its containers, HEAD reports its totals.  ``/dev/part/a/c`` (with
 ``X-Backend-Layer: account`` on a shared node) is a container's stats
-report from a container server.
+report from a container server; it is only appended to the account's
+pending file (see db_broker) and merged in batches, before any read.
 """
 from objproxy.common.constraints import LIMITS
 from objproxy.storage.account_broker import AccountBroker
@@ -106,11 +107,12 @@ class AccountServer(DBServer):
         if not broker.exists():
             raise HTTPError(404, 'Account not found')
         override = req.headers.get('X-Account-Override-Deleted', 'no')
-        if override.lower() != 'yes' and broker.is_deleted():
+        if override.lower() != 'yes' and broker.is_deleted(fresh=False):
             raise HTTPError(404, 'Account deleted')
         del_internal = del_ts.internal if del_ts else '0'
         broker.put_container(container, put_ts.internal, del_internal,
                              count, used)
+        self.row_queued(broker)
         if del_ts is not None and del_ts > put_ts:
             return plain_response(204)
         return plain_response(201)

@@ -4,7 +4,10 @@ Object rows arrive from object servers (and later from replicas) in any
 order; ``merge_items`` keeps, per name, the row with the newest timestamp
 (a deleted flag row is a row like any other), so every replica ends up
 with the same rows.  ``object_count``/``bytes_used`` are kept up to date in
-the same transaction, so HEAD never has to count.
+the same transaction, so HEAD never has to count.  Object-row updates
+from object servers are queued in the pending file (``put_record``, see
+db_broker) and merged in batches; everything that reads counters or rows
+merges them first.
 
 The container also remembers where its account replicas are (from the
 ``X-Account-*`` headers of the container PUT/DELETE) and what it last
@@ -25,6 +28,7 @@ class ContainerBroker(DatabaseBroker):
     item_table = 'object'
     item_columns = ('name', 'created_at', 'size', 'content_type', 'etag',
                     'deleted')
+    pending_fields = item_columns
 
     def _create_tables(self, conn, put_timestamp, **kwargs):
         conn.execute('''
@@ -55,8 +59,8 @@ class ContainerBroker(DatabaseBroker):
              put_timestamp, str(uuid.uuid4())))
 
     # -- state -------------------------------------------------------------
-    def is_deleted(self):
-        info = self.get_info()
+    def is_deleted(self, fresh=True):
+        info = self.get_info(fresh)
         return (not info['object_count'] and
                 info['delete_timestamp'] > info['put_timestamp'])
 
@@ -66,10 +70,12 @@ class ContainerBroker(DatabaseBroker):
     # -- object rows -------------------------------------------------------
     def put_object(self, name, timestamp, size, content_type, etag,
                    deleted=0):
-        self.merge_items([{
-            'name': name, 'created_at': timestamp, 'size': int(size),
+        """Queue an object row (merged with the pending file's batch)."""
+        self.put_record({
+            'name': name, 'created_at': norm_ts(timestamp),
+            'size': int(size),
             'content_type': content_type or '', 'etag': etag or '',
-            'deleted': 1 if deleted else 0}])
+            'deleted': 1 if deleted else 0})
 
     def delete_object(self, name, timestamp):
         self.put_object(name, timestamp, 0, 'application/deleted',

@@ -13,12 +13,46 @@ timestamps, counters, a running XOR hash of the rows so two replicas can
 compare contents cheaply, and metadata as JSON ``{key: [value, ts]}``, each
 key merged by its own timestamp).
 
-WAL journaling lets listings read while a writer commits; every write is a
-``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, and the caller acknowledges
-only after the commit returned (``synchronous=FULL`` when the node fsyncs,
-so a commit is on disk, ``NORMAL`` otherwise).
+Row updates go through a pending file first (Swift's ``.pending`` design).
+An object server sends one container update per object PUT/DELETE, and a
+burst of uploads into one container would otherwise cost one SQLite write
+transaction -- and one fsync -- each, serialized on the database lock.
+Instead ``put_record`` appends one small line to ``<db>.pending`` under an
+``flock`` and returns; the pending lines are merged into SQLite in *one*
+transaction when
+
+* the pending file would grow past ``pending_cap`` bytes (128 KiB),
+* anything reads data that must be current: ``get_info`` (HEAD counters,
+  emptiness before DELETE, account reports), listings, and everything
+  replication reads (``get_items_since``, ``get_max_row``,
+  ``get_replication_info``),
+* or periodically (the servers commit what they left pending).
+
+Merging holds the same lock for read + merge + truncate, so a record
+appended meanwhile waits and lands in the emptied file: nothing is lost.
+A line is only merged if it is complete (each record is written as
+``\n<json>\n`` in a single ``write``): a torn last line left by a crash is
+skipped, and the leading newline keeps the next record parseable.  A crash
+after the merge committed but before the truncate re-merges the same rows
+later, which is harmless: merging a row twice changes nothing.
+
+Durability trade-off (the same as Swift's): appends are *not* fsynced.  A
+power loss can lose the newest pending rows of a container, but never the
+object itself (the object server fsyncs object data before it answers),
+and a lost row comes back: replication merges the row from the other
+container replicas, and an object PUT whose update never reached a
+quorum of them is retried from the object server's async pending.  The
+SQLite transactions themselves stay durable (``synchronous=FULL`` when the
+node fsyncs, ``NORMAL`` otherwise) and use WAL journaling so listings
+read while a writer commits.
+
+Blocking SQLite work (waiting for the write lock, commits with their
+fsyncs, merges and listing queries) can be handed to a thread
+(``offload``, e.g. ``eventlet.tpool.execute``), so a slow commit stalls
+only the request that needs it, not every other request of the server.
 """
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -27,10 +61,16 @@ import time
 import uuid
 from contextlib import contextmanager
 
+import eventlet
+
 from objproxy.common.timestamp import Timestamp
 
 BUSY_TIMEOUT_MS = 25000
 ZERO_TS = Timestamp(0).internal
+# Swift's PENDING_CAP: merge once the pending file holds this many bytes
+PENDING_CAP = 131072
+# how long put_record / a merge waits for the pending file's lock
+PENDING_LOCK_TIMEOUT = 10.0
 
 
 class DatabaseError(Exception):
@@ -43,6 +83,35 @@ class DatabaseNotFound(DatabaseError):
 
 class DatabaseAlreadyExists(DatabaseError):
     """initialize() on a path that already holds a database."""
+
+
+class LockTimeout(DatabaseError):
+    """The pending file stayed locked longer than the lock timeout."""
+
+
+def run_inline(func, *args, **kwargs):
+    """The default ``offload``: just call it in this thread."""
+    return func(*args, **kwargs)
+
+
+def run_in_thread(func, *args, **kwargs):
+    """An ``offload`` that runs ``func`` in eventlet's native thread pool.
+
+    The calling green thread waits; the hub keeps serving other requests
+    meanwhile (sqlite3 releases the GIL while it works).  Exceptions are
+    carried back and raised here (tpool itself would print them).
+    """
+    from eventlet import tpool
+
+    def call():
+        try:
+            return True, func(*args, **kwargs)
+        except BaseException as err:  # re-raised in the caller
+            return False, err
+    ok, value = tpool.execute(call)
+    if ok:
+        return value
+    raise value
 
 
 def norm_ts(value):
@@ -89,14 +158,23 @@ class DatabaseBroker(object):
     # columns returned by get_items_since (after ROWID)
     item_columns = ()
 
+    # the fields of one pending record, in order (see put_record)
+    pending_fields = ()
+
     def __init__(self, db_file, account=None, container=None, fsync=True,
-                 timeout=BUSY_TIMEOUT_MS / 1000.0):
+                 timeout=BUSY_TIMEOUT_MS / 1000.0, pending_cap=PENDING_CAP,
+                 pending_timeout=PENDING_LOCK_TIMEOUT, offload=None):
         self.db_file = db_file
         self.db_dir = os.path.dirname(db_file)
+        self.pending_file = db_file + '.pending'
         self.account = account
         self.container = container
         self.fsync = fsync
         self.timeout = timeout
+        # 0 disables the pending file: put_record merges at once
+        self.pending_cap = pending_cap
+        self.pending_timeout = pending_timeout
+        self.offload = offload or run_inline
         self._conn = None
 
     # -- connection handling -------------------------------------------
@@ -135,23 +213,31 @@ class DatabaseBroker(object):
 
     @contextmanager
     def transaction(self):
-        """``BEGIN IMMEDIATE`` .. ``COMMIT``; rolled back on any error."""
+        """``BEGIN IMMEDIATE`` .. ``COMMIT``; rolled back on any error.
+
+        Waiting for the write lock and the commit (the fsync) are the
+        slow, blocking parts: they go through ``offload``.
+        """
         conn = self.conn
-        conn.execute('BEGIN IMMEDIATE')
+        self.offload(conn.execute, 'BEGIN IMMEDIATE')
         try:
             yield conn
         except BaseException:
             conn.execute('ROLLBACK')
             raise
-        conn.execute('COMMIT')
+        self.offload(conn.execute, 'COMMIT')
 
     # -- creation --------------------------------------------------------
     def initialize(self, put_timestamp=None, **kwargs):
         """Create the database file atomically (tmp file + rename).
 
         Raises DatabaseAlreadyExists if another request created it first;
-        callers treat that as "exists" and carry on.
+        callers treat that as "exists" and carry on.  The (empty) pending
+        file is created first, so a database never exists without one.
         """
+        return self.offload(self._initialize, put_timestamp, **kwargs)
+
+    def _initialize(self, put_timestamp=None, **kwargs):
         put_timestamp = norm_ts(put_timestamp or Timestamp.now())
         os.makedirs(self.db_dir, exist_ok=True)
         if self.exists():
@@ -176,6 +262,7 @@ class DatabaseBroker(object):
         conn.close()
         for ext in ('-wal', '-shm'):
             _unlink_quiet(tmp + ext)
+        os.close(os.open(self.pending_file, os.O_WRONLY | os.O_CREAT, 0o644))
         if self.fsync:
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -219,8 +306,15 @@ class DatabaseBroker(object):
         return '%s_stat' % self.db_type
 
     # -- stat / info -----------------------------------------------------
-    def get_info(self):
-        """The stat row as a dict (metadata left as the raw JSON text)."""
+    def get_info(self, fresh=True):
+        """The stat row as a dict (metadata left as the raw JSON text).
+
+        ``fresh`` merges pending rows first so the counters are current
+        (as Swift, a pending file locked for too long is left for later:
+        the answer is then slightly stale rather than an error).
+        """
+        if fresh:
+            self.commit_pending(stale_ok=True)
         cur = self.conn.execute('SELECT * FROM %s' % self.stat_table)
         names = [d[0] for d in cur.description]
         row = cur.fetchone()
@@ -347,6 +441,128 @@ class DatabaseBroker(object):
     def _merge_rows(self, conn, items):
         raise NotImplementedError
 
+    # -- the pending file ------------------------------------------------
+    def put_record(self, item):
+        """Queue one row update: append it to the pending file.
+
+        Cheap and non-blocking (no SQLite, no fsync): see the module
+        docstring for when it is merged and what that trades.  When the
+        pending file is full, it is merged now together with ``item``.
+        Raises DatabaseNotFound when there is no database.
+        """
+        if not self.pending_cap:
+            self.merge_items([item])
+            return
+        record = self._encode_record(item)
+        with self._locked_pending(create=True) as fd:
+            if os.fstat(fd).st_size + len(record) > self.pending_cap:
+                self._merge_pending(fd, [item])
+            else:
+                os.write(fd, record)
+
+    def commit_pending(self, stale_ok=False):
+        """Merge every pending record into SQLite in one transaction.
+
+        Returns how many records were merged.  With ``stale_ok`` a lock
+        held too long by someone else is not an error (0 is returned).
+        """
+        try:
+            if not os.path.getsize(self.pending_file):
+                return 0
+        except OSError:
+            return 0  # no pending file: nothing to merge
+        try:
+            with self._locked_pending(create=False) as fd:
+                return self._merge_pending(fd)
+        except LockTimeout:
+            if stale_ok:
+                return 0
+            raise
+        except DatabaseNotFound:
+            return 0
+
+    def pending_size(self):
+        try:
+            return os.path.getsize(self.pending_file)
+        except OSError:
+            return 0
+
+    def _encode_record(self, item):
+        values = [item.get(field) for field in self.pending_fields]
+        return b'\n' + json.dumps(values, separators=(',', ':')).encode(
+            'ascii') + b'\n'
+
+    def _decode_records(self, data):
+        """Complete, well-formed records of ``data``; the rest skipped."""
+        lines = data.split(b'\n')
+        # the piece after the last newline is a torn (unfinished) write
+        items = []
+        for line in lines[:-1]:
+            if not line:
+                continue
+            try:
+                values = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(values, list) or \
+                    len(values) != len(self.pending_fields) or \
+                    not isinstance(values[0], str):
+                continue
+            items.append(dict(zip(self.pending_fields, values)))
+        return items
+
+    def _merge_pending(self, fd, extra=()):
+        """With the lock held: read, merge (one transaction), truncate."""
+        chunks = []
+        os.lseek(fd, 0, os.SEEK_SET)
+        while True:
+            data = os.read(fd, 1 << 20)
+            if not data:
+                break
+            chunks.append(data)
+        items = self._decode_records(b''.join(chunks)) + list(extra)
+        if items:
+            self.offload(self._merge_items_now, items)
+        if chunks:
+            os.ftruncate(fd, 0)
+        return len(items)
+
+    def _merge_items_now(self, items):
+        with self.transaction() as conn:
+            self._merge_rows(conn, items)
+
+    @contextmanager
+    def _locked_pending(self, create):
+        """The pending file open for appending, under an exclusive flock.
+
+        Waits cooperatively (other green threads run) up to
+        ``pending_timeout``.  ``create`` makes a missing pending file (a
+        database that came without one, e.g. pushed by replication), but
+        never one without a database beside it.
+        """
+        flags = os.O_RDWR | os.O_APPEND
+        try:
+            fd = os.open(self.pending_file, flags)
+        except FileNotFoundError:
+            if not create or not self.exists():
+                raise DatabaseNotFound(self.db_file)
+            fd = os.open(self.pending_file, flags | os.O_CREAT, 0o644)
+        try:
+            deadline = time.time() + self.pending_timeout
+            delay = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.time() >= deadline:
+                        raise LockTimeout(self.pending_file)
+                    eventlet.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield fd
+        finally:
+            os.close(fd)  # closing drops the flock
+
     def _apply_changes(self, conn, hash_delta, deltas):
         """Fold a row-hash XOR and counter deltas {column: n} into stat."""
         row = conn.execute('SELECT hash FROM %s'
@@ -358,12 +574,14 @@ class DatabaseBroker(object):
                      [new_hash] + [deltas[c] for c in cols])
 
     def get_max_row(self):
+        self.commit_pending()
         row = self.conn.execute('SELECT MAX(ROWID) FROM %s'
                                 % self.item_table).fetchone()
         return row[0] if row and row[0] is not None else -1
 
     def get_items_since(self, start, count):
         """Up to ``count`` rows with ROWID > start, oldest change first."""
+        self.commit_pending()
         cols = ', '.join(('ROWID',) + tuple(self.item_columns))
         cur = self.conn.execute(
             'SELECT %s FROM %s WHERE ROWID > ? ORDER BY ROWID LIMIT ?'
@@ -402,7 +620,8 @@ class DatabaseBroker(object):
 
     def get_replication_info(self):
         """What a replicator compares before deciding what to send."""
-        info = self.get_info()
+        self.commit_pending()
+        info = self.get_info(fresh=False)
         info['max_row'] = self.get_max_row()
         info['count'] = self.conn.execute(
             'SELECT COUNT(*) FROM %s' % self.item_table).fetchone()[0]
@@ -416,6 +635,7 @@ class DatabaseBroker(object):
         bookkeeping); a replica that still has the row newer wins anyway.
         """
         ts = norm_ts(age_timestamp)
+        self.commit_pending()
         with self.transaction() as conn:
             self._reclaim(conn, ts)
 
@@ -435,7 +655,15 @@ class DatabaseBroker(object):
         past the whole sub-directory, so a page costs one query per
         sub-directory, not one row per object.  ``path`` lists only the
         direct children of a pseudo-directory (Swift's ``path=``).
+        Pending rows are merged first; the queries go through ``offload``.
         """
+        self.commit_pending()
+        return self.offload(
+            self._listing_rows, select_cols, limit, marker, end_marker,
+            prefix, delimiter, reverse, path, make_subdir)
+
+    def _listing_rows(self, select_cols, limit, marker, end_marker, prefix,
+                      delimiter, reverse, path, make_subdir):
         if path is not None:
             prefix = path.rstrip('/') + '/' if path else ''
             delimiter = '/'

@@ -6,20 +6,33 @@ for writes, carry metadata headers into the database with per-key
 timestamps, and must answer bad input with a clear 4xx instead of a
 traceback.  Doing that once here keeps the two servers about their own
 semantics only.
+
+Row updates (object rows on containers, container rows on accounts) only
+append to the database's pending file (see db_broker); this base class
+also merges what was left pending every ``db_pending_interval`` seconds,
+so an idle database does not keep rows pending forever.  Options (flat
+node conf): ``db_pending_cap`` (bytes, 131072; 0 merges every row at
+once), ``db_pending_interval`` (seconds, 5; 0 never on a timer),
+``db_threadpool`` (true: SQLite commits, merges and listing queries run
+in eventlet's thread pool so they do not stall the server's other
+requests).
 """
 import os
 import sqlite3
 
+import eventlet
 from webob import Request, Response
 
-from objproxy.common.config import get_bool, get_float
+from objproxy.common.config import get_bool, get_float, get_int
 from objproxy.common.constraints import LIMITS, check_metadata
 from objproxy.common.exceptions import ConfigError, DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.timestamp import Timestamp
-from objproxy.storage.db_broker import DatabaseAlreadyExists
+from objproxy.storage.db_broker import (
+    PENDING_CAP, DatabaseAlreadyExists, DatabaseNotFound, LockTimeout,
+    run_in_thread)
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 from objproxy.storage.listing import ListingError
@@ -69,6 +82,14 @@ class DBServer(object):
         self.node_timeout = get_float(conf, 'node_timeout', 3, minimum=0.01)
         self.conn_timeout = get_float(conf, 'conn_timeout', 0.5,
                                       minimum=0.01)
+        self.pending_cap = get_int(conf, 'db_pending_cap', PENDING_CAP,
+                                   minimum=0)
+        self.pending_interval = get_float(conf, 'db_pending_interval', 5.0,
+                                          minimum=0)
+        self.offload = (run_in_thread
+                        if get_bool(conf, 'db_threadpool', True) else None)
+        self._pending = {}      # db_file -> (account, container)
+        self._flusher = None
         self.objproxy_dir = conf.get('objproxy_dir')
         if self.objproxy_dir:
             conf_file = os.path.join(self.objproxy_dir, 'objproxy.conf')
@@ -92,6 +113,12 @@ class DBServer(object):
             resp = plain_response(err.status, err.body, err.headers)
         except ListingError as err:
             resp = plain_response(err.status, err.body)
+        except DatabaseNotFound:
+            resp = plain_response(404, 'Not found')
+        except LockTimeout:
+            self.logger.error('%s %s: pending file locked too long',
+                              req.method, req.path)
+            resp = plain_response(503, 'Database busy')
         except sqlite3.OperationalError as err:
             # locked beyond busy_timeout, disk full, I/O error
             self.logger.error('%s %s: database error: %s', req.method,
@@ -154,9 +181,46 @@ class DBServer(object):
                             name_hash, name_hash + '.db')
 
     def get_broker(self, device, part, account, container=None):
-        return self.broker_class(
+        return self.open_broker(
             self.db_path(device, part, account, container), account,
-            container, fsync=self.fsync)
+            container)
+
+    def open_broker(self, db_file, account=None, container=None):
+        return self.broker_class(
+            db_file, account, container, fsync=self.fsync,
+            pending_cap=self.pending_cap, offload=self.offload)
+
+    # -- rows left in pending files ----------------------------------------
+    def row_queued(self, broker):
+        """A row went to ``broker``'s pending file: merge it on a timer
+        unless something reads (and so merges) it first."""
+        if not self.pending_interval or not self.pending_cap:
+            return
+        self._pending[broker.db_file] = (broker.account, broker.container)
+        if self._flusher is None or self._flusher.dead:
+            self._flusher = eventlet.spawn_after(self.pending_interval,
+                                                 self.commit_pending)
+
+    def commit_pending(self):
+        """Merge every pending file this server queued rows into; returns
+        how many records were merged."""
+        todo, self._pending = self._pending, {}
+        merged = 0
+        for db_file, (account, container) in todo.items():
+            broker = self.open_broker(db_file, account, container)
+            try:
+                merged += broker.commit_pending(stale_ok=True)
+            except Exception as err:
+                self.logger.warning('merging %s.pending failed: %s',
+                                    db_file, err)
+            finally:
+                broker.close()
+            eventlet.sleep(0)
+        self._flusher = None
+        if self._pending:
+            self._flusher = eventlet.spawn_after(self.pending_interval,
+                                                 self.commit_pending)
+        return merged
 
     @staticmethod
     def timestamp(req, header='X-Timestamp', required=True):

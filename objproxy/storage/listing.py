@@ -143,10 +143,31 @@ def iso_last_modified(ts):
 
 
 # -- containers (object rows) ---------------------------------------------
+def listed_size_and_type(size, ctype):
+    """Swift's SLO convention: ``;swift_bytes=N`` in a row's content type
+    is the manifest's total size.  It is listed as ``bytes`` and removed
+    from the content type (the other parameters are kept)."""
+    if 'swift_bytes=' not in ctype:
+        return size, ctype
+    parts = ctype.split(';')
+    kept = [parts[0]]
+    for param in parts[1:]:
+        key, sep, value = param.strip().partition('=')
+        if sep and key.lower() == 'swift_bytes':
+            try:
+                size = int(value.strip())
+            except ValueError:
+                pass
+            continue
+        kept.append(param)
+    return size, ';'.join(kept).rstrip()
+
+
 def object_entry(row):
     name, created_at, size, ctype, etag = row
     if created_at is None:
         return {'subdir': name}
+    size, ctype = listed_size_and_type(size, ctype)
     return {'name': name, 'hash': etag, 'bytes': size,
             'content_type': ctype,
             'last_modified': iso_last_modified(created_at)}
@@ -163,6 +184,7 @@ def render_objects(rows, content_type, container):
                 out.append('<subdir name=%s><name>%s</name></subdir>'
                            % (quoteattr(name), escape(name)))
                 continue
+            size, ctype = listed_size_and_type(size, ctype)
             out.append(
                 '<object><name>%s</name><hash>%s</hash><bytes>%d</bytes>'
                 '<content_type>%s</content_type><last_modified>%s'
