@@ -127,3 +127,20 @@ def test_bad_paths(server, path, status):
     for method in ('GET', 'HEAD', 'PUT', 'POST', 'DELETE'):
         resp = call(server, path, method, {'X-Timestamp': '1'})
         assert resp.status_int == status, (method, path)
+
+
+def test_container_reports_are_queued(server):
+    assert call(server, '/sda/1/a', 'PUT',
+                {'X-Timestamp': '1'}).status_int == 201
+    assert report(server, 'c1', '2', count=3, used=30).status_int == 201
+    assert report(server, 'c2', '2', count=1, used=5).status_int == 201
+    broker = server.get_broker('sda', '1', 'a')
+    assert broker.pending_size() > 0
+    assert broker.get_info(fresh=False)['container_count'] == 0
+    resp = call(server, '/sda/1/a', 'HEAD')
+    assert resp.headers['X-Account-Container-Count'] == '2'
+    assert resp.headers['X-Account-Object-Count'] == '4'
+    assert broker.pending_size() == 0
+    assert report(server, 'c1', '2', del_ts='3').status_int == 204
+    resp = call(server, '/sda/1/a?format=json')
+    assert [c['name'] for c in json.loads(resp.body)] == ['c2']

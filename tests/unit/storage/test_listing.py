@@ -102,3 +102,16 @@ def test_render_containers_formats():
     assert cont.getElementsByTagName('count')[0].firstChild.data == '4'
     assert listing.render_containers(rows, 'text/plain', 'a') == \
         b'c1\nsub-\n'
+
+
+def test_swift_bytes_overrides_size():
+    f = listing.listed_size_and_type
+    assert f(5, 'application/octet-stream;swift_bytes=1234') == \
+        (1234, 'application/octet-stream')
+    assert f(5, 'text/plain; charset=utf-8; swift_bytes=12') == \
+        (12, 'text/plain; charset=utf-8')
+    assert f(5, 'a/b;swift_bytes=junk') == (5, 'a/b')
+    assert f(3, 'text/plain') == (3, 'text/plain')
+    row = ('m', '0000000001.50000', 7, 'a/b;swift_bytes=99', 'e')
+    entry = listing.object_entry(row)
+    assert entry['bytes'] == 99 and entry['content_type'] == 'a/b'
