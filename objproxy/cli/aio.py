@@ -160,8 +160,11 @@ class AllInOne(object):
         from objproxy.cli.clamd_runner import ClamdNotFound, ClamdProcess
         run_dir = os.path.join(self.data_dir, 'run', 'clamd')
         os.makedirs(run_dir, exist_ok=True)
+        # clamd spools each stream before scanning; on tmpfs that costs no
+        # disk bandwidth the replicas need.
+        shm = '/dev/shm' if os.access('/dev/shm', os.W_OK) else None
         self.clamd = ClamdProcess(run_dir, database_dir=self.clamd_db,
-                                  clamd_bin=self.clamd_bin)
+                                  clamd_bin=self.clamd_bin, temp_dir=shm)
         try:
             self.clamd.start()
         except ClamdNotFound as err:

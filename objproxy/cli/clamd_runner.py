@@ -40,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from objproxy.common.clamd import ClamdAddress, ClamdError
@@ -131,8 +132,14 @@ class ClamdProcess(object):
     """One private clamd, configured and supervised from ``run_dir``."""
 
     def __init__(self, run_dir, tcp_port=None, max_size=DEFAULT_MAX_SIZE,
-                 database_dir=None, clamd_bin=None):
+                 database_dir=None, clamd_bin=None, temp_dir=None):
+        """``temp_dir``: where clamd spools each INSTREAM before scanning
+        it (default ``<run_dir>/tmp``).  clamd writes every scanned byte
+        there, so on the storage disk it competes with the replicas'
+        writes; a tmpfs such as /dev/shm avoids that, at the cost of RAM
+        for the streams being scanned."""
         self.run_dir = os.path.abspath(run_dir)
+        self.temp_dir = temp_dir
         self.requested_tcp_port = tcp_port
         self.max_size = int(max_size)
         self.database_dir = database_dir
@@ -145,6 +152,7 @@ class ClamdProcess(object):
         self.tcp_port = None
         self.process = None
         self.startup_seconds = None
+        self._private_tmp = None
 
     @property
     def pid(self):
@@ -168,8 +176,14 @@ class ClamdProcess(object):
                 if name.endswith(('.hdb', '.ndb')):
                     shutil.copyfile(os.path.join(SIGNATURE_DIR, name),
                                     os.path.join(db_dir, name))
-        tmp_dir = os.path.join(self.run_dir, 'tmp')
-        os.makedirs(tmp_dir, exist_ok=True)
+        if self.temp_dir:
+            os.makedirs(self.temp_dir, exist_ok=True)
+            tmp_dir = tempfile.mkdtemp(prefix='objproxy-clamd-',
+                                       dir=self.temp_dir)
+            self._private_tmp = tmp_dir
+        else:
+            tmp_dir = os.path.join(self.run_dir, 'tmp')
+            os.makedirs(tmp_dir, exist_ok=True)
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)  # stale from a killed run
         if self.requested_tcp_port == 0:
@@ -229,6 +243,9 @@ class ClamdProcess(object):
                 proc.wait()
         else:
             proc.wait()
+        if self._private_tmp:
+            shutil.rmtree(self._private_tmp, ignore_errors=True)
+            self._private_tmp = None
 
     def is_running(self):
         return self.process is not None and self.process.poll() is None
