@@ -150,3 +150,19 @@ def test_signature_files_are_shipped():
         name, target, offset, hexsig = ndb.read().strip().split(':')
     assert (target, offset) == ('0', '*')
     assert bytes.fromhex(hexsig) == EICAR_TEST_FILE
+
+
+def test_streams_spool_in_the_given_temp_dir(run_dir, tmp_path):
+    spool_root = tmp_path / 'spool'
+    proc = ClamdProcess(run_dir, max_size=8 * 1024 * 1024,
+                        temp_dir=str(spool_root))
+    proc.start(timeout=30)
+    try:
+        private = read_clamd_conf(proc.conf_path)['TemporaryDirectory']
+        assert os.path.dirname(private) == str(spool_root)
+        writer = proc.address().instream()
+        writer.write(b'clean bytes' * 1000)
+        assert writer.finish().status == 'OK'
+    finally:
+        proc.stop()
+    assert not os.path.exists(private)  # the private spool is removed
