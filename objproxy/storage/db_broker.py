@@ -99,9 +99,15 @@ def run_in_thread(func, *args, **kwargs):
 
     The calling green thread waits; the hub keeps serving other requests
     meanwhile (sqlite3 releases the GIL while it works).  Exceptions are
-    carried back and raised here (tpool itself would print them).
+    carried back and raised here (tpool itself would print them).  Only
+    the main thread's hub can wait for tpool (an app served from another
+    OS thread, as some tests do, would trip over greenlet's thread
+    check), so anywhere else ``func`` simply runs inline.
     """
-    from eventlet import tpool
+    from eventlet import patcher, tpool
+    real_threading = patcher.original('threading')
+    if real_threading.current_thread() is not real_threading.main_thread():
+        return func(*args, **kwargs)
 
     def call():
         try:
