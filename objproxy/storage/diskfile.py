@@ -1,37 +1,12 @@
-"""Objects on disk: atomic writes, verified reads, tombstones and quarantine.
+"""Objects on disk: atomic writes and verified reads of one object.
 
-Layout (Swift's)::
-
-    <device>/objects/<partition>/<suffix>/<hash>/<timestamp>.data|.ts|.meta
-    <device>/objects/<partition>/hashes.json      per-suffix hashes
-    <device>/objects/<partition>/hashes.invalid   suffixes written since
-    <device>/tmp/objw-<random>.tmp                uploads in progress
-    <device>/quarantined/objects/<hash>[-<random>]/
-
-``<hash>`` is ``hash_path(a, c, o)``, ``<suffix>`` its last three hex
-digits, ``<timestamp>`` ``Timestamp.internal`` (file names sort by age).
-
-File format (version 1).  Swift keeps metadata in xattrs, but ext4 gives an
-inode only about 4 KiB of xattr space, less than Swift's maximum metadata
-(90 keys, 4 KiB of names+values, plus system fields).  So every file keeps
-its metadata inside itself, *after* the object bytes, which lets a PUT
-stream the body straight to disk and add the metadata (whose ETag is only
-known at the end) without a second pass::
-
-    +------------------+---------------------+-------------------------+
-    | object bytes     | metadata (JSON,     | trailer, 16 bytes:      |
-    | (Content-Length) | UTF-8, a flat dict  |  b'OPXM'  magic         |
-    |                  | of str -> str)      |  u8   version (1)       |
-    |                  |                     |  3 bytes zero           |
-    |                  |                     |  u32  metadata length   |
-    |                  |                     |  u32  crc32(metadata)   |
-    +------------------+---------------------+-------------------------+
-
-(integers big-endian).  ``.ts`` and ``.meta`` files have no object bytes,
-only metadata and trailer.  A reader takes the trailer from the end of the
-file; the body is everything before the metadata.  A file whose trailer or
-CRC is wrong, or whose body length differs from its ``Content-Length``, is
-corrupt and gets quarantined.
+``DiskFile`` finds, opens and reads an object's current file (merging a
+newer ``.meta``), writes tombstones and metadata updates; its
+``DiskFileWriter`` streams a new file in.  The pieces it stands on have
+their own modules: layout.py (directories and names), object_format.py
+(the metadata trailer), hashdir.py (which files count), suffix_hashes.py
+(hashes.json for replication), quarantine.py and dirsync.py.  The names
+other code has always imported from here are re-exported.
 
 Atomicity: a write goes to ``<device>/tmp``, is fsynced, renamed into its
 hash directory (same filesystem, so atomic) and the directory is fsynced;
@@ -39,20 +14,11 @@ only then are older files of the object removed.  A crash at any moment
 therefore leaves either the old files or the new file, never a torn one;
 a leftover temp file is removed by ``clean_tmp`` when a server starts (a
 live writer holds an flock on its temp file, so only orphans go).
-
-Precedence in a hash directory: the newest ``.data`` or ``.ts`` decides
-whether the object exists; the newest ``.meta`` newer than that ``.data``
-replaces its user metadata; everything else is obsolete.
 """
-import errno
 import fcntl
 import hashlib
-import json
 import os
-import struct
-import time
 import uuid
-import zlib
 
 from eventlet import sleep, tpool
 
@@ -61,416 +27,36 @@ from objproxy.common.exceptions import (
     DiskFileQuarantined)
 from objproxy.common.hashing import hash_path
 from objproxy.common.timestamp import Timestamp
+from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
+from objproxy.storage.hashdir import (
+    cleanup_ondisk_files, gather_ondisk_files, split_filename)
+from objproxy.storage.layout import (
+    DATADIR, DEFAULT_RECLAIM_AGE, HASHES_FILE, INVALID_FILE, LOCK_FILE,
+    NOSPACE_ERRNOS, QUARANTINE, TMP_PREFIX, TMPDIR)
+from objproxy.storage.object_format import (
+    MAGIC, MAX_METADATA_SIZE, SMALL_READ, TRAILER, TRAILER_SIZE, VERSION,
+    CorruptFile, decode_tail, encode_metadata, read_metadata,
+    read_metadata_fd)
+from objproxy.storage.quarantine import clean_tmp, quarantine_dir
+from objproxy.storage.suffix_hashes import (
+    PartitionLock, _is_suffix, get_hashes, hash_suffix, invalidate_hash)
 
-MAGIC = b'OPXM'
-VERSION = 1
-TRAILER = struct.Struct('>4sB3xII')
-TRAILER_SIZE = TRAILER.size  # 16
-MAX_METADATA_SIZE = 1024 * 1024
-# Small files are read in one go (trailer, metadata and body together).
-SMALL_READ = 65536
-
-DATADIR = 'objects'
-TMPDIR = 'tmp'
-QUARANTINE = 'quarantined'
-HASHES_FILE = 'hashes.json'
-INVALID_FILE = 'hashes.invalid'
-LOCK_FILE = '.lock'
-TMP_PREFIX = 'objw-'
-DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
-NOSPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-
-
-class CorruptFile(DiskFileError):
-    """A file's trailer/metadata cannot be trusted."""
-
-
-# --------------------------------------------------------------- format
-def encode_metadata(metadata):
-    blob = json.dumps(metadata, ensure_ascii=False,
-                      separators=(',', ':')).encode('utf-8', 'surrogatepass')
-    return blob + TRAILER.pack(MAGIC, VERSION, len(blob),
-                               zlib.crc32(blob) & 0xffffffff)
+__all__ = [
+    # defined here
+    'DiskFile', 'DiskFileWriter', 'merge_metadata', 'POST_REPLACEABLE',
+    'is_replaceable_key',
+    # re-exported: the names importers have always used from this module
+    'DATADIR', 'DEFAULT_RECLAIM_AGE', 'HASHES_FILE', 'INVALID_FILE',
+    'LOCK_FILE', 'NOSPACE_ERRNOS', 'QUARANTINE', 'TMP_PREFIX', 'TMPDIR',
+    'MAGIC', 'MAX_METADATA_SIZE', 'SMALL_READ', 'TRAILER', 'TRAILER_SIZE',
+    'VERSION', 'CorruptFile', 'decode_tail', 'encode_metadata',
+    'read_metadata', 'read_metadata_fd', 'fsync_dir', 'makedirs_fsynced',
+    'cleanup_ondisk_files', 'gather_ondisk_files', 'split_filename',
+    'PartitionLock', '_is_suffix', 'get_hashes', 'hash_suffix',
+    'invalidate_hash', 'clean_tmp', 'quarantine_dir', 'DiskFileError',
+    'DiskFileNoSpace']
 
 
-def decode_tail(tail, file_size):
-    """(metadata, body_size) from the last bytes of a file.
-
-    ``tail`` must hold at least the trailer; returns (None, needed) when the
-    metadata extends before ``tail`` so the caller reads more.
-    """
-    if len(tail) < TRAILER_SIZE:
-        raise CorruptFile('file too short for a trailer')
-    magic, version, length, crc = TRAILER.unpack(tail[-TRAILER_SIZE:])
-    if magic != MAGIC or version != VERSION:
-        raise CorruptFile('bad trailer magic/version')
-    if length > MAX_METADATA_SIZE or length + TRAILER_SIZE > file_size:
-        raise CorruptFile('bad metadata length')
-    if length + TRAILER_SIZE > len(tail):
-        return None, length + TRAILER_SIZE
-    blob = tail[-TRAILER_SIZE - length:-TRAILER_SIZE]
-    if zlib.crc32(blob) & 0xffffffff != crc:
-        raise CorruptFile('metadata checksum mismatch')
-    try:
-        metadata = json.loads(blob.decode('utf-8', 'surrogatepass'))
-    except ValueError:
-        raise CorruptFile('metadata is not JSON')
-    if not isinstance(metadata, dict):
-        raise CorruptFile('metadata is not a dict')
-    return metadata, file_size - length - TRAILER_SIZE
-
-
-def read_metadata_fd(fd, file_size=None):
-    """(metadata, body_size, tail_bytes) of an open file."""
-    if file_size is None:
-        file_size = os.fstat(fd).st_size
-    want = min(file_size, SMALL_READ)
-    tail = os.pread(fd, want, file_size - want)
-    metadata, body_size = decode_tail(tail, file_size)
-    if metadata is None:
-        want = body_size
-        tail = os.pread(fd, want, file_size - want)
-        metadata, body_size = decode_tail(tail, file_size)
-    return metadata, body_size, tail
-
-
-def read_metadata(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return read_metadata_fd(fd)[0]
-    finally:
-        os.close(fd)
-
-
-# ----------------------------------------------------------- dir helpers
-def fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def makedirs_fsynced(path, fsync=True):
-    """mkdir -p, fsyncing the parent of every directory it created.
-
-    Returns the created directories (deepest first); with ``fsync=False``
-    the caller fsyncs their parents later (after one journal commit on
-    ext4 those fsyncs are nearly free, so it pays to do them last).
-    """
-    created = []
-    probe = path
-    while not os.path.isdir(probe):
-        created.append(probe)
-        probe = os.path.dirname(probe)
-    for directory in reversed(created):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            pass
-    if fsync:
-        for directory in created:
-            fsync_dir(os.path.dirname(directory))
-    return created
-
-
-def split_filename(filename):
-    """(Timestamp, ext) of a ``<ts>.<ext>`` name, or (None, None)."""
-    base, dot, ext = filename.rpartition('.')
-    if not dot or ext not in ('data', 'ts', 'meta'):
-        return None, None
-    try:
-        return Timestamp(base), ext
-    except ValueError:
-        return None, None
-
-
-def gather_ondisk_files(filenames, reclaim_age=None, now=None):
-    """Classify the names in a hash dir.
-
-    Returns a dict with ``data``, ``ts``, ``meta`` (file names or None) and
-    ``obsolete`` (names to delete).
-    """
-    result = {'data': None, 'ts': None, 'meta': None, 'obsolete': []}
-    entries = []
-    for name in filenames:
-        ts, ext = split_filename(name)
-        if ts is not None:
-            entries.append((ts, ext, name))
-    entries.sort(key=lambda e: (e[0], e[1] != 'meta'), reverse=True)
-    decided = False
-    for ts, ext, name in entries:
-        if decided:
-            result['obsolete'].append(name)
-        elif ext == 'meta':
-            if result['meta'] is None:
-                result['meta'] = name
-            else:
-                result['obsolete'].append(name)
-        else:
-            result[ext] = name
-            decided = True
-    if result['ts'] is not None:
-        # metadata updates of a deleted object mean nothing
-        if result['meta']:
-            result['obsolete'].append(result['meta'])
-            result['meta'] = None
-        if reclaim_age is not None:
-            ts = split_filename(result['ts'])[0]
-            if (now or time.time()) - float(ts) > reclaim_age:
-                result['obsolete'].append(result['ts'])
-                result['ts'] = None
-    return result
-
-
-def cleanup_ondisk_files(hash_dir, reclaim_age=DEFAULT_RECLAIM_AGE):
-    """Remove obsolete files; remove the dir when empty. Returns the
-    classification of what is left (dict as gather_ondisk_files)."""
-    try:
-        files = os.listdir(hash_dir)
-    except FileNotFoundError:
-        return gather_ondisk_files([])
-    except NotADirectoryError:
-        # something that is not a hash dir: quarantine-worthy, skip it
-        return gather_ondisk_files([])
-    info = gather_ondisk_files(files, reclaim_age)
-    for name in info['obsolete']:
-        try:
-            os.unlink(os.path.join(hash_dir, name))
-        except FileNotFoundError:
-            pass
-    if not (info['data'] or info['ts'] or info['meta']):
-        try:
-            os.rmdir(hash_dir)
-        except OSError:
-            pass
-    info['files'] = sorted(f for f in (info['data'], info['ts'],
-                                       info['meta']) if f)
-    return info
-
-
-# ------------------------------------------------------------- hashes
-class PartitionLock(object):
-    """flock on ``<partition>/.lock`` guarding hashes.json/.invalid."""
-
-    def __init__(self, partition_dir, timeout=10, blocking=False):
-        self.path = os.path.join(partition_dir, LOCK_FILE)
-        self.timeout = timeout
-        self.blocking = blocking  # True in OS threads (tpool)
-        self.fd = None
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if self.blocking:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-            return self
-        deadline = time.time() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.time() > deadline:
-                    os.close(self.fd)
-                    raise DiskFileError('timed out locking %s' % self.path)
-                sleep(0.001)
-
-    def __exit__(self, *exc):
-        os.close(self.fd)  # closing releases the flock
-
-
-def invalidate_hash(suffix_dir, blocking=False):
-    """Record that a suffix changed; the next get_hashes recomputes it."""
-    partition_dir = os.path.dirname(suffix_dir)
-    suffix = os.path.basename(suffix_dir)
-    try:
-        with PartitionLock(partition_dir, blocking=blocking):
-            fd = os.open(os.path.join(partition_dir, INVALID_FILE),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                os.write(fd, suffix.encode('ascii') + b'\n')
-            finally:
-                os.close(fd)
-    except FileNotFoundError:
-        pass  # partition removed meanwhile: nothing to invalidate
-
-
-def hash_suffix(suffix_dir, reclaim_age=DEFAULT_RECLAIM_AGE):
-    """MD5 of the (cleaned-up) file names in a suffix, or None if empty."""
-    try:
-        hashes = sorted(os.listdir(suffix_dir))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    md5 = hashlib.md5()
-    found = False
-    for name_hash in hashes:
-        info = cleanup_ondisk_files(os.path.join(suffix_dir, name_hash),
-                                    reclaim_age)
-        for name in info['files']:
-            md5.update(('%s/%s\n' % (name_hash, name)).encode('utf-8'))
-            found = True
-    if not found:
-        try:
-            os.rmdir(suffix_dir)
-        except OSError:
-            pass
-        return None
-    return md5.hexdigest()
-
-
-def _load_hashes(partition_dir):
-    try:
-        with open(os.path.join(partition_dir, HASHES_FILE)) as fp:
-            data = json.load(fp)
-        if isinstance(data, dict) and data.get('version') == 1:
-            return dict(data.get('hashes') or {}), True
-    except (OSError, ValueError):
-        pass
-    return {}, False
-
-
-def _save_hashes(partition_dir, hashes):
-    tmp = os.path.join(partition_dir, '.%s.%s' % (HASHES_FILE,
-                                                 uuid.uuid4().hex))
-    with open(tmp, 'w') as fp:
-        json.dump({'version': 1, 'hashes': hashes}, fp, sort_keys=True)
-    os.rename(tmp, os.path.join(partition_dir, HASHES_FILE))
-
-
-def _consolidate(partition_dir, hashes):
-    """Fold hashes.invalid into ``hashes`` (as None); returns those names."""
-    path = os.path.join(partition_dir, INVALID_FILE)
-    try:
-        with open(path, 'rb') as fp:
-            names = set(fp.read().decode('ascii', 'replace').split())
-    except FileNotFoundError:
-        return set()
-    for suffix in names:
-        hashes[suffix] = None
-    return names
-
-
-def _is_suffix(name):
-    return len(name) == 3 and all(c in '0123456789abcdef' for c in name)
-
-
-def get_hashes(device_path, partition, recalculate=(),
-               reclaim_age=DEFAULT_RECLAIM_AGE):
-    """{suffix: md5 of its file names} for one object partition.
-
-    Suffixes written since the last call (hashes.invalid) and those named
-    in ``recalculate`` are recomputed; the rest come from hashes.json.  The
-    replicator imports this; REPLICATE serves it.
-    """
-    partition_dir = os.path.join(device_path, DATADIR, str(partition))
-    if not os.path.isdir(partition_dir):
-        return {}
-    for _attempt in range(5):
-        with PartitionLock(partition_dir):
-            hashes, valid = _load_hashes(partition_dir)
-            _consolidate(partition_dir, hashes)
-            if not valid:
-                hashes = dict((s, None) for s in os.listdir(partition_dir)
-                              if _is_suffix(s))
-            for suffix in recalculate:
-                if _is_suffix(suffix):
-                    hashes[suffix] = None
-            _save_hashes(partition_dir, hashes)
-            try:
-                os.unlink(os.path.join(partition_dir, INVALID_FILE))
-            except FileNotFoundError:
-                pass
-        computed = {}
-        for suffix, value in hashes.items():
-            if value is None:
-                computed[suffix] = hash_suffix(
-                    os.path.join(partition_dir, suffix), reclaim_age)
-        with PartitionLock(partition_dir):
-            stored, _ = _load_hashes(partition_dir)
-            again = _consolidate(partition_dir, stored)
-            for suffix, value in computed.items():
-                if suffix in again or stored.get(suffix, 0) is not None:
-                    continue  # changed while we hashed: leave invalid
-                if value is None:
-                    stored.pop(suffix, None)
-                else:
-                    stored[suffix] = value
-            _save_hashes(partition_dir, stored)
-            try:
-                os.unlink(os.path.join(partition_dir, INVALID_FILE))
-            except FileNotFoundError:
-                pass
-        if all(v is not None for v in stored.values()):
-            return stored
-    # a busy partition kept changing; hand back what we have
-    return dict((s, v) for s, v in stored.items() if v is not None)
-
-
-# ------------------------------------------------------------ quarantine
-def quarantine_dir(device_path, hash_dir):
-    """Move a whole hash dir to quarantine; returns the new path."""
-    name_hash = os.path.basename(hash_dir)
-    qroot = os.path.join(device_path, QUARANTINE, DATADIR)
-    makedirs_fsynced(qroot, fsync=False)
-    target = os.path.join(qroot, name_hash)
-    try:
-        os.rename(hash_dir, target)
-    except OSError as err:
-        if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
-        target = '%s-%s' % (target, uuid.uuid4().hex)
-        os.rename(hash_dir, target)
-    invalidate_hash(os.path.dirname(hash_dir))
-    return target
-
-
-# ------------------------------------------------------------ tmp files
-def clean_tmp(device_path, max_age=86400):
-    """Remove our orphaned temp files; returns how many were removed.
-
-    A live writer holds an flock on its temp file, so any temp file that can
-    be locked belongs to a dead process.  Files older than ``max_age`` are
-    removed even if locked (a writer that wrote nothing for that long is
-    stuck).
-    """
-    tmp_dir = os.path.join(device_path, TMPDIR)
-    try:
-        names = os.listdir(tmp_dir)
-    except OSError:
-        return 0
-    removed = 0
-    now = time.time()
-    for name in names:
-        if not name.startswith(TMP_PREFIX):
-            continue
-        path = os.path.join(tmp_dir, name)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                orphan = True
-            except BlockingIOError:
-                orphan = now - os.fstat(fd).st_mtime > max_age
-            if orphan:
-                try:
-                    os.unlink(path)
-                    removed += 1
-                except FileNotFoundError:
-                    pass
-        finally:
-            os.close(fd)
-    return removed
-
-
-# ------------------------------------------------------------- diskfile
 class DiskFile(object):
     """One object's hash directory: find, read, write, delete it."""
 
