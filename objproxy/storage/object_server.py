@@ -4,8 +4,10 @@
 ``REPLICATE /<device>/<partition>[/<suf>-<suf>...]``.  Files live in
 ``diskfile`` (atomic writes, verified reads, quarantine, suffix hashes);
 container updates and async pendings in ``object_updates``; Range and
-conditional rules in ``ranges``.  This module only speaks HTTP: it turns
-requests into those calls and every bad input into a clear 4xx.
+conditional rules in ``ranges``.  This module only speaks HTTP: one
+handler per method turns a request into those calls; reading and checking
+the request is ``object_request``'s job (every bad input a clear 4xx),
+building the answer ``object_response``'s.
 
 Written against raw WSGI (no request objects) because this is the hottest
 path of the cluster: a 4 KiB GET is a directory listing, one ``pread`` and
@@ -19,115 +21,30 @@ stall every other request of the worker (``disk_tpool = false`` turns that
 off).
 """
 import errno
+import hashlib
 import json
 import os
 import time
-from http import HTTPStatus
 
 import eventlet
 
 from objproxy.common.config import get_bool, get_float, get_int
-from objproxy.common.constraints import LIMITS, check_metadata
 from objproxy.common.exceptions import (
     ChunkReadTimeout, DeviceUnavailable, DiskFileDeleted, DiskFileNoSpace,
     DiskFileNotExist, DiskFileQuarantined)
 from objproxy.common.logs import get_logger
-from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.timestamp import Timestamp
 from objproxy.storage import diskfile, ranges
-from objproxy.storage.devices import (
-    InvalidPath, check_partition, validate_device)
-from objproxy.storage.object_updates import (
-    ContainerNotifier, parse_update_targets)
-
-# Stored with the object besides user/system metadata (Swift's list).
-ALLOWED_HEADERS = ('content-disposition', 'content-encoding', 'x-delete-at',
-                   'x-object-manifest', 'x-static-large-object',
-                   'cache-control', 'content-language', 'expires',
-                   'x-robots-tag')
-META_PREFIXES = ('x-object-meta-', 'x-object-sysmeta-',
-                 'x-object-transient-sysmeta-')
-POST_PREFIXES = ('x-object-meta-', 'x-object-transient-sysmeta-')
-EXTRA_STATUS = {499: 'Client Disconnect', 507: 'Insufficient Storage',
-                422: 'Unprocessable Entity'}
-
-
-def status_line(code):
-    try:
-        phrase = EXTRA_STATUS.get(code) or HTTPStatus(code).phrase
-    except ValueError:
-        phrase = 'Unknown'
-    return '%d %s' % (code, phrase)
-
-
-class HTTPError(Exception):
-    def __init__(self, status, body='', headers=None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or []
-
-
-def respond(start_response, status, headers=(), body=b''):
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    headers = list(headers)
-    if body:
-        headers.append(('Content-Type', 'text/plain; charset=UTF-8'))
-    headers.append(('Content-Length', str(len(body))))
-    start_response(status_line(status), headers)
-    return [body]
-
-
-def header_title(env_key):
-    """HTTP_X_OBJECT_META_FOO_BAR -> X-Object-Meta-Foo-Bar."""
-    return '-'.join(p.capitalize() for p in env_key[5:].split('_'))
-
-
-def request_metadata(env, prefixes, allowed):
-    meta = {}
-    for key, value in env.items():
-        if not key.startswith('HTTP_'):
-            continue
-        name = header_title(key)
-        lname = name.lower()
-        if lname.startswith(prefixes) or lname in allowed:
-            meta[name] = value
-    if 'CONTENT_TYPE' in env and 'content-type' in allowed:
-        meta['Content-Type'] = env['CONTENT_TYPE']
-    return meta
-
-
-def whole_seconds(timestamp):
-    """Seconds as Last-Modified shows them (rounded up, exact)."""
-    return (Timestamp(timestamp).raw + 99999) // 100000
-
-
-def is_replication(env):
-    return env.get('HTTP_X_BACKEND_REPLICATION', '').lower() in (
-        'true', '1', 'yes', 'on')
-
-
-def require_timestamp(env):
-    value = env.get('HTTP_X_TIMESTAMP')
-    if value is None:
-        raise HTTPError(400, 'Missing X-Timestamp header')
-    try:
-        return Timestamp(value.strip())
-    except (ValueError, TypeError, OverflowError):
-        raise HTTPError(400, 'Invalid X-Timestamp header %r' % value)
-
-
-def check_delete_at(env, replication):
-    value = env.get('HTTP_X_DELETE_AT')
-    if value is None:
-        return
-    try:
-        when = int(value)
-    except ValueError:
-        raise HTTPError(400, 'Non-integer X-Delete-At')
-    if not replication and when < time.time():
-        raise HTTPError(400, 'X-Delete-At in past')
+from objproxy.storage.devices import InvalidPath, validate_device
+from objproxy.storage.object_request import (
+    ALLOWED_HEADERS, META_PREFIXES, POST_PREFIXES, HTTPError,
+    check_delete_at, check_user_metadata, content_length, is_replication,
+    object_path, replicate_path, request_metadata, require_timestamp,
+    update_overrides, update_targets)
+from objproxy.storage.object_response import (
+    BodyIter, VerifyingBodyIter, backend_timestamp_error,
+    conditional_response, object_headers, respond, status_line,
+    validator_headers, whole_seconds)
+from objproxy.storage.object_updates import ContainerNotifier
 
 
 class ObjectServer(object):
@@ -204,29 +121,7 @@ class ObjectServer(object):
                            body='Internal server error')
 
     def _object_path(self, env):
-        """(device_path, partition, account, container, obj) or 4xx/507."""
-        try:
-            path = wsgi_to_str(env.get('PATH_INFO', ''))
-            device, part, account, container, obj = split_path(
-                path, 5, 5, True)
-        except PathError as err:
-            raise HTTPError(400, str(err))
-        try:
-            partition = check_partition(part)
-            device_path = validate_device(self.devices, device,
-                                          self.mount_check)
-        except InvalidPath as err:
-            raise HTTPError(400, str(err))
-        if len(obj.encode('utf-8')) > LIMITS['max_object_name_length']:
-            raise HTTPError(400, 'Object name length of %d longer than %d'
-                            % (len(obj.encode('utf-8')),
-                               LIMITS['max_object_name_length']))
-        if len(container.encode('utf-8')) > \
-                LIMITS['max_container_name_length']:
-            raise HTTPError(400, 'Container name too long')
-        if len(account.encode('utf-8')) > LIMITS['max_account_name_length']:
-            raise HTTPError(400, 'Account name too long')
-        return device_path, partition, account, container, obj
+        return object_path(env, self.devices, self.mount_check)
 
     def _diskfile(self, device_path, partition, account, container, obj):
         return diskfile.DiskFile(device_path, partition, account, container,
@@ -240,39 +135,16 @@ class ObjectServer(object):
             self._object_path(env)
         timestamp = require_timestamp(env)
         replication = is_replication(env)
-        chunked = 'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower()
-        clen = env.get('CONTENT_LENGTH')
-        if clen not in (None, '') and not chunked:
-            try:
-                content_length = int(clen)
-                if content_length < 0:
-                    raise ValueError
-            except ValueError:
-                raise HTTPError(400, 'Invalid Content-Length')
-        elif chunked:
-            content_length = None
-        else:
-            raise HTTPError(411, 'Missing Content-Length')
-        if content_length is not None and \
-                content_length > LIMITS['max_file_size']:
-            raise HTTPError(413, 'Your request is too large.')
-        headers_view = dict((header_title(k), v) for k, v in env.items()
-                            if k.startswith('HTTP_X_OBJECT_META_'))
-        error = check_metadata(headers_view, 'object')
-        if error:
-            raise HTTPError(400, error)
+        length = content_length(env)
+        check_user_metadata(env)
         check_delete_at(env, replication)
-        try:
-            targets, cpart = parse_update_targets(env)
-        except ValueError as err:
-            raise HTTPError(400, str(err))
+        targets, cpart = update_targets(env)
         df = self._diskfile(device_path, partition, account, container, obj)
         ondisk = df.classify()
         newest = ondisk['data'] or ondisk['ts']
         current = diskfile.split_filename(newest)[0] if newest else None
         if current is not None and current >= timestamp:
-            raise HTTPError(409, '', [('X-Backend-Timestamp',
-                                       current.internal)])
+            raise backend_timestamp_error(409, current)
         if env.get('HTTP_IF_NONE_MATCH', '').strip() == '*' and \
                 ondisk['data']:
             raise HTTPError(412, 'Precondition Failed')
@@ -280,7 +152,7 @@ class ObjectServer(object):
         writer = df.writer()
         try:
             writer.open()
-            self._receive_body(env, writer, content_length)
+            self._receive_body(env, writer, length)
             etag = writer.etag
             client_etag = env.get('HTTP_ETAG')
             if client_etag is not None and \
@@ -301,19 +173,11 @@ class ObjectServer(object):
                       'X-Content-Type': metadata['Content-Type'],
                       'X-Etag': etag,
                       'X-Trans-Id': env.get('HTTP_X_TRANS_ID', '-')}
-            self._apply_overrides(env, update)
+            update_overrides(env, update)
             self.notifier.update(device_path, df.name_hash, timestamp,
                                  'PUT', account, container, obj, update,
                                  targets, cpart)
         return respond(start_response, 201, [('ETag', etag)])
-
-    @staticmethod
-    def _apply_overrides(env, update):
-        prefix = 'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_'
-        for key, value in env.items():
-            if key.startswith(prefix):
-                update['X-' + header_title('HTTP_' + key[len(prefix):])] = \
-                    value
 
     def _receive_body(self, env, writer, content_length):
         inp = env['wsgi.input']
@@ -351,8 +215,7 @@ class ObjectServer(object):
         try:
             metadata = df.open()
         except DiskFileDeleted as err:
-            raise HTTPError(404, '', [('X-Backend-Timestamp',
-                                       err.timestamp.internal)])
+            raise backend_timestamp_error(404, err.timestamp)
         except (DiskFileNotExist, DiskFileQuarantined):
             raise HTTPError(404)
         delete_at = metadata.get('X-Delete-At')
@@ -363,66 +226,33 @@ class ObjectServer(object):
                 expired = False
             if expired:
                 df.close()
-                raise HTTPError(404, '', [('X-Backend-Timestamp',
-                                           df.timestamp.internal)])
+                raise backend_timestamp_error(404, df.timestamp)
         return df, metadata
-
-    @staticmethod
-    def _object_headers(df, metadata):
-        headers = [
-            ('Content-Type', metadata.get('Content-Type',
-                                          'application/octet-stream')),
-            ('ETag', metadata['ETag']),
-            ('Last-Modified', Timestamp(metadata['X-Timestamp']).http_date),
-            ('X-Timestamp', Timestamp(metadata['X-Timestamp']).normal),
-            ('X-Backend-Timestamp', df.timestamp.internal),
-            ('X-Backend-Data-Timestamp', df.data_timestamp.internal),
-            ('X-Backend-Durable-Timestamp', df.data_timestamp.internal),
-            ('Accept-Ranges', 'bytes'),
-        ]
-        for key, value in metadata.items():
-            lkey = key.lower()
-            if lkey.startswith(META_PREFIXES) or lkey in ALLOWED_HEADERS:
-                headers.append((key, value))
-        return headers
 
     def HEAD(self, env, start_response):
         df, metadata = self._open_for_read(env)
         df.close()
-        headers = self._object_headers(df, metadata)
+        headers = object_headers(df, metadata)
         cond = ranges.evaluate_conditions(
             env, metadata['ETag'],
             whole_seconds(metadata['X-Timestamp']), 'HEAD')
         if cond:
-            return self._conditional(start_response, cond, headers)
+            return conditional_response(start_response, cond, headers)
         headers.append(('Content-Length', str(df.body_size)))
         start_response(status_line(200), headers)
         return []
 
-    @staticmethod
-    def _conditional(start_response, status, headers):
-        if status == 304:
-            keep = [h for h in headers if h[0] != 'Content-Type']
-            start_response(status_line(304), keep + [('Content-Length',
-                                                      '0')])
-            return []
-        return respond(start_response, 412, [
-            h for h in headers if h[0] in ('ETag', 'Last-Modified',
-                                           'X-Timestamp',
-                                           'X-Backend-Timestamp')],
-            'Precondition Failed')
-
     def GET(self, env, start_response):
         df, metadata = self._open_for_read(env)
         try:
-            headers = self._object_headers(df, metadata)
+            headers = object_headers(df, metadata)
             etag = metadata['ETag']
             cond = ranges.evaluate_conditions(
                 env, etag,
                 whole_seconds(metadata['X-Timestamp']), 'GET')
             if cond:
                 df.close()
-                return self._conditional(start_response, cond, headers)
+                return conditional_response(start_response, cond, headers)
             size = df.body_size
             wanted = ranges.parse_range(env.get('HTTP_RANGE'), size)
             ignore_if = env.get(
@@ -435,10 +265,8 @@ class ObjectServer(object):
             if wanted == []:
                 df.close()
                 return respond(start_response, 416, [
-                    ('Content-Range', 'bytes */%d' % size)] + [
-                    h for h in headers if h[0] in (
-                        'ETag', 'Last-Modified', 'X-Timestamp',
-                        'X-Backend-Timestamp')],
+                    ('Content-Range', 'bytes */%d' % size)] +
+                    validator_headers(headers),
                     'Requested Range Not Satisfiable')
             if wanted is None:
                 return self._get_whole(df, etag, size, headers,
@@ -473,7 +301,7 @@ class ObjectServer(object):
             # before sending a single header
             body = df.tail[:size]
             df.close()
-            if diskfile.hashlib.md5(body).hexdigest() != etag:
+            if hashlib.md5(body).hexdigest() != etag:
                 try:
                     df.quarantine('ETag mismatch')
                 except DiskFileQuarantined:
@@ -491,25 +319,19 @@ class ObjectServer(object):
         device_path, partition, account, container, obj = \
             self._object_path(env)
         timestamp = require_timestamp(env)
-        headers_view = dict((header_title(k), v) for k, v in env.items()
-                            if k.startswith('HTTP_X_OBJECT_META_'))
-        error = check_metadata(headers_view, 'object')
-        if error:
-            raise HTTPError(400, error)
+        check_user_metadata(env)
         check_delete_at(env, is_replication(env))
         df = self._diskfile(device_path, partition, account, container, obj)
         try:
             df.open()
         except DiskFileDeleted as err:
-            raise HTTPError(404, '', [('X-Backend-Timestamp',
-                                       err.timestamp.internal)])
+            raise backend_timestamp_error(404, err.timestamp)
         except (DiskFileNotExist, DiskFileQuarantined):
             raise HTTPError(404)
         finally:
             df.close()
         if df.timestamp >= timestamp:
-            raise HTTPError(409, '', [('X-Backend-Timestamp',
-                                       df.timestamp.internal)])
+            raise backend_timestamp_error(409, df.timestamp)
         meta = request_metadata(env, POST_PREFIXES,
                                 diskfile.POST_REPLACEABLE)
         df.write_meta(timestamp, meta)
@@ -520,10 +342,7 @@ class ObjectServer(object):
         device_path, partition, account, container, obj = \
             self._object_path(env)
         timestamp = require_timestamp(env)
-        try:
-            targets, cpart = parse_update_targets(env)
-        except ValueError as err:
-            raise HTTPError(400, str(err))
+        targets, cpart = update_targets(env)
         df = self._diskfile(device_path, partition, account, container, obj)
         exists = False
         metadata = {}
@@ -544,8 +363,7 @@ class ObjectServer(object):
             if str(metadata.get('X-Delete-At')) != if_delete_at.strip():
                 raise HTTPError(412, 'X-Delete-At mismatch')
         if current is not None and current >= timestamp:
-            raise HTTPError(409, '', [('X-Backend-Timestamp',
-                                       current.internal)])
+            raise backend_timestamp_error(409, current)
         df.write_tombstone(timestamp)
         if targets and not is_replication(env):
             self.notifier.update(
@@ -559,21 +377,8 @@ class ObjectServer(object):
 
     # ----------------------------------------------------------- REPLICATE
     def REPLICATE(self, env, start_response):
-        try:
-            path = wsgi_to_str(env.get('PATH_INFO', ''))
-            device, part, suffixes = split_path(path, 2, 3)
-        except PathError as err:
-            raise HTTPError(400, str(err))
-        try:
-            partition = check_partition(part)
-            device_path = validate_device(self.devices, device,
-                                          self.mount_check)
-        except InvalidPath as err:
-            raise HTTPError(400, str(err))
-        recalculate = suffixes.split('-') if suffixes else []
-        for suffix in recalculate:
-            if not diskfile._is_suffix(suffix):
-                raise HTTPError(400, 'Invalid suffix %r' % suffix)
+        device_path, partition, recalculate = replicate_path(
+            env, self.devices, self.mount_check)
         hashes = diskfile.get_hashes(device_path, partition, recalculate,
                                      self.reclaim_age)
         body = json.dumps(hashes, sort_keys=True).encode('ascii')
@@ -581,69 +386,6 @@ class ObjectServer(object):
             ('Content-Type', 'application/json'),
             ('Content-Length', str(len(body)))])
         return [body]
-
-
-class BodyIter(object):
-    """Streams byte ranges (optionally as multipart parts) of an open file."""
-
-    def __init__(self, df, parts, closing, chunk_size):
-        self.df = df
-        self.parts = parts
-        self.closing = closing
-        self.chunk_size = chunk_size
-
-    def __iter__(self):
-        try:
-            for head, start, stop in self.parts:
-                if head:
-                    yield head
-                for chunk in self.df.read_body_range(start, stop,
-                                                     self.chunk_size):
-                    yield chunk
-                if head:
-                    yield b'\r\n'
-            if self.closing:
-                yield self.closing
-        finally:
-            self.df.close()
-
-    def close(self):
-        self.df.close()
-
-
-class VerifyingBodyIter(object):
-    """Streams a whole body, checking its MD5; quarantines a bad file."""
-
-    def __init__(self, df, size, etag, chunk_size, logger):
-        self.df = df
-        self.size = size
-        self.etag = etag
-        self.chunk_size = chunk_size
-        self.logger = logger
-
-    def __iter__(self):
-        md5 = diskfile.hashlib.md5()
-        sent = 0
-        try:
-            for chunk in self.df.read_body_range(0, self.size,
-                                                 self.chunk_size):
-                md5.update(chunk)
-                sent += len(chunk)
-                yield chunk
-        except diskfile.DiskFileError:
-            pass
-        self.df.close()
-        if sent == self.size and md5.hexdigest() == self.etag:
-            return
-        self.logger.error('quarantined %s: content does not match its '
-                          'ETag', self.df.name)
-        try:
-            self.df.quarantine('ETag mismatch')
-        except DiskFileQuarantined:
-            pass
-
-    def close(self):
-        self.df.close()
 
 
 def app_factory(global_conf, **local_conf):

@@ -1,0 +1,149 @@
+"""Responses of the object server: status lines, errors, headers, bodies.
+
+Why it is its own module: everything the object server sends back (the
+raw-WSGI status line and header tuples, the 304/412 answers to
+conditional requests, and the iterators that stream and verify object
+bodies) is independent of how a request is parsed or dispatched.
+"""
+import hashlib
+from http import HTTPStatus
+
+from objproxy.common.exceptions import DiskFileError, DiskFileQuarantined
+from objproxy.common.timestamp import Timestamp
+from objproxy.storage.object_request import (
+    ALLOWED_HEADERS, META_PREFIXES, HTTPError)
+
+EXTRA_STATUS = {499: 'Client Disconnect', 507: 'Insufficient Storage',
+                422: 'Unprocessable Entity'}
+
+
+def status_line(code):
+    try:
+        phrase = EXTRA_STATUS.get(code) or HTTPStatus(code).phrase
+    except ValueError:
+        phrase = 'Unknown'
+    return '%d %s' % (code, phrase)
+
+
+def respond(start_response, status, headers=(), body=b''):
+    """Start a response with a short plain-text (or empty) body."""
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    headers = list(headers)
+    if body:
+        headers.append(('Content-Type', 'text/plain; charset=UTF-8'))
+    headers.append(('Content-Length', str(len(body))))
+    start_response(status_line(status), headers)
+    return [body]
+
+
+def whole_seconds(timestamp):
+    """Seconds as Last-Modified shows them (rounded up, exact)."""
+    return (Timestamp(timestamp).raw + 99999) // 100000
+
+
+def backend_timestamp_error(status, timestamp):
+    """A bodiless error naming the newest timestamp on disk (Swift's
+    404-for-tombstone and 409-for-conflict)."""
+    return HTTPError(status, '', [('X-Backend-Timestamp',
+                                   timestamp.internal)])
+
+
+def object_headers(df, metadata):
+    """GET/HEAD headers of an opened object (no Content-Length yet)."""
+    headers = [
+        ('Content-Type', metadata.get('Content-Type',
+                                      'application/octet-stream')),
+        ('ETag', metadata['ETag']),
+        ('Last-Modified', Timestamp(metadata['X-Timestamp']).http_date),
+        ('X-Timestamp', Timestamp(metadata['X-Timestamp']).normal),
+        ('X-Backend-Timestamp', df.timestamp.internal),
+        ('X-Backend-Data-Timestamp', df.data_timestamp.internal),
+        ('X-Backend-Durable-Timestamp', df.data_timestamp.internal),
+        ('Accept-Ranges', 'bytes'),
+    ]
+    for key, value in metadata.items():
+        lkey = key.lower()
+        if lkey.startswith(META_PREFIXES) or lkey in ALLOWED_HEADERS:
+            headers.append((key, value))
+    return headers
+
+
+def conditional_response(start_response, status, headers):
+    """The 304 or 412 that ``ranges.evaluate_conditions`` asked for."""
+    if status == 304:
+        keep = [h for h in headers if h[0] != 'Content-Type']
+        start_response(status_line(304), keep + [('Content-Length', '0')])
+        return []
+    return respond(start_response, 412, validator_headers(headers),
+                   'Precondition Failed')
+
+
+def validator_headers(headers):
+    """The headers that identify a version, for bodiless error answers."""
+    return [h for h in headers if h[0] in ('ETag', 'Last-Modified',
+                                           'X-Timestamp',
+                                           'X-Backend-Timestamp')]
+
+
+class BodyIter(object):
+    """Streams byte ranges (optionally as multipart parts) of an open file."""
+
+    def __init__(self, df, parts, closing, chunk_size):
+        self.df = df
+        self.parts = parts
+        self.closing = closing
+        self.chunk_size = chunk_size
+
+    def __iter__(self):
+        try:
+            for head, start, stop in self.parts:
+                if head:
+                    yield head
+                for chunk in self.df.read_body_range(start, stop,
+                                                     self.chunk_size):
+                    yield chunk
+                if head:
+                    yield b'\r\n'
+            if self.closing:
+                yield self.closing
+        finally:
+            self.df.close()
+
+    def close(self):
+        self.df.close()
+
+
+class VerifyingBodyIter(object):
+    """Streams a whole body, checking its MD5; quarantines a bad file."""
+
+    def __init__(self, df, size, etag, chunk_size, logger):
+        self.df = df
+        self.size = size
+        self.etag = etag
+        self.chunk_size = chunk_size
+        self.logger = logger
+
+    def __iter__(self):
+        md5 = hashlib.md5()
+        sent = 0
+        try:
+            for chunk in self.df.read_body_range(0, self.size,
+                                                 self.chunk_size):
+                md5.update(chunk)
+                sent += len(chunk)
+                yield chunk
+        except DiskFileError:
+            pass
+        self.df.close()
+        if sent == self.size and md5.hexdigest() == self.etag:
+            return
+        self.logger.error('quarantined %s: content does not match its '
+                          'ETag', self.df.name)
+        try:
+            self.df.quarantine('ETag mismatch')
+        except DiskFileQuarantined:
+            pass
+
+    def close(self):
+        self.df.close()
