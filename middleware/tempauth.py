@@ -48,132 +48,34 @@ import base64
 import hmac
 import json
 import os
-import threading
 import time
-from urllib.parse import urlparse
 
 from webob import Request, Response
 
+from middleware.tempauth_tokens import (
+    LOCAL_TOKEN_LIMIT, LocalTokenStore, TokenStore)
+from objproxy.common.acl import (
+    ACCOUNT_ACL_KEYS, REFERRER_PREFIXES, acl_grants, clean_acl, parse_acl,
+    parse_account_acl, referrer_allowed)
 from objproxy.common.config import (
     check_options, config_true_value, get_bool, get_choice, get_int,
     get_list)
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
-from objproxy.common.memcached import MemcacheConnectionError, client_from_conf
+from objproxy.common.memcached import client_from_conf
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+
+# Names this filter has always offered; the ACL and token helpers now live
+# in objproxy.common.acl and middleware.tempauth_tokens.
+__all__ = ['TempAuth', 'filter_factory', 'clean_acl', 'parse_acl',
+           'referrer_allowed', 'parse_account_acl', 'LocalTokenStore',
+           'SECTION', 'ACCOUNT_ACL_SYSMETA', 'ACCOUNT_ACL_HEADER',
+           'ACCOUNT_ACL_KEYS', 'REFERRER_PREFIXES', 'LOCAL_TOKEN_LIMIT']
 
 SECTION = 'filter:tempauth'
 ACCOUNT_ACL_SYSMETA = 'X-Account-Sysmeta-Core-Access-Control'
 ACCOUNT_ACL_HEADER = 'X-Account-Access-Control'
-ACCOUNT_ACL_KEYS = ('admin', 'read-write', 'read-only')
-REFERRER_PREFIXES = ('.r:', '.ref:', '.referer:', '.referrer:')
-LOCAL_TOKEN_LIMIT = 100000
-
-
-# -- ACL parsing (container ACLs, Swift's v1 format) -------------------------
-def clean_acl(name, value):
-    """Validate and normalise a container ACL header; ValueError when bad.
-
-    The proxy calls this (``env['swift.clean_acl']``) for X-Container-Read
-    and X-Container-Write on container PUT/POST and answers 400 with the
-    message on ValueError.
-    """
-    name = name.lower()
-    is_write = name in ('write', 'x-container-write')
-    result = []
-    for item in (value or '').split(','):
-        item = item.strip()
-        if not item:
-            continue
-        if not item.startswith('.'):
-            result.append(item)
-            continue
-        if item == '.rlistings':
-            if is_write:
-                raise ValueError('.rlistings is not allowed in a write ACL')
-            result.append(item)
-            continue
-        prefix = next((p for p in REFERRER_PREFIXES if item.startswith(p)),
-                      None)
-        if prefix is None:
-            raise ValueError('Unknown designator %r in ACL' % item)
-        if is_write:
-            raise ValueError('Referrers not allowed in write ACL: %r' % item)
-        host = item[len(prefix):].strip()
-        negate = host.startswith('-')
-        if negate:
-            host = host[1:].strip()
-        if not host or host in ('-',):
-            raise ValueError('No host/domain value after referrer '
-                             'designation in ACL: %r' % item)
-        if '://' in host:
-            host = urlparse(host).hostname or ''
-            if not host:
-                raise ValueError('Bad referrer in ACL: %r' % item)
-        result.append('.r:%s%s' % ('-' if negate else '', host))
-    return ','.join(result)
-
-
-def parse_acl(acl):
-    """ACL string -> (referrers, groups)."""
-    referrers, groups = [], []
-    for item in (acl or '').split(','):
-        item = item.strip()
-        if not item:
-            continue
-        prefix = next((p for p in REFERRER_PREFIXES if item.startswith(p)),
-                      None)
-        if prefix:
-            referrers.append(item[len(prefix):].strip())
-        else:
-            groups.append(item)
-    return referrers, groups
-
-
-def referrer_allowed(referer, referrers):
-    """Swift's referrer rules: ``*``, ``host``, ``.domain``, ``-`` denies."""
-    allowed = False
-    host = None
-    if referer:
-        try:
-            host = urlparse(referer).hostname
-        except ValueError:
-            host = None
-    for rule in referrers:
-        negate = rule.startswith('-')
-        target = rule[1:] if negate else rule
-        if target == '*':
-            matches = True
-        elif not host:
-            matches = False
-        elif target.startswith('.'):
-            matches = host.endswith(target) or host == target[1:]
-        else:
-            matches = host == target
-        if matches:
-            allowed = not negate
-    return allowed
-
-
-def parse_account_acl(text):
-    """JSON account ACL -> dict, or raise ValueError with a readable reason."""
-    if text is None or text.strip() == '':
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ValueError('Syntax error in input (%r)' % text)
-    if not isinstance(data, dict):
-        raise ValueError('Syntax error in input (%r)' % text)
-    for key, value in data.items():
-        if key not in ACCOUNT_ACL_KEYS:
-            raise ValueError('Key %r not recognized' % key)
-        if not isinstance(value, list):
-            raise ValueError('Value for key %r must be a list' % key)
-        if not all(isinstance(v, str) for v in value):
-            raise ValueError('Elements of %r list must be strings' % key)
-    return data
 
 
 def _lookup_account_info(env, app, account):
@@ -189,35 +91,6 @@ def _lookup_account_info(env, app, account):
             pass
     return (env.get('swift.infocache') or {}).get('account/%s' % account) \
         or {}
-
-
-# -- token stores -------------------------------------------------------------
-class LocalTokenStore(object):
-    """Tokens in this process (no memcached): expiring entries, bounded."""
-
-    def __init__(self):
-        self._data = {}
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        value, expires = entry
-        if expires < time.time():
-            self._data.pop(key, None)
-            return None
-        return value
-
-    def set(self, key, value, ttl):
-        with self._lock:
-            if len(self._data) >= LOCAL_TOKEN_LIMIT:
-                now = time.time()
-                for k in [k for k, (_, e) in self._data.items() if e < now]:
-                    del self._data[k]
-                while len(self._data) >= LOCAL_TOKEN_LIMIT:
-                    del self._data[next(iter(self._data))]
-            self._data[key] = (value, time.time() + ttl)
 
 
 class TempAuth(object):
@@ -262,6 +135,8 @@ class TempAuth(object):
         self.users = self._load_users(conf)
         self.memcache = client_from_conf(conf)
         self.local_tokens = LocalTokenStore()
+        self.tokens = TokenStore(self.memcache, self.local_tokens,
+                                 self.logger)
 
     # -- configuration ---------------------------------------------------
     def _load_users(self, conf):
@@ -376,38 +251,14 @@ class TempAuth(object):
             return False
         return bool(account) and self._account_prefix(account) is not None
 
-    # -- token storage ---------------------------------------------------
-    def _cache(self, env):
-        return env.get('swift.cache') or self.memcache
-
+    # -- tokens ---------------------------------------------------------
     def _token_key(self, token):
         return '%s/token/%s' % (self._account_prefix(token) or
                                 self.reseller_prefix, token)
 
-    def _store(self, env, key, value, ttl):
-        self.local_tokens.set(key, value, ttl)
-        cache = self._cache(env)
-        if cache is not None:
-            try:
-                cache.set(key, value, ttl=ttl)
-            except MemcacheConnectionError as err:
-                self.logger.error('tempauth: cannot store in memcached, '
-                                  'token valid on this proxy only: %s', err)
-
-    def _fetch(self, env, key):
-        cache = self._cache(env)
-        if cache is not None:
-            try:
-                value = cache.get(key)
-                if value is not None:
-                    return value
-            except MemcacheConnectionError as err:
-                self.logger.error('tempauth: memcached unavailable: %s', err)
-        return self.local_tokens.get(key)
-
     def get_groups(self, env, token):
         """The comma-separated groups for a valid token, else None."""
-        entry = self._fetch(env, self._token_key(token))
+        entry = self.tokens.fetch(env, self._token_key(token))
         if not entry:
             return None
         try:
@@ -471,7 +322,7 @@ class TempAuth(object):
                 return None
         if not req.remote_user:
             return self.denied_response(req)
-        if self._acl_grants(acl_groups, user_groups, account_user):
+        if acl_grants(acl_groups, user_groups, account_user):
             return None
 
         granted, error = self._authorize_by_account_acl(
@@ -479,18 +330,6 @@ class TempAuth(object):
         if granted:
             return error
         return self.denied_response(req)
-
-    @staticmethod
-    def _acl_grants(acl_groups, user_groups, account_user):
-        if not account_user or ':' not in account_user:
-            return any(g in user_groups for g in acl_groups)
-        acct, user = account_user.split(':', 1)
-        for group in acl_groups:
-            if group in user_groups or group in ('*', '*:*'):
-                return True
-            if group == acct + ':*' or group == '*:' + user:
-                return True
-        return False
 
     def _authorize_by_account_acl(self, req, account, container,
                                   user_groups, account_user):
@@ -509,7 +348,7 @@ class TempAuth(object):
             return False, None
 
         def member(key):
-            return any(self._acl_grants([g], user_groups, account_user)
+            return any(acl_grants([g], user_groups, account_user)
                        for g in acls.get(key, ()))
 
         if member('admin'):
@@ -628,9 +467,9 @@ class TempAuth(object):
         token = None
         expires = 0
         if not config_true_value(req.headers.get('X-Auth-New-Token', '')):
-            token = self._fetch(req.environ, user_key)
+            token = self.tokens.fetch(req.environ, user_key)
             if token:
-                stored = self._fetch(req.environ, self._token_key(token))
+                stored = self.tokens.fetch(req.environ, self._token_key(token))
                 if (stored and stored[0] > time.time() and
                         stored[1] == groups):
                     expires = stored[0]
@@ -639,9 +478,9 @@ class TempAuth(object):
         if not token:
             token = '%stk%s' % (self.reseller_prefix, os.urandom(16).hex())
             expires = time.time() + life
-            self._store(req.environ, self._token_key(token),
+            self.tokens.store(req.environ, self._token_key(token),
                         [expires, groups, token], life)
-            self._store(req.environ, user_key, token, life)
+            self.tokens.store(req.environ, user_key, token, life)
         body = json.dumps({'storage': {'default': 'local', 'local': url}})
         resp = Response(request=req, status=200, body=body.encode(),
                         content_type='application/json')
