@@ -5,6 +5,7 @@ into typed values and name the option (and section) when a value is wrong,
 so an operator sees ``ratelimit: max_sleep_time_seconds must be a number``
 instead of a traceback.
 """
+import configparser
 import re
 
 from objproxy.common.exceptions import ConfigError
@@ -25,6 +26,20 @@ COMMON_OPTIONS = (
     'mount_check', 'conn_timeout', 'node_timeout', 'keepalive_timeout',
     'log_requests',
 )
+
+
+def read_conf_file(conf_path, raw=True):
+    """A parsed ini file, or ConfigError saying why it could not be read."""
+    parser = (configparser.RawConfigParser() if raw
+              else configparser.ConfigParser())
+    try:
+        with open(conf_path) as fp:
+            parser.read_file(fp)
+    except OSError as err:
+        raise ConfigError('cannot read %s: %s' % (conf_path, err.strerror))
+    except configparser.Error as err:
+        raise ConfigError('cannot parse %s: %s' % (conf_path, err))
+    return parser
 
 
 def config_true_value(value):

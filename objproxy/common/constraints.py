@@ -3,10 +3,10 @@
 Defaults are Swift's; ``[objproxy-constraints]`` in objproxy.conf may
 override them, exactly like ``[swift-constraints]`` in swift.conf.
 """
-import configparser
 import http.client
 import os
 
+from objproxy.common.config import read_conf_file
 from objproxy.common.exceptions import ConfigError
 
 DEFAULTS = {
@@ -45,11 +45,9 @@ def load_constraints(objproxy_dir=None, conf_path=None):
         objproxy_dir = objproxy_dir or os.environ.get('OBJPROXY_DIR',
                                                       '/etc/objproxy')
         conf_path = os.path.join(objproxy_dir, 'objproxy.conf')
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(conf_path)
-    except configparser.Error as err:
-        raise ConfigError('cannot parse %s: %s' % (conf_path, err))
+    if not os.path.exists(conf_path):
+        return LIMITS
+    parser = read_conf_file(conf_path)
     if not parser.has_section('objproxy-constraints'):
         return LIMITS
     for key, value in parser.items('objproxy-constraints'):

@@ -3,10 +3,10 @@
 Every node must hash names identically, so the prefix and suffix come from
 one ``[objproxy-hash]`` section; both empty is refused, as Swift refuses it.
 """
-import configparser
 import hashlib
 import os
 
+from objproxy.common.config import read_conf_file
 from objproxy.common.exceptions import ConfigError
 
 DEFAULT_OBJPROXY_DIR = '/etc/objproxy'
@@ -19,14 +19,7 @@ def load_hash_config(objproxy_dir=None, conf_path=None):
         objproxy_dir = (objproxy_dir or os.environ.get('OBJPROXY_DIR')
                         or DEFAULT_OBJPROXY_DIR)
         conf_path = os.path.join(objproxy_dir, 'objproxy.conf')
-    parser = configparser.ConfigParser()
-    try:
-        with open(conf_path) as fp:
-            parser.read_file(fp)
-    except OSError as err:
-        raise ConfigError('cannot read %s: %s' % (conf_path, err.strerror))
-    except configparser.Error as err:
-        raise ConfigError('cannot parse %s: %s' % (conf_path, err))
+    parser = read_conf_file(conf_path)
     if not parser.has_section('objproxy-hash'):
         raise ConfigError('%s has no [objproxy-hash] section' % conf_path)
     prefix = parser.get('objproxy-hash', 'hash_path_prefix', fallback='')

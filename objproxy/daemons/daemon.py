@@ -10,27 +10,19 @@ Daemons read their own section of the storage node's paste config
 (``[object-replicator]`` ...) with ``[DEFAULT]`` underneath it, so
 ``devices``, ``objproxy_dir`` and ``bind_port`` are set once per node.
 """
-import configparser
 import json
 import os
 import time
 import uuid
 
-from objproxy.common.config import get_bool, get_float, get_int
-from objproxy.common.exceptions import ConfigError
+from objproxy.common.config import (
+    get_bool, get_float, get_int, read_conf_file)
 from objproxy.common.logs import get_logger
 
 
 def load_section(conf_path, section):
     """[DEFAULT] merged with ``section`` (which may be absent) as a dict."""
-    parser = configparser.RawConfigParser()
-    try:
-        with open(conf_path) as fp:
-            parser.read_file(fp)
-    except OSError as err:
-        raise ConfigError('cannot read %s: %s' % (conf_path, err.strerror))
-    except configparser.Error as err:
-        raise ConfigError('cannot parse %s: %s' % (conf_path, err))
+    parser = read_conf_file(conf_path)
     conf = dict(parser.defaults())
     if parser.has_section(section):
         conf.update(dict(parser.items(section)))
