@@ -64,6 +64,7 @@ from contextlib import contextmanager
 import eventlet
 
 from objproxy.common.timestamp import Timestamp
+from objproxy.storage.dirsync import fsync_dir
 
 BUSY_TIMEOUT_MS = 25000
 ZERO_TS = Timestamp(0).internal
@@ -285,7 +286,7 @@ class DatabaseBroker(object):
         finally:
             _unlink_quiet(tmp)
         if self.fsync:
-            _fsync_dir(self.db_dir)
+            fsync_dir(self.db_dir)
 
     def _create_tables(self, conn, put_timestamp, **kwargs):
         raise NotImplementedError
@@ -774,19 +775,6 @@ def _unlink_quiet(path):
         os.unlink(path)
     except OSError:
         pass
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def now_internal():
