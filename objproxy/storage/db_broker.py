@@ -63,6 +63,7 @@ from contextlib import contextmanager
 
 import eventlet
 
+from objproxy.common.offload import run_inline
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.dirsync import fsync_dir
 
@@ -88,37 +89,6 @@ class DatabaseAlreadyExists(DatabaseError):
 
 class LockTimeout(DatabaseError):
     """The pending file stayed locked longer than the lock timeout."""
-
-
-def run_inline(func, *args, **kwargs):
-    """The default ``offload``: just call it in this thread."""
-    return func(*args, **kwargs)
-
-
-def run_in_thread(func, *args, **kwargs):
-    """An ``offload`` that runs ``func`` in eventlet's native thread pool.
-
-    The calling green thread waits; the hub keeps serving other requests
-    meanwhile (sqlite3 releases the GIL while it works).  Exceptions are
-    carried back and raised here (tpool itself would print them).  Only
-    the main thread's hub can wait for tpool (an app served from another
-    OS thread, as some tests do, would trip over greenlet's thread
-    check), so anywhere else ``func`` simply runs inline.
-    """
-    from eventlet import patcher, tpool
-    real_threading = patcher.original('threading')
-    if real_threading.current_thread() is not real_threading.main_thread():
-        return func(*args, **kwargs)
-
-    def call():
-        try:
-            return True, func(*args, **kwargs)
-        except BaseException as err:  # re-raised in the caller
-            return False, err
-    ok, value = tpool.execute(call)
-    if ok:
-        return value
-    raise value
 
 
 def norm_ts(value):

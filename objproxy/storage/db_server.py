@@ -30,9 +30,9 @@ from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.timestamp import Timestamp
+from objproxy.common.offload import run_in_thread
 from objproxy.storage.db_broker import (
-    PENDING_CAP, DatabaseAlreadyExists, DatabaseNotFound, LockTimeout,
-    run_in_thread)
+    PENDING_CAP, DatabaseAlreadyExists, DatabaseNotFound, LockTimeout)
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 from objproxy.storage.listing import ListingError

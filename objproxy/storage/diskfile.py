@@ -20,12 +20,13 @@ import hashlib
 import os
 import uuid
 
-from eventlet import sleep, tpool
+from eventlet import sleep
 
 from objproxy.common.exceptions import (
     DiskFileDeleted, DiskFileError, DiskFileNoSpace, DiskFileNotExist,
     DiskFileQuarantined)
 from objproxy.common.hashing import hash_path
+from objproxy.common.offload import run_in_thread
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
@@ -208,7 +209,7 @@ class DiskFile(object):
 
     def _run(self, func, *args):
         if self.use_tpool:
-            return tpool.execute(func, *args)
+            return run_in_thread(func, *args)
         return func(*args)
 
     def write_tombstone(self, timestamp, metadata=None):

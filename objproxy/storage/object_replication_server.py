@@ -35,11 +35,11 @@ import struct
 import uuid
 
 import eventlet
-from eventlet import tpool
 
 from objproxy.common.config import get_bool, get_int
 from objproxy.common.exceptions import DeviceUnavailable
 from objproxy.common.hashing import hash_path
+from objproxy.common.offload import run_in_thread
 from objproxy.storage import diskfile
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
@@ -343,7 +343,7 @@ class ObjectReplicationServer(object):
     def _commit(self, fd, tmp, hash_dir, target):
         """fsync and rename into place (in a thread: fsync blocks)."""
         try:
-            tpool.execute(self._finalize, fd, tmp, hash_dir, target)
+            run_in_thread(self._finalize, fd, tmp, hash_dir, target)
             return True
         except OSError:
             try:

@@ -1,5 +1,8 @@
 """The pool against a real HTTP/1.1 server on a loopback port."""
-import http.server
+# Bound at import: importing eventlet.wsgi later (other test modules do)
+# swaps ``http.server`` for eventlet's green copy, whose sockets would
+# deadlock in this real OS thread.
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import threading
 
 import pytest
@@ -7,7 +10,7 @@ import pytest
 from objproxy.common.backend_http import ConnectionPool, request
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
 
     def do_GET(self):
@@ -54,7 +57,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def node():
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield {'ip': '127.0.0.1', 'port': server.server_address[1]}
