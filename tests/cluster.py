@@ -11,7 +11,7 @@ import sys
 import urllib.request
 
 from objproxy.cli.aio import AllInOne, wait_for_port
-from objproxy.common.hashing import load_hash_config
+from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.ring.ring import Ring
 from tests.ports import free_ports
 
@@ -66,6 +66,10 @@ class Cluster(object):
         return proc.pid if proc and proc.poll() is None else None
 
     def ring(self, name='object'):
+        """This cluster's ring.  Hashing is process-wide state and every
+        cluster has its own prefix/suffix, so a test process that started
+        several clusters selects this one's first."""
+        load_hash_config(self.objproxy_dir)
         return Ring(self.objproxy_dir, ring_name=name)
 
     def token(self, user='test:tester', key='testing'):
@@ -88,7 +92,6 @@ class Cluster(object):
         """Every file stored for an object, on every node, by node index."""
         ring = self.ring('object')
         part, _ = ring.get_nodes(account, container, obj)
-        from objproxy.common.hashing import hash_path
         name_hash = hash_path(account, container, obj)
         found = {}
         for index, node in enumerate(self.nodes):

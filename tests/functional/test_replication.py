@@ -195,7 +195,11 @@ def test_corruption_is_quarantined_and_restored(cluster, client):
 
     ring = cluster.ring('object')
     part, primaries = ring.get_nodes(account, container, 'victim')
-    victim = node_index(cluster, primaries[0])
+    # a primary that holds it: one the proxy still error-limits after an
+    # earlier test's outage may have been replaced by a handoff
+    found = cluster.object_files(account, container, 'victim')
+    victim = next(i for i in (node_index(cluster, n) for n in primaries)
+                  if any(f.endswith('.data') for f in found.get(i, ())))
     node = cluster.nodes[victim]
     name_hash = hash_path(account, container, 'victim')
     hash_dir = os.path.join(node['devices'], node['device'], 'objects',
