@@ -64,7 +64,7 @@ from objproxy.common.paths import str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
 from objproxy.proxy.response import status_line
 from objproxy.storage import ranges
-from middleware.dlo import (
+from middleware.large_objects import (
     COPY_CHECKED, ClosingIter, Piece, SegmentError, SegmentStreamer, call_app,
     conditional_response, copy_source, copy_whole_object, has_conditions,
     header_items, is_copy, make_subrequest_env, multipart_manifest,

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 from webob import Request, Response
 
-from middleware import dlo
+from middleware import dlo, large_objects
 from objproxy.common import constraints
 from objproxy.common.paths import split_path
 from objproxy.storage import ranges
@@ -412,7 +412,7 @@ def test_make_subrequest_env_copies_identity_not_body():
         'X-Auth-Token': 't', 'X-Object-Meta-A': 'b'}).environ
     env['swift.authorize'] = object()
     env['wsgi.input'] = io.BytesIO(b'secret')
-    sub = dlo.make_subrequest_env(env, 'GET', '/v1/a/c2/o2', source='SLO')
+    sub = large_objects.make_subrequest_env(env, 'GET', '/v1/a/c2/o2', source='SLO')
     assert sub['HTTP_X_AUTH_TOKEN'] == 't'
     assert sub['swift.authorize'] is env['swift.authorize']
     assert sub['swift.source'] == 'SLO'
@@ -422,7 +422,7 @@ def test_make_subrequest_env_copies_identity_not_body():
 
 def test_rate_limit_after_some_segments(swift, monkeypatch):
     sleeps = []
-    monkeypatch.setattr(dlo.eventlet, 'sleep', sleeps.append)
+    monkeypatch.setattr(large_objects.eventlet, 'sleep', sleeps.append)
     app = dlo.DynamicLargeObject(swift, {
         'rate_limit_after_segment': '1', 'rate_limit_segments_per_sec': '2'})
     assert call(app, '/v1/a/c/man').body == WHOLE

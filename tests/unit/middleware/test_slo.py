@@ -271,9 +271,9 @@ def test_filter_factory_registers_info():
 
 
 def test_only_small_segments_are_rate_limited(swift, monkeypatch):
-    from middleware import dlo
+    from middleware import large_objects
     sleeps = []
-    monkeypatch.setattr(dlo.eventlet, 'sleep', sleeps.append)
+    monkeypatch.setattr(large_objects.eventlet, 'sleep', sleeps.append)
     app = slo.StaticLargeObject(swift, {
         'rate_limit_after_segment': '0', 'rate_limit_under_size': '5'})
     put_manifest(app, '/v1/a/c/big', [seg('/v1/a/s/one'), seg('/v1/a/s/two'),
