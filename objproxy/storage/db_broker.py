@@ -28,13 +28,9 @@ transaction when
   ``get_replication_info``),
 * or periodically (the servers commit what they left pending).
 
-Merging holds the same lock for read + merge + truncate, so a record
-appended meanwhile waits and lands in the emptied file: nothing is lost.
-A line is only merged if it is complete (each record is written as
-``\n<json>\n`` in a single ``write``): a torn last line left by a crash is
-skipped, and the leading newline keeps the next record parseable.  A crash
-after the merge committed but before the truncate re-merges the same rows
-later, which is harmless: merging a row twice changes nothing.
+``objproxy.storage.db_pending`` keeps the file (locking, torn lines).  A
+crash after a merge committed but before the truncate re-merges the same
+rows later, which is harmless: merging a row twice changes nothing.
 
 Durability trade-off (the same as Swift's): appends are *not* fsynced.  A
 power loss can lose the newest pending rows of a container, but never the
@@ -52,7 +48,6 @@ fsyncs, merges and listing queries) can be handed to a thread
 only the request that needs it, not every other request of the server.
 """
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -61,18 +56,14 @@ import time
 import uuid
 from contextlib import contextmanager
 
-import eventlet
-
 from objproxy.common.offload import run_inline
 from objproxy.common.timestamp import Timestamp
+from objproxy.storage.db_pending import (
+    PENDING_CAP, PENDING_LOCK_TIMEOUT, LockTimeout, PendingFile)
 from objproxy.storage.dirsync import fsync_dir
 
 BUSY_TIMEOUT_MS = 25000
 ZERO_TS = Timestamp(0).internal
-# Swift's PENDING_CAP: merge once the pending file holds this many bytes
-PENDING_CAP = 131072
-# how long put_record / a merge waits for the pending file's lock
-PENDING_LOCK_TIMEOUT = 10.0
 
 
 class DatabaseError(Exception):
@@ -85,10 +76,6 @@ class DatabaseNotFound(DatabaseError):
 
 class DatabaseAlreadyExists(DatabaseError):
     """initialize() on a path that already holds a database."""
-
-
-class LockTimeout(DatabaseError):
-    """The pending file stayed locked longer than the lock timeout."""
 
 
 def norm_ts(value):
@@ -143,14 +130,14 @@ class DatabaseBroker(object):
                  pending_timeout=PENDING_LOCK_TIMEOUT, offload=None):
         self.db_file = db_file
         self.db_dir = os.path.dirname(db_file)
-        self.pending_file = db_file + '.pending'
         self.account = account
         self.container = container
         self.fsync = fsync
         self.timeout = timeout
-        # 0 disables the pending file: put_record merges at once
-        self.pending_cap = pending_cap
-        self.pending_timeout = pending_timeout
+        # a cap of 0 disables the pending file: put_record merges at once
+        self.pending = PendingFile(db_file + '.pending', self.pending_fields,
+                                   self._merge_pending_items, pending_cap,
+                                   pending_timeout)
         self.offload = offload or run_inline
         self._conn = None
 
@@ -239,7 +226,7 @@ class DatabaseBroker(object):
         conn.close()
         for ext in ('-wal', '-shm'):
             _unlink_quiet(tmp + ext)
-        os.close(os.open(self.pending_file, os.O_WRONLY | os.O_CREAT, 0o644))
+        self.pending.create()
         if self.fsync:
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -418,7 +405,7 @@ class DatabaseBroker(object):
     def _merge_rows(self, conn, items):
         raise NotImplementedError
 
-    # -- the pending file ------------------------------------------------
+    # -- the pending file (objproxy.storage.db_pending) -------------------
     def put_record(self, item):
         """Queue one row update: append it to the pending file.
 
@@ -427,15 +414,13 @@ class DatabaseBroker(object):
         pending file is full, it is merged now together with ``item``.
         Raises DatabaseNotFound when there is no database.
         """
-        if not self.pending_cap:
+        if not self.pending.cap:
             self.merge_items([item])
             return
-        record = self._encode_record(item)
-        with self._locked_pending(create=True) as fd:
-            if os.fstat(fd).st_size + len(record) > self.pending_cap:
-                self._merge_pending(fd, [item])
-            else:
-                os.write(fd, record)
+        try:
+            self.pending.append(item, may_create=self.exists)
+        except FileNotFoundError:
+            raise DatabaseNotFound(self.db_file)
 
     def commit_pending(self, stale_ok=False):
         """Merge every pending record into SQLite in one transaction.
@@ -444,101 +429,21 @@ class DatabaseBroker(object):
         held too long by someone else is not an error (0 is returned).
         """
         try:
-            if not os.path.getsize(self.pending_file):
-                return 0
-        except OSError:
-            return 0  # no pending file: nothing to merge
-        try:
-            with self._locked_pending(create=False) as fd:
-                return self._merge_pending(fd)
+            return self.pending.drain()
         except LockTimeout:
             if stale_ok:
                 return 0
             raise
-        except DatabaseNotFound:
-            return 0
 
     def pending_size(self):
-        try:
-            return os.path.getsize(self.pending_file)
-        except OSError:
-            return 0
+        return self.pending.size()
 
-    def _encode_record(self, item):
-        values = [item.get(field) for field in self.pending_fields]
-        return b'\n' + json.dumps(values, separators=(',', ':')).encode(
-            'ascii') + b'\n'
-
-    def _decode_records(self, data):
-        """Complete, well-formed records of ``data``; the rest skipped."""
-        lines = data.split(b'\n')
-        # the piece after the last newline is a torn (unfinished) write
-        items = []
-        for line in lines[:-1]:
-            if not line:
-                continue
-            try:
-                values = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(values, list) or \
-                    len(values) != len(self.pending_fields) or \
-                    not isinstance(values[0], str):
-                continue
-            items.append(dict(zip(self.pending_fields, values)))
-        return items
-
-    def _merge_pending(self, fd, extra=()):
-        """With the lock held: read, merge (one transaction), truncate."""
-        chunks = []
-        os.lseek(fd, 0, os.SEEK_SET)
-        while True:
-            data = os.read(fd, 1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-        items = self._decode_records(b''.join(chunks)) + list(extra)
-        if items:
-            self.offload(self._merge_items_now, items)
-        if chunks:
-            os.ftruncate(fd, 0)
-        return len(items)
+    def _merge_pending_items(self, items):
+        self.offload(self._merge_items_now, items)
 
     def _merge_items_now(self, items):
         with self.transaction() as conn:
             self._merge_rows(conn, items)
-
-    @contextmanager
-    def _locked_pending(self, create):
-        """The pending file open for appending, under an exclusive flock.
-
-        Waits cooperatively (other green threads run) up to
-        ``pending_timeout``.  ``create`` makes a missing pending file (a
-        database that came without one, e.g. pushed by replication), but
-        never one without a database beside it.
-        """
-        flags = os.O_RDWR | os.O_APPEND
-        try:
-            fd = os.open(self.pending_file, flags)
-        except FileNotFoundError:
-            if not create or not self.exists():
-                raise DatabaseNotFound(self.db_file)
-            fd = os.open(self.pending_file, flags | os.O_CREAT, 0o644)
-        try:
-            deadline = time.time() + self.pending_timeout
-            delay = 0.001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.time() >= deadline:
-                        raise LockTimeout(self.pending_file)
-                    eventlet.sleep(delay)
-                    delay = min(delay * 2, 0.05)
-            yield fd
-        finally:
-            os.close(fd)  # closing drops the flock
 
     def _apply_changes(self, conn, hash_delta, deltas):
         """Fold a row-hash XOR and counter deltas {column: n} into stat."""

@@ -32,7 +32,8 @@ from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.timestamp import Timestamp
 from objproxy.common.offload import run_in_thread
 from objproxy.storage.db_broker import (
-    PENDING_CAP, DatabaseAlreadyExists, DatabaseNotFound, LockTimeout)
+    DatabaseAlreadyExists, DatabaseNotFound)
+from objproxy.storage.db_pending import PENDING_CAP, LockTimeout
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 from objproxy.storage.listing import ListingError

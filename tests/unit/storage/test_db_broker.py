@@ -340,7 +340,7 @@ def sql_rows(broker):
 
 def test_put_object_only_appends_until_read(tmp_path):
     broker = make_cb(tmp_path)
-    assert os.path.getsize(broker.pending_file) == 0  # made with the DB
+    assert os.path.getsize(broker.pending.path) == 0  # made with the DB
     broker.put_object('o1', '2', 10, 'text/plain', 'e1')
     broker.delete_object('o2', '3')
     assert sql_rows(broker) == []
@@ -375,10 +375,10 @@ def test_listing_and_replication_include_pending(tmp_path):
 def test_torn_records_are_skipped(tmp_path):
     broker = make_cb(tmp_path)
     broker.put_object('good1', '2', 1, 't', 'e')
-    with open(broker.pending_file, 'ab') as fp:
+    with open(broker.pending.path, 'ab') as fp:
         fp.write(b'\n["torn", "000')     # a crash mid-write
     broker.put_object('good2', '3', 2, 't', 'e')   # appended after it
-    with open(broker.pending_file, 'ab') as fp:
+    with open(broker.pending.path, 'ab') as fp:
         fp.write(b'\n{"not": "a record"}\n\n["x"]\n\n["last", "00')
     assert broker.commit_pending() == 2
     assert sql_rows(broker) == [('good1',), ('good2',)]
@@ -456,9 +456,9 @@ def test_append_during_merge_is_not_lost(tmp_path):
 
 def test_lock_timeout(tmp_path):
     broker = make_cb(tmp_path)
-    broker.pending_timeout = 0.05
+    broker.pending.timeout = 0.05
     broker.put_object('o', '2', 1, 't', 'e')
-    with open(broker.pending_file, 'rb') as holder:
+    with open(broker.pending.path, 'rb') as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
         with pytest.raises(LockTimeout):
             broker.put_object('p', '3', 1, 't', 'e')
@@ -475,10 +475,10 @@ def test_put_record_needs_the_database(tmp_path):
     os.makedirs(broker.db_dir)
     with pytest.raises(DatabaseNotFound):
         broker.put_object('o', '2', 1, 't', 'e')
-    assert not os.path.exists(broker.pending_file)
+    assert not os.path.exists(broker.pending.path)
     # a database that arrived without a pending file (replication push)
     broker.initialize('1')
-    os.unlink(broker.pending_file)
+    os.unlink(broker.pending.path)
     assert broker.commit_pending() == 0
     broker.put_object('o', '2', 1, 't', 'e')
     assert broker.get_info()['object_count'] == 1
