@@ -61,6 +61,7 @@ from objproxy.common.timestamp import Timestamp
 from objproxy.storage.db_pending import (
     PENDING_CAP, PENDING_LOCK_TIMEOUT, LockTimeout, PendingFile)
 from objproxy.storage.dirsync import fsync_dir
+from objproxy.storage.listing_query import listing_rows
 
 BUSY_TIMEOUT_MS = 25000
 ZERO_TS = Timestamp(0).internal
@@ -90,24 +91,6 @@ def row_hash(*fields):
     text = '-'.join(str(f) for f in fields)
     return int(hashlib.md5(text.encode('utf-8', 'surrogateescape'))
                .hexdigest(), 16)
-
-
-def upper_bound(prefix):
-    """Smallest string greater than every string starting with prefix.
-
-    None when there is no such string we can express (prefix ends in the
-    highest code point or a surrogate neighbour): callers then fall back to
-    checking ``startswith`` in Python.
-    """
-    if not prefix:
-        return None
-    last = ord(prefix[-1])
-    nxt = last + 1
-    if nxt > 0x10FFFF:
-        return None
-    if 0xD800 <= nxt <= 0xDFFF:
-        nxt = 0xE000
-    return prefix[:-1] + chr(nxt)
 
 
 class DatabaseBroker(object):
@@ -544,95 +527,8 @@ class DatabaseBroker(object):
             self._listing_rows, select_cols, limit, marker, end_marker,
             prefix, delimiter, reverse, path, make_subdir)
 
-    def _listing_rows(self, select_cols, limit, marker, end_marker, prefix,
-                      delimiter, reverse, path, make_subdir):
-        if path is not None:
-            prefix = path.rstrip('/') + '/' if path else ''
-            delimiter = '/'
-        # lower bound (value, inclusive) and upper bound (value, inclusive)
-        low = (marker, False) if marker else None
-        high = (end_marker, False) if end_marker else None
-        if reverse:
-            low, high = ((end_marker, False) if end_marker else None,
-                         (marker, False) if marker else None)
-        if prefix:
-            if low is None or low[0] < prefix:
-                low = (prefix, True)
-            ub = upper_bound(prefix)
-            if ub is not None and (high is None or high[0] > ub):
-                high = (ub, False)
-        orig_marker = marker
-        results = []
-        cols = ', '.join(select_cols)
-        while len(results) < limit:
-            clauses = ['deleted = 0']
-            args = []
-            if low is not None:
-                clauses.append('name >= ?' if low[1] else 'name > ?')
-                args.append(low[0])
-            if high is not None:
-                clauses.append('name <= ?' if high[1] else 'name < ?')
-                args.append(high[0])
-            want = limit - len(results)
-            sql = ('SELECT %s FROM %s WHERE %s ORDER BY name %s LIMIT ?'
-                   % (cols, self.item_table, ' AND '.join(clauses),
-                      'DESC' if reverse else ''))
-            # fetch in modest batches when a delimiter may cut the scan short
-            args.append(want if not delimiter else min(want, 1000) + 1)
-            cur = self.conn.execute(sql, args)
-            got = 0
-            restart = False
-            for row in cur:
-                got += 1
-                name = row[0]
-                if prefix and not name.startswith(prefix):
-                    if (not reverse and name > prefix) or \
-                            (reverse and name < prefix):
-                        cur.close()
-                        return results
-                    continue
-                if not delimiter:
-                    results.append(row)
-                    if len(results) >= limit:
-                        break
-                    continue
-                if path is not None and name == prefix[:-1]:
-                    continue
-                pos = name.find(delimiter, len(prefix))
-                if pos < 0 or (path is not None and
-                               pos + len(delimiter) == len(name)):
-                    results.append(row)
-                    if len(results) >= limit:
-                        break
-                    continue
-                subdir = name[:pos + len(delimiter)]
-                if path is None and subdir != orig_marker:
-                    results.append(make_subdir(subdir))
-                # seek past every name starting with subdir
-                if reverse:
-                    # path= keeps a 'dir/sub/' marker object itself
-                    high = (subdir, path is not None)
-                else:
-                    ub = upper_bound(subdir)
-                    if ub is None:
-                        cur.close()
-                        return results
-                    low = (ub, True)
-                restart = True
-                break
-            cur.close()
-            if restart:
-                continue
-            if got < args[-1]:
-                break  # the range is exhausted
-            if len(results) >= limit:
-                break
-            # batch ran out without a subdir: continue after the last row
-            if reverse:
-                high = (name, False)
-            else:
-                low = (name, False)
-        return results
+    def _listing_rows(self, *args):
+        return listing_rows(self.conn, self.item_table, *args)
 
 
 def _load_meta(text):

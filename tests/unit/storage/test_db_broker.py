@@ -13,7 +13,8 @@ import pytest
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_broker import (
-    DatabaseAlreadyExists, DatabaseNotFound, LockTimeout, upper_bound)
+    DatabaseAlreadyExists, DatabaseNotFound, LockTimeout)
+from objproxy.storage.listing_query import upper_bound
 
 
 def make_cb(tmp_path, name='c.db', ts='1'):
