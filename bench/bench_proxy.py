@@ -4,8 +4,8 @@
     .venv/bin/python bench/bench_proxy.py [--objproxy-url URL] [--no-swift]
                                           [--quick] [--no-big-upload]
 
-Starts objproxy with ``objproxy-aio --workers 1`` (or uses a running one
-given by ``--objproxy-url``) and Swift's SAIO (``/work/shared/anchors/
+Starts objproxy with ``objproxy-aio --workers 1 --no-daemons`` (or uses a
+running one given by ``--objproxy-url``) and Swift's SAIO (``/work/shared/anchors/
 swift-saio.sh``, one worker per server), authenticates through
 ``/auth/v1.0`` and runs PUT, GET (content verified) and DELETE phases for
 4 KiB x 2000 @16, 1 MiB x 300 @8 and 64 MiB x 10 @2 over persistent
@@ -121,7 +121,9 @@ class Objproxy(object):
         port = free_port()
         aio = os.path.join(os.path.dirname(sys.executable), 'objproxy-aio')
         for pipeline in (PIPELINE, PIPELINE.replace(' ratelimit', '')):
-            cmd = [aio, '--workers', '1', '--pipeline', pipeline,
+            # no background daemons: Swift's SAIO runs none either
+            cmd = [aio, '--workers', '1', '--no-daemons',
+                   '--pipeline', pipeline,
                    '--data-dir', self.data_dir, '--port', str(port)]
             log = open(os.path.join(self.data_dir, 'aio.out'), 'ab')
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log,
