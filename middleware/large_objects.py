@@ -15,6 +15,7 @@ from collections import namedtuple
 from urllib.parse import parse_qs, quote
 
 import eventlet
+from webob.headers import EnvironHeaders
 
 from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
@@ -450,24 +451,15 @@ def copy_source(env, obj_parts):
     a COPY or a PUT with X-Copy-From; None when malformed (the proxy then
     answers the error)."""
     version, account, container, obj = obj_parts
+    headers = EnvironHeaders(env)
     try:
         if env['REQUEST_METHOD'] == 'COPY':
-            dest_c, dest_o = copying.parse_container_object(
-                env.get('HTTP_DESTINATION'), 'Destination')
-            dest_a = account
-            if env.get('HTTP_DESTINATION_ACCOUNT') is not None:
-                dest_a = copying.parse_account(
-                    env['HTTP_DESTINATION_ACCOUNT'], 'Destination-Account')
             src = (account, container, obj)
-            dest = (dest_a, dest_c, dest_o)
+            dest = copying.parse_location(
+                headers, 'Destination', 'Destination-Account', account)
         else:
-            src_c, src_o = copying.parse_container_object(
-                env.get('HTTP_X_COPY_FROM'), 'X-Copy-From')
-            src_a = account
-            if env.get('HTTP_X_COPY_FROM_ACCOUNT') is not None:
-                src_a = copying.parse_account(
-                    env['HTTP_X_COPY_FROM_ACCOUNT'], 'X-Copy-From-Account')
-            src = (src_a, src_c, src_o)
+            src = copying.parse_location(
+                headers, 'X-Copy-From', 'X-Copy-From-Account', account)
             dest = (account, container, obj)
     except copying.CopyError:
         return None

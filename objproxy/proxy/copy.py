@@ -62,6 +62,16 @@ def parse_account(value, header):
     return account
 
 
+def parse_location(headers, header, account_header, default_account):
+    """(account, container, object) named by ``header`` (``c/o``) and, when
+    present, ``account_header``; ``headers`` is any mapping with ``get``."""
+    container, obj = parse_container_object(headers.get(header), header)
+    account = default_account
+    if headers.get(account_header) is not None:
+        account = parse_account(headers[account_header], account_header)
+    return account, container, obj
+
+
 def copy_metadata(source_headers, request_headers):
     """Headers for the destination PUT.
 

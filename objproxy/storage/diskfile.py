@@ -15,6 +15,7 @@ therefore leaves either the old files or the new file, never a torn one;
 a leftover temp file is removed by ``clean_tmp`` when a server starts (a
 live writer holds an flock on its temp file, so only orphans go).
 """
+import errno
 import fcntl
 import hashlib
 import os
@@ -274,7 +275,11 @@ class DiskFileWriter(object):
         self.bytes_written = 0
         self.committed = False
 
-    def open(self):
+    def open(self, size=None):
+        """Create the temp file; with ``size`` (the body's length, when
+        known) reserve its blocks up front, as Swift does: a full disk is
+        refused before any body is read, and the file is laid out in one
+        piece instead of block by block as dirty pages are written back."""
         tmp_dir = os.path.join(self.df.device_path, TMPDIR)
         self.tmp_path = os.path.join(
             tmp_dir, '%s%s.tmp' % (TMP_PREFIX, uuid.uuid4().hex))
@@ -292,7 +297,18 @@ class DiskFileWriter(object):
             raise
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "I am alive"
         self.fd = fd
+        if size:
+            self._reserve(size)
         return self
+
+    def _reserve(self, size):
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+        except OSError as err:
+            if err.errno in NOSPACE_ERRNOS:
+                raise DiskFileNoSpace(str(err))
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise  # a file system without fallocate just goes on
 
     def _write_all(self, data):
         view = memoryview(data)

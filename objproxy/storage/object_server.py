@@ -151,7 +151,7 @@ class ObjectServer(object):
 
         writer = df.writer()
         try:
-            writer.open()
+            writer.open(length)
             self._receive_body(env, writer, length)
             etag = writer.etag
             client_etag = env.get('HTTP_ETAG')

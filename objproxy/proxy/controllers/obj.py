@@ -166,13 +166,9 @@ class ObjectController(Controller):
                 return plain_error(400, 'Copy requests require a zero byte '
                                    'body')
             try:
-                src_container, src_obj = copying.parse_container_object(
-                    req.headers.get('X-Copy-From'), 'X-Copy-From')
-                src_account = self.account_name
-                if req.headers.get('X-Copy-From-Account') is not None:
-                    src_account = copying.parse_account(
-                        req.headers['X-Copy-From-Account'],
-                        'X-Copy-From-Account')
+                src_account, src_container, src_obj = copying.parse_location(
+                    req.headers, 'X-Copy-From', 'X-Copy-From-Account',
+                    self.account_name)
             except copying.CopyError as err:
                 return plain_error(err.status, err.message)
             return self.copy_into_self(req, src_account, src_container,
@@ -317,13 +313,9 @@ class ObjectController(Controller):
 
     def COPY(self, req):
         try:
-            dest_container, dest_obj = copying.parse_container_object(
-                req.headers.get('Destination'), 'Destination')
-            dest_account = self.account_name
-            if req.headers.get('Destination-Account') is not None:
-                dest_account = copying.parse_account(
-                    req.headers['Destination-Account'],
-                    'Destination-Account')
+            dest_account, dest_container, dest_obj = copying.parse_location(
+                req.headers, 'Destination', 'Destination-Account',
+                self.account_name)
         except copying.CopyError as err:
             return plain_error(err.status, err.message)
         dest = ObjectController(self.app, dest_account, dest_container,

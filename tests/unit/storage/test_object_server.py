@@ -201,6 +201,24 @@ def test_no_space_is_507_and_leaves_nothing(app, devices, monkeypatch):
     assert not hash_dir(devices).exists()
 
 
+def test_space_is_reserved_up_front(app, devices, monkeypatch):
+    """A known length is reserved before the body is read: a disk without
+    room refuses at once (507) and keeps nothing."""
+    import errno
+    reserved = []
+
+    def no_room(fd, offset, size):
+        reserved.append(size)
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(diskfile.os, 'posix_fallocate', no_room)
+    resp = put(app, b'x' * 100)
+    monkeypatch.undo()
+    assert resp.status_int == 507
+    assert reserved == [100]
+    assert os.listdir(devices / 'sda' / 'tmp') == []
+    assert not hash_dir(devices).exists()
+
+
 def test_missing_device_507(app):
     resp = req(app, '/sdz/1/a/c/o')
     assert resp.status_int == 507
