@@ -302,7 +302,10 @@ def main(argv=None):
 
     def stop(signum, frame):
         raise KeyboardInterrupt
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and
+    # Python then never turns it into KeyboardInterrupt by itself
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         aio.start()
         print(banner(aio), flush=True)

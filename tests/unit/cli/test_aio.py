@@ -66,13 +66,25 @@ def test_missing_clamd_is_a_clear_message(tmp_path):
     sock.close()
 
 
-def start_aio(data_dir, ports):
+def start_aio(data_dir, ports, preexec_fn=None):
     return subprocess.Popen(
         AIO + ['--data-dir', str(data_dir), '--port', str(ports[0]),
                '--node-ports', ','.join(map(str, ports[1:5])),
                '--memcache-port', str(ports[5]), '--pipeline',
                'catch_errors healthcheck tempauth proxy_server'],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec_fn)
+
+
+def assert_all_gone(pids):
+    for pid in pids:
+        assert not os.path.exists('/proc/%d' % pid) or \
+            open('/proc/%d/stat' % pid).read().split()[2] == 'Z'
+
+
+def like_a_background_job():
+    """A shell starts background jobs with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def wait_for_banner(proc, timeout=60):
@@ -137,17 +149,21 @@ def test_sigterm_stops_everything_and_a_rerun_keeps_data(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    for pid in children:
-        assert not os.path.exists('/proc/%d' % pid) or \
-            open('/proc/%d/stat' % pid).read().split()[2] == 'Z'
+    assert_all_gone(children)
 
-    # other ports, same data dir: the object is still there
+    # other ports, same data dir: the object is still there; and SIGINT
+    # (Ctrl-C) stops it even when it was started with SIGINT ignored
     ports = free_ports(6)
-    proc = start_aio(tmp_path, ports)
+    proc = start_aio(tmp_path, ports, preexec_fn=like_a_background_job)
     try:
         wait_for_banner(proc)
+        children = descendants(proc.pid)
         url, token = login('http://127.0.0.1:%d' % ports[0])
         assert put_and_get(url, token, '/keep/obj') == b'still here'
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert_all_gone(children)
