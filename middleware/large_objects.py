@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote
 import eventlet
 from webob.headers import EnvironHeaders
 
+from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.proxy import copy as copying
@@ -44,6 +45,8 @@ WHOLE_OBJECT_DROP = ('content-length', 'etag', 'content-range',
                      'transfer-encoding', 'accept-ranges')
 LISTING_BODY_LIMIT = 64 * 1024 * 1024
 COPY_CHECKED = 'objproxy.large_object_copy_checked'
+# how deep SLO manifests may nest
+MAX_NESTING = 10
 
 
 class SegmentError(Exception):
@@ -184,6 +187,10 @@ def unquote_etag(value):
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     return value
+
+
+def is_slo(headers):
+    return config_true_value(headers.get('x-static-large-object'))
 
 
 def has_conditions(env):

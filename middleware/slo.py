@@ -52,8 +52,7 @@ import hashlib
 import io
 import json
 import mimetypes
-from urllib.parse import parse_qs, quote
-from xml.sax.saxutils import escape
+from urllib.parse import parse_qs
 
 from eventlet import GreenPool
 
@@ -62,14 +61,15 @@ from objproxy.common.config import (
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.proxy.response import status_line
 from objproxy.storage import ranges
 from middleware.large_objects import (
-    COPY_CHECKED, ClosingIter, Piece, SegmentError, SegmentStreamer, call_app,
-    conditional_response, copy_source, copy_whole_object, has_conditions,
-    header_items, is_copy, make_subrequest_env, multipart_manifest,
-    object_path, pass_on, probe_manifest, ranged_response, respond,
-    strip_swift_bytes, trans_id, unquote_etag, WHOLE_OBJECT_DROP)
+    COPY_CHECKED, MAX_NESTING, ClosingIter, Piece, SegmentError,
+    SegmentStreamer, call_app, conditional_response, copy_source,
+    copy_whole_object, has_conditions, header_items, is_copy, is_slo,
+    make_subrequest_env, multipart_manifest, object_path, pass_on,
+    probe_manifest, ranged_response, respond, strip_swift_bytes, trans_id,
+    unquote_etag, WHOLE_OBJECT_DROP)
+from middleware.slo_delete import ManifestDeleter, results_body
 
 SECTION = 'filter:slo'
 KNOWN_OPTIONS = ('max_manifest_segments', 'max_manifest_size',
@@ -80,12 +80,7 @@ KNOWN_OPTIONS = ('max_manifest_segments', 'max_manifest_size',
 SLO_ETAG = 'x-object-sysmeta-slo-etag'
 SLO_SIZE = 'x-object-sysmeta-slo-size'
 SEGMENT_KEYS = ('path', 'etag', 'size_bytes', 'range')
-MAX_NESTING = 10
 READ_CHUNK = 65536
-
-
-def is_slo(headers):
-    return config_true_value(headers.get('x-static-large-object'))
 
 
 def segment_span(entry):
@@ -127,31 +122,6 @@ class BadManifest(ValueError):
         self.message = message
 
 
-def results_body(accept, results, errors, kind='delete'):
-    """Swift's bulk-operation response body; (content type, bytes)."""
-    accept = (accept or '').lower()
-    if 'application/json' in accept:
-        doc = dict(results, Errors=[list(e) for e in errors])
-        return 'application/json; charset=utf-8', json.dumps(doc).encode()
-    if 'xml' in accept:
-        tag = kind
-        out = ['<?xml version="1.0" encoding="UTF-8"?>\n<%s>' % tag]
-        for key in sorted(results):
-            name = key.lower().replace(' ', '_')
-            out.append('<%s>%s</%s>' % (name, escape(str(results[key])),
-                                        name))
-        out.append('<errors>')
-        for path, status in errors:
-            out.append('<object><name>%s</name><status>%s</status>'
-                       '</object>' % (escape(path), escape(status)))
-        out.append('</errors></%s>\n' % tag)
-        return 'application/xml; charset=utf-8', ''.join(out).encode()
-    lines = ['%s: %s' % (key, results[key]) for key in sorted(results)]
-    lines.append('Errors:')
-    lines += ['%s, %s' % (path, status) for path, status in errors]
-    return 'text/plain; charset=utf-8', ('\n'.join(lines) + '\n').encode()
-
-
 class StaticLargeObject(object):
     """The ``slo`` filter."""
 
@@ -180,6 +150,8 @@ class StaticLargeObject(object):
         # a stored manifest may predate a lower limit: read generously
         self.manifest_read_limit = max(self.max_manifest_size,
                                        8 * 1024 * 1024) * 4
+        self.deleter = ManifestDeleter(app, self.delete_concurrency,
+                                       self.manifest_read_limit)
 
     # ----------------------------------------------------------- routing
     def __call__(self, env, start_response):
@@ -199,7 +171,7 @@ class StaticLargeObject(object):
         if is_copy(env) and mm != 'get':
             return self.handle_copy(env, start_response, parts)
         if method == 'DELETE' and mm == 'delete':
-            return self.handle_delete(env, start_response, parts)
+            return self.deleter(env, start_response, parts)
         if method in ('GET', 'HEAD'):
             if mm == 'get':
                 return self.handle_manifest_get(env, start_response, query)
@@ -572,98 +544,6 @@ class StaticLargeObject(object):
         return self.app(env, start_response)
 
     # ------------------------------------------------------------- delete
-    def handle_delete(self, env, start_response, parts):
-        version, account = parts[0], parts[1]
-        accept = env.get('HTTP_ACCEPT')
-        name = '/%s/%s' % (parts[2], parts[3])
-        results = {'Number Deleted': 0, 'Number Not Found': 0,
-                   'Response Body': '', 'Response Status': '200 OK'}
-        errors = []
-        targets = []
-        try:
-            self._collect_deletes(env, version, account, env['PATH_INFO'],
-                                  name, targets, errors, 0)
-        except _NotFound:
-            results['Number Not Found'] = 1
-        if not errors:
-            pool = GreenPool(self.delete_concurrency)
-            segs, manifests = targets
-            for outcome in pool.imap(
-                    lambda t: self._delete_one(env, version, account, t),
-                    segs):
-                self._tally(outcome, results, errors)
-            for target in manifests:
-                self._tally(self._delete_one(env, version, account, target),
-                            results, errors)
-        if errors:
-            results['Response Status'] = status_line(400)
-        ctype, body = results_body(accept, results, errors)
-        return respond(start_response, 200, body, content_type=ctype)
-
-    @staticmethod
-    def _tally(outcome, results, errors):
-        name, status = outcome
-        code = int(status.split(' ', 1)[0])
-        if 200 <= code < 300:
-            results['Number Deleted'] += 1
-        elif code == 404:
-            results['Number Not Found'] += 1
-        else:
-            errors.append((quote(name), status))
-
-    def _collect_deletes(self, env, version, account, path, name, targets,
-                         errors, depth):
-        """Fill targets = (segment names, manifest names deepest first)."""
-        if not targets:
-            targets.extend(([], []))
-        sub = make_subrequest_env(env, 'GET', path,
-                                  query_string='multipart-manifest=get',
-                                  source='SLO')
-        resp = call_app(self.app, sub)
-        if resp.status_int == 404 and depth == 0:
-            resp.drain()
-            raise _NotFound()
-        if not resp.ok:
-            resp.drain()
-            errors.append((quote(name), resp.status))
-            return
-        if not is_slo(resp.headers):
-            resp.close()
-            errors.append((quote(name), 'Not an SLO manifest'))
-            return
-        try:
-            entries = json.loads(resp.read(self.manifest_read_limit))
-        except ValueError:
-            errors.append((quote(name), 'Unable to load SLO manifest'))
-            return
-        for entry in entries:
-            seg_name = '/' + entry['name'].lstrip('/')
-            if entry.get('sub_slo'):
-                if depth >= MAX_NESTING:
-                    errors.append((quote(seg_name),
-                                   'Max recursion depth exceeded'))
-                    continue
-                self._collect_deletes(
-                    env, version, account,
-                    str_to_wsgi('/%s/%s%s' % (version, account, seg_name)),
-                    seg_name, targets, errors, depth + 1)
-            else:
-                targets[0].append(seg_name)
-        targets[1].append(name)
-
-    def _delete_one(self, env, version, account, name):
-        path = str_to_wsgi('/%s/%s%s' % (version, account, name))
-        sub = make_subrequest_env(env, 'DELETE', path, source='SLO')
-        try:
-            resp = call_app(self.app, sub)
-            resp.drain()
-        except SegmentError as err:
-            return name, '503 %s' % err
-        return name, resp.status
-
-
-class _NotFound(Exception):
-    pass
 
 
 def pass_on_body(resp):
