@@ -25,4 +25,6 @@ INVALID_FILE = 'hashes.invalid'
 LOCK_FILE = '.lock'
 TMP_PREFIX = 'objw-'
 DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
+# Swift's keep_cache_size: bigger uploads leave the page cache once synced
+DEFAULT_KEEP_CACHE_SIZE = 5 * 1024 * 1024
 NOSPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)

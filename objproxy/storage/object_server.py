@@ -18,7 +18,9 @@ Disk I/O and the event loop: page-cache writes and reads are done inline in
 them), while the calls that really wait on the disk (fdatasync, rename,
 directory fsync) run in eventlet's thread pool so one slow fsync does not
 stall every other request of the worker (``disk_tpool = false`` turns that
-off).
+off).  As in Swift, an upload larger than ``keep_cache_size`` (5 MiB) is
+dropped from the page cache once it is synced: keeping big uploads cached
+doubled the kernel time of a stream of 64 MiB PUTs.
 """
 import errno
 import hashlib
@@ -68,6 +70,9 @@ class ObjectServer(object):
         self.reclaim_age = get_int(conf, 'reclaim_age',
                                    diskfile.DEFAULT_RECLAIM_AGE, minimum=0)
         self.tmp_max_age = get_int(conf, 'tmp_max_age', 86400, minimum=0)
+        self.keep_cache_size = get_int(conf, 'keep_cache_size',
+                                       diskfile.DEFAULT_KEEP_CACHE_SIZE,
+                                       minimum=0)
         self.notifier = ContainerNotifier(
             self.conn_timeout, self.node_timeout,
             get_float(conf, 'container_update_timeout', 1.0, minimum=0),
@@ -127,7 +132,8 @@ class ObjectServer(object):
         return diskfile.DiskFile(device_path, partition, account, container,
                                  obj, fsync=self.fsync,
                                  use_tpool=self.disk_tpool,
-                                 reclaim_age=self.reclaim_age)
+                                 reclaim_age=self.reclaim_age,
+                                 keep_cache_size=self.keep_cache_size)
 
     # ----------------------------------------------------------------- PUT
     def PUT(self, env, start_response):

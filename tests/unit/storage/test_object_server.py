@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -217,6 +218,27 @@ def test_space_is_reserved_up_front(app, devices, monkeypatch):
     assert reserved == [100]
     assert os.listdir(devices / 'sda' / 'tmp') == []
     assert not hash_dir(devices).exists()
+
+
+def resident_bytes(path):
+    """How much of a file is in the page cache (util-linux fincore)."""
+    out = subprocess.run(['fincore', '--bytes', '--noheadings', '--output',
+                          'RES', str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.strip())
+
+
+def test_big_uploads_leave_the_page_cache_once_synced(devices):
+    app = ObjectServer({'devices': str(devices), 'fsync': 'true',
+                        'keep_cache_size': str(1 << 20)})
+    small, big = PATH + '-small', PATH + '-big'
+    assert put(app, b's' * (256 << 10), path=small).status_int == 201
+    assert put(app, os.urandom(2 << 20), path=big).status_int == 201
+    (small_file,) = hash_dir(devices, small).iterdir()
+    (big_file,) = hash_dir(devices, big).iterdir()
+    assert resident_bytes(small_file) > 0       # kept: small enough
+    assert resident_bytes(big_file) == 0        # dropped after the fsync
+    assert req(app, big).status_int == 200      # and still readable
 
 
 def test_missing_device_507(app):
