@@ -279,9 +279,8 @@ class DiskFileWriter(object):
 
     def open(self, size=None):
         """Create the temp file; with ``size`` (the body's length, when
-        known) reserve its blocks up front, as Swift does: a full disk is
-        refused before any body is read, and the file is laid out in one
-        piece instead of block by block as dirty pages are written back."""
+        known) reserve its blocks up front, as Swift does, so a full disk
+        is refused before any of the body is read."""
         tmp_dir = os.path.join(self.df.device_path, TMPDIR)
         self.tmp_path = os.path.join(
             tmp_dir, '%s%s.tmp' % (TMP_PREFIX, uuid.uuid4().hex))
