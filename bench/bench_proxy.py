@@ -5,9 +5,10 @@
                                           [--quick] [--no-big-upload]
 
 Starts objproxy with ``objproxy-aio --workers 1 --no-daemons`` (or uses a
-running one given by ``--objproxy-url``) and Swift's SAIO (``/work/shared/anchors/
-swift-saio.sh``, one worker per server), authenticates through
-``/auth/v1.0`` and runs PUT, GET (content verified) and DELETE phases for
+running one given by ``--objproxy-url``) and Swift's SAIO
+(``/work/shared/anchors/swift-saio.sh``, one worker per server),
+authenticates through ``/auth/v1.0`` and runs PUT, GET (content verified)
+and DELETE phases for
 4 KiB x 2000 @16, 1 MiB x 300 @8 and 64 MiB x 10 @2 over persistent
 connections.  Prints req/s, MB/s, p50/p99 latency, errors, the proxy's CPU
 seconds and peak RSS (from /proc), the objproxy/Swift ratios, the disk's

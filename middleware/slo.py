@@ -543,7 +543,6 @@ class StaticLargeObject(object):
         env[COPY_CHECKED] = True
         return self.app(env, start_response)
 
-    # ------------------------------------------------------------- delete
 
 
 def pass_on_body(resp):

@@ -44,8 +44,9 @@ read while a writer commits.
 
 Blocking SQLite work (waiting for the write lock, commits with their
 fsyncs, merges and listing queries) can be handed to a thread
-(``offload``, e.g. ``eventlet.tpool.execute``), so a slow commit stalls
-only the request that needs it, not every other request of the server.
+(``offload``, e.g. ``objproxy.common.offload.run_in_thread``), so a slow
+commit stalls only the request that needs it, not every other request of
+the server.
 """
 import errno
 import hashlib

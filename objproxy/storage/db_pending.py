@@ -73,7 +73,7 @@ class PendingFile(object):
         if not self.size():
             return 0
         try:
-            with self.locked(lambda: False) as fd:
+            with self.locked() as fd:
                 return self._merge_locked(fd)
         except FileNotFoundError:
             return 0
@@ -119,8 +119,9 @@ class PendingFile(object):
         return len(items)
 
     @contextmanager
-    def locked(self, may_create):
-        """The file open for appending, under an exclusive flock.
+    def locked(self, may_create=None):
+        """The file open for appending, under an exclusive flock; a missing
+        file is made only if ``may_create()`` says so.
 
         Waits cooperatively (other green threads run) up to ``timeout``.
         """
@@ -128,7 +129,7 @@ class PendingFile(object):
         try:
             fd = os.open(self.path, flags)
         except FileNotFoundError:
-            if not may_create():
+            if may_create is None or not may_create():
                 raise
             fd = os.open(self.path, flags | os.O_CREAT, 0o644)
         try:

@@ -29,8 +29,8 @@ from objproxy.common.exceptions import ConfigError, DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.timestamp import Timestamp
 from objproxy.common.offload import run_in_thread
+from objproxy.common.timestamp import Timestamp
 from objproxy.storage.db_broker import (
     DatabaseAlreadyExists, DatabaseNotFound)
 from objproxy.storage.db_pending import PENDING_CAP, LockTimeout
