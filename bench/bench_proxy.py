@@ -3,17 +3,23 @@
 
     .venv/bin/python bench/bench_proxy.py [--objproxy-url URL] [--no-swift]
                                           [--quick] [--no-big-upload]
+                                          [--rounds N] [--only 4KiB ...]
 
 Starts objproxy with ``objproxy-aio --workers 1 --no-daemons`` (or uses a
 running one given by ``--objproxy-url``) and Swift's SAIO
-(``/work/shared/anchors/swift-saio.sh``, one worker per server),
-authenticates through ``/auth/v1.0`` and runs PUT, GET (content verified)
-and DELETE phases for
-4 KiB x 2000 @16, 1 MiB x 300 @8 and 64 MiB x 10 @2 over persistent
-connections.  Prints req/s, MB/s, p50/p99 latency, errors, the proxy's CPU
-seconds and peak RSS (from /proc), the objproxy/Swift ratios, the disk's
-fdatasync'd sequential write rate / 3 (each byte is written three times),
-and how much objproxy's proxy RSS grows during a 1 GiB streaming upload.
+(``/work/shared/anchors/swift-saio.sh``, one worker per server), both up
+at once, authenticates through ``/auth/v1.0`` and runs PUT, GET (content
+verified) and DELETE phases for 4 KiB x 2000 @16, 1 MiB x 300 @8 and
+64 MiB x 10 @2 over persistent connections.
+
+The machines are shared and noisy, so a run is several rounds, and each
+round runs every scenario on both systems back to back (who goes first
+alternates).  Ratios are per round, and the targets are judged on their
+median.  Prints req/s, MB/s, p50/p99 latency, errors, the CPU per request
+of the proxy, of the storage nodes and of this load generator (from
+/proc), the proxy's peak RSS, the disk's fdatasync'd sequential write rate
+/ 3 (each byte is written three times), and how much objproxy's proxy RSS
+grows during a 1 GiB streaming upload.
 """
 import argparse
 import hashlib
@@ -144,6 +150,13 @@ class Objproxy(object):
             return find_pids('objproxy', self.data_dir, 'proxy-server.conf')
         return find_pids('objproxy', 'proxy-server.conf')
 
+    def node_pids(self):
+        if self.data_dir:
+            return find_pids('objproxy', self.data_dir, '/etc/node')
+        proxy = set(self.proxy_pids())
+        return [p for p in find_pids('objproxy.cli.server')
+                if p not in proxy]
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -171,6 +184,11 @@ class Swift(object):
 
     def proxy_pids(self):
         return find_pids('swift-proxy-server')
+
+    def node_pids(self):
+        return (find_pids('swift-object-server') +
+                find_pids('swift-container-server') +
+                find_pids('swift-account-server'))
 
     def stop(self):
         subprocess.run(['bash', SAIO, 'down'], env=self.env)
@@ -275,28 +293,30 @@ def pct(sorted_values, p):
     return sorted_values[i]
 
 
-def run_scenarios(system, scenarios):
-    storage_url, token = auth(system.url)
-    pids = system.proxy_pids()
+def run_scenario(system, scenario, storage_url, token):
+    """PUT, GET (verified) and DELETE of one scenario; figures per phase,
+    with the CPU seconds of the proxy, the storage nodes and this client."""
+    label, size, count, conc = scenario
+    roles = {'proxy': system.proxy_pids(), 'nodes': system.node_pids()}
+    body = os.urandom(size)
+    md5 = hashlib.md5(body).hexdigest()
+    container = '/bench-%s-%d' % (label, int(time.time() * 1000))
+    Worker(storage_url, token).request('PUT', container)
+    names = ['%s/o%05d' % (container, i) for i in range(count)]
     results = {}
-    for label, size, count, conc in scenarios:
-        body = os.urandom(size)
-        md5 = hashlib.md5(body).hexdigest()
-        container = '/bench-%s-%d' % (label, int(time.time()))
-        Worker(storage_url, token).request('PUT', container)
-        names = ['%s/o%05d' % (container, i) for i in range(count)]
-        for method in ('PUT', 'GET', 'DELETE'):
-            cpu0 = cpu_seconds(pids)
-            elapsed, lat, errors = run_phase(storage_url, token, method,
-                                             names, body, conc, md5)
-            cpu = cpu_seconds(pids) - cpu0
-            moved = size * count if method in ('PUT', 'GET') else 0
-            results[(label, method)] = {
-                'rps': count / elapsed, 'mbps': moved / elapsed / MB,
-                'p50': pct(lat, 50) * 1000, 'p99': pct(lat, 99) * 1000,
-                'errors': errors, 'cpu': cpu}
-        Worker(storage_url, token).request('DELETE', container)
-    results['peak_rss_mb'] = mem_kb(pids, 'VmHWM') / 1024.0
+    for method in ('PUT', 'GET', 'DELETE'):
+        cpu0 = dict((r, cpu_seconds(p)) for r, p in roles.items())
+        client0 = sum(os.times()[:2])
+        elapsed, lat, errors = run_phase(storage_url, token, method,
+                                         names, body, conc, md5)
+        cpu = dict((r, cpu_seconds(p) - cpu0[r]) for r, p in roles.items())
+        cpu['client'] = sum(os.times()[:2]) - client0
+        moved = size * count if method in ('PUT', 'GET') else 0
+        results[(label, method)] = {
+            'rps': count / elapsed, 'mbps': moved / elapsed / MB,
+            'p50': pct(lat, 50) * 1000, 'p99': pct(lat, 99) * 1000,
+            'errors': errors, 'count': count, 'cpu': cpu}
+    Worker(storage_url, token).request('DELETE', container)
     return results
 
 
@@ -353,45 +373,83 @@ def disk_limit_mbps(directory, size=256 << 20):
 
 # ----- report ----------------------------------------------------------------
 
-def report(name, results):
-    print('\n== %s ==' % name)
-    print('%-6s %-6s %9s %9s %9s %9s %6s %7s' % (
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    if len(values) % 2:
+        return values[mid]
+    return (values[mid - 1] + values[mid]) / 2.0
+
+
+def merge_rounds(rounds):
+    """One table from several rounds: the median of every figure (errors
+    are summed)."""
+    merged = {}
+    for key in rounds[0]:
+        runs = [r[key] for r in rounds]
+        merged[key] = {
+            'rps': median([r['rps'] for r in runs]),
+            'mbps': median([r['mbps'] for r in runs]),
+            'p50': median([r['p50'] for r in runs]),
+            'p99': median([r['p99'] for r in runs]),
+            'errors': sum(r['errors'] for r in runs),
+            'count': runs[0]['count'],
+            'cpu': dict((role, median([r['cpu'][role] for r in runs]))
+                        for role in runs[0]['cpu'])}
+    return merged
+
+
+def report(name, results, peak_rss_mb):
+    print('\n== %s (median of rounds) ==' % name)
+    print('%-6s %-6s %8s %8s %8s %8s %6s | %s' % (
         'size', 'phase', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'errors',
-        'cpu s'))
+        'CPU ms/req: proxy nodes client'))
     for key, r in results.items():
-        if not isinstance(key, tuple):
-            continue
-        print('%-6s %-6s %9.1f %9.1f %9.1f %9.1f %6d %7.2f' % (
+        per = dict((role, 1000.0 * r['cpu'][role] / r['count'])
+                   for role in r['cpu'])
+        print('%-6s %-6s %8.1f %8.1f %8.1f %8.1f %6d | %8.2f %8.2f %8.2f' % (
             key[0], key[1], r['rps'], r['mbps'], r['p50'], r['p99'],
-            r['errors'], r['cpu']))
-    print('proxy peak RSS: %.1f MB' % results['peak_rss_mb'])
+            r['errors'], per['proxy'], per['nodes'], per['client']))
+    print('proxy peak RSS: %.1f MB' % peak_rss_mb)
+
+
+def ratio_rounds(ours, theirs, key, metric):
+    """Per-round objproxy/Swift ratios of one figure."""
+    return [o[key][metric] / t[key][metric]
+            for o, t in zip(ours, theirs) if t[key][metric]]
 
 
 def ratios(ours, theirs, disk):
-    print('\n== objproxy / Swift ==')
-    for key, r in ours.items():
-        if not isinstance(key, tuple) or key not in theirs:
-            continue
-        t = theirs[key]
-        print('%-6s %-6s req/s x%.2f   MB/s x%s' % (
-            key[0], key[1], r['rps'] / max(t['rps'], 1e-9),
-            ('%.2f' % (r['mbps'] / t['mbps'])) if t['mbps'] else '-'))
+    """Ratios per round (each round ran both systems back to back) and
+    their median, which the targets are judged on."""
+    print('\n== objproxy / Swift (median of per-round ratios; rounds) ==')
+    median_ratio = {}
+    for key in ours[0]:
+        metric = 'mbps' if theirs[0][key]['mbps'] else 'rps'
+        values = ratio_rounds(ours, theirs, key, metric)
+        median_ratio[key] = median(values)
+        print('%-6s %-6s %-5s x%.2f   (%s)' % (
+            key[0], key[1], 'MB/s' if metric == 'mbps' else 'req/s',
+            median_ratio[key], ' '.join('%.2f' % v for v in values)))
 
     def check(label, ok):
         print('  [%s] %s' % ('ok' if ok else 'MISS', label))
-
-    def versus(key, metric, factor, label):
-        if key in ours and key in theirs:
-            check(label, ours[key][metric] >= factor * theirs[key][metric])
+    merged = merge_rounds(ours)
     print('\n== targets ==')
-    versus(('4KiB', 'PUT'), 'rps', 2, '4 KiB PUT req/s >= 2x Swift')
-    versus(('4KiB', 'GET'), 'rps', 2, '4 KiB GET req/s >= 2x Swift')
-    versus(('64MiB', 'GET'), 'mbps', 1.5, '64 MiB GET MB/s >= 1.5x Swift')
-    versus(('64MiB', 'PUT'), 'mbps', 1, '64 MiB PUT MB/s >= Swift')
-    if ('64MiB', 'PUT') in ours:
-        check('64 MiB PUT MB/s >= 90%% of disk limit (%.1f MB/s)' % disk,
-              ours[('64MiB', 'PUT')]['mbps'] >= 0.9 * disk)
-    errs = sum(r['errors'] for k, r in ours.items() if isinstance(k, tuple))
+    if ('4KiB', 'PUT') in median_ratio:
+        check('4 KiB PUT req/s >= 2x Swift',
+              median_ratio[('4KiB', 'PUT')] >= 2)
+        check('4 KiB GET req/s >= 2x Swift',
+              median_ratio[('4KiB', 'GET')] >= 2)
+    if ('64MiB', 'GET') in median_ratio:
+        check('64 MiB GET MB/s >= 1.5x Swift',
+              median_ratio[('64MiB', 'GET')] >= 1.5)
+        check('64 MiB PUT MB/s >= Swift',
+              median_ratio[('64MiB', 'PUT')] >= 1)
+        check('64 MiB PUT MB/s (%.1f) >= 90%% of disk limit (%.1f MB/s)'
+              % (merged[('64MiB', 'PUT')]['mbps'], disk),
+              merged[('64MiB', 'PUT')]['mbps'] >= 0.9 * disk)
+    errs = sum(r['errors'] for r in merged.values())
     check('zero errors (objproxy: %d)' % errs, errs == 0)
 
 
@@ -404,6 +462,9 @@ def main(argv=None):
                         help='fewer objects (a smoke run)')
     parser.add_argument('--no-big-upload', action='store_true',
                         help='skip the 1 GiB RSS-growth upload')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='rounds; each runs every scenario on both '
+                             'systems back to back (default 3)')
     parser.add_argument('--only', action='append', default=[],
                         help='run only this scenario (4KiB, 1MiB, 64MiB); '
                              'repeatable')
@@ -412,32 +473,48 @@ def main(argv=None):
     if args.only:
         scenarios = [s for s in scenarios if s[0] in args.only]
 
-    ours = Objproxy(args.objproxy_url)
+    systems = [('objproxy', Objproxy(args.objproxy_url))]
+    if not args.no_swift:
+        systems.append(('Swift', Swift()))
+    results = dict((name, []) for name, _ in systems)
+    disks = []
     try:
-        ours.start()
-        disk = disk_limit_mbps(ours.data_dir or tempfile.gettempdir())
-        print('disk limit (fdatasync sequential write / 3): %.1f MB/s'
-              % disk)
-        our_results = run_scenarios(ours, scenarios)
-        report('objproxy', our_results)
+        for _, system in systems:
+            system.start()
+        sessions = dict((name, auth(system.url)) for name, system in systems)
+        for round_no in range(args.rounds):
+            disks.append(disk_limit_mbps(systems[0][1].data_dir or
+                                         tempfile.gettempdir()))
+            # who goes first alternates, so drift over the run is shared
+            order = systems if round_no % 2 == 0 else systems[::-1]
+            done = dict((name, {}) for name, _ in systems)
+            for scenario in scenarios:
+                for name, system in order:
+                    done[name].update(run_scenario(system, scenario,
+                                                   *sessions[name]))
+            for name in done:
+                results[name].append(done[name])
+            print('round %d of %d done' % (round_no + 1, args.rounds),
+                  flush=True)
+        disk = median(disks)
+        print('disk limit (fdatasync sequential write / 3): %.1f MB/s '
+              '(rounds: %s)' % (disk, ' '.join('%.1f' % d for d in disks)))
+        for name, system in systems:
+            report(name, merge_rounds(results[name]),
+                   mem_kb(system.proxy_pids(), 'VmHWM') / 1024.0)
         if not args.no_big_upload:
-            status, growth, rate = big_upload_rss(ours)
-            print('1 GiB upload: status %d, %.1f MB/s, proxy RSS growth '
-                  '%.1f MB (target < 20)' % (status, rate, growth))
+            status, growth, rate = big_upload_rss(systems[0][1])
+            print('1 GiB upload to objproxy: status %d, %.1f MB/s, proxy RSS '
+                  'growth %.1f MB (target < 20)' % (status, rate, growth))
     finally:
-        ours.stop()
-        if ours.data_dir:
-            shutil.rmtree(ours.data_dir, ignore_errors=True)
-    if args.no_swift:
-        return 0
-    swift = Swift()
-    try:
-        swift.start()
-        swift_results = run_scenarios(swift, scenarios)
-        report('Swift', swift_results)
-    finally:
-        swift.stop()
-    ratios(our_results, swift_results, disk)
+        for _, system in systems:
+            system.stop()
+        if systems[0][1].data_dir:
+            shutil.rmtree(systems[0][1].data_dir, ignore_errors=True)
+    if not args.no_swift:
+        ratios(results['objproxy'], results['Swift'], disk)
+    print('\nreproduce: .venv/bin/python bench/bench_proxy.py %s'
+          % ' '.join(argv if argv is not None else sys.argv[1:]))
     return 0
 
 
