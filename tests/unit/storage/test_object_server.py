@@ -371,6 +371,29 @@ def test_large_object_ranges_and_stream(app):
     assert body[:1] in resp.body and body[-1:] in resp.body
 
 
+def body_chunk_lengths(app, path=PATH):
+    statuses = []
+    body = app(Request.blank(path).environ,
+               lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        return statuses, [len(chunk) for chunk in body]
+    finally:
+        getattr(body, 'close', lambda: None)()
+
+
+@pytest.mark.parametrize('conf, chunk', [
+    ({}, 256 * 1024), ({'disk_chunk_size': '65536'}, 65536)])
+def test_get_streams_in_disk_chunk_size_pieces(devices, conf, chunk):
+    app = ObjectServer(dict({'devices': str(devices), 'fsync': 'false'},
+                            **conf))
+    body = os.urandom(3 * chunk + 10)
+    assert put(app, body).status_int == 201
+    statuses, lengths = body_chunk_lengths(app)
+    assert statuses[0].startswith('200')
+    assert sum(lengths) == len(body)
+    assert max(lengths) == chunk
+
+
 def test_conditionals(app):
     put(app, b'abc')
     etag = hashlib.md5(b'abc').hexdigest()
