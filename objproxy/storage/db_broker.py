@@ -525,11 +525,9 @@ class DatabaseBroker(object):
         """
         self.commit_pending()
         return self.offload(
-            self._listing_rows, select_cols, limit, marker, end_marker,
-            prefix, delimiter, reverse, path, make_subdir)
-
-    def _listing_rows(self, *args):
-        return listing_rows(self.conn, self.item_table, *args)
+            listing_rows, self.conn, self.item_table, select_cols, limit,
+            marker, end_marker, prefix, delimiter, reverse, path,
+            make_subdir)
 
 
 def _load_meta(text):

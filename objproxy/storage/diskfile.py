@@ -27,7 +27,7 @@ from objproxy.common.exceptions import (
     DiskFileDeleted, DiskFileError, DiskFileNoSpace, DiskFileNotExist,
     DiskFileQuarantined)
 from objproxy.common.hashing import hash_path
-from objproxy.common.offload import run_in_thread
+from objproxy.common.offload import run_in_thread, run_inline
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
@@ -76,6 +76,8 @@ class DiskFile(object):
         self.hash_dir = os.path.join(self.suffix_dir, self.name_hash)
         self.fsync = fsync
         self.use_tpool = use_tpool
+        # where the blocking commit work (fdatasync, rename, dir fsync) runs
+        self.offload = run_in_thread if use_tpool else run_inline
         self.reclaim_age = reclaim_age
         self.keep_cache_size = keep_cache_size
         self._reset()
@@ -210,11 +212,6 @@ class DiskFile(object):
     def writer(self):
         return DiskFileWriter(self)
 
-    def _run(self, func, *args):
-        if self.use_tpool:
-            return run_in_thread(func, *args)
-        return func(*args)
-
     def write_tombstone(self, timestamp, metadata=None):
         meta = dict(metadata or {})
         meta['name'] = self.name
@@ -337,7 +334,7 @@ class DiskFileWriter(object):
         self._write_all(encode_metadata(metadata))
         target = os.path.join(self.df.hash_dir, timestamp.internal + ext)
         try:
-            self.df._run(self._finalize, target)
+            self.df.offload(self._finalize, target)
         except OSError as err:
             if err.errno in NOSPACE_ERRNOS:
                 raise DiskFileNoSpace(str(err))
