@@ -34,8 +34,16 @@ Configuration::
     # clamd_conf = /etc/clamav/clamd.conf
     # Seconds for connecting to clamd and for each write to it.
     timeout = 10
-    # Seconds to wait for the verdict once the whole body was sent.
-    scan_timeout = 120
+    # Seconds for clamd's verdict once the whole body was sent (sending
+    # the end-of-stream marker included).  A hung clamd then gives 503
+    # "scan could not be completed" after this long.  timeout +
+    # scan_timeout must stay below client_timeout (60 by default, on the
+    # proxy and the storage nodes): past it the proxy gives up on the
+    # withheld last chunk and answers 408, blaming the client, and the
+    # nodes drop the upload.  A client_timeout set in [DEFAULT] is checked
+    # at start (config error when too small); otherwise a warning is
+    # logged against the default of 60.
+    scan_timeout = 20
     # Largest body scanned (bytes, or 25M / 1G).  Keep <= StreamMaxLength.
     max_scan_size = 512M
     # Bodies over max_scan_size: refuse (413) or allow (store unscanned).
@@ -49,7 +57,15 @@ Configuration::
     # Bytes pulled from the client per read when the proxy asks for less.
     chunk_size = 65536
     # Seconds between VERSION refreshes (the label follows DB updates).
+    # The refresh runs in the background; only the very first upload of
+    # a worker waits for VERSION (at most timeout seconds).
     version_refresh = 300
+    # The health probe that /healthcheck uses (see the healthcheck filter's
+    # check_clamd): seconds to wait for clamd's PONG ...
+    ping_timeout = 2
+    # ... and seconds one PING result is reused, so load balancers can
+    # poll /healthcheck often without a clamd connection per poll.
+    ping_cache = 1
 
 The ``X-Object-Meta-Scanned-By`` label.  Object metadata travels to the
 storage nodes in the request headers, *before* the body, so the label has
@@ -65,6 +81,13 @@ The scheme keeps it honest by only deciding what is known at that point:
 ``unscanned; clamd-unavailable``
     clamd could not be reached (connect, INSTREAM or VERSION failed) when
     the upload started and ``on_error = allow``.
+
+An empty body (``Content-Length: 0``) is scanned before the request goes
+on: the proxy never reads it, so there is no last chunk to withhold.  It
+is labelled as scanned only once clamd answered OK for the empty stream;
+if clamd does not answer, it is treated like clamd being unavailable
+(503, or stored with ``unscanned; clamd-unavailable`` when
+``on_error = allow``).
 
 Consequences of never relabelling: once a scan has started, the object is
 labelled as scanned, so any failure *after* that point rejects the upload
@@ -88,6 +111,13 @@ PUT, POST or COPY is dropped, so it cannot be forged.  A metadata POST
 replaces all user metadata (Swift semantics) and a client cannot resend
 the label, so after a POST the object reads as not known to be scanned.
 
+Health: ``ClamavFilter.health_check()`` PINGs clamd (green socket,
+``ping_timeout``, result cached ``ping_cache`` seconds, one PING in flight
+per worker) and returns None or a reason such as ``clamd unreachable``.
+The healthcheck filter finds it by following the pipeline's ``app``
+attributes and answers ``/healthcheck`` with 503 while clamd is down, so a
+load balancer takes a proxy whose scanner is down out of rotation.
+
 Infected uploads get ``403 Forbidden`` with a plain-text body naming the
 signature, and a log line with transaction id, account, container, object
 and signature.  Each upload uses its own clamd connection; at most
@@ -97,6 +127,7 @@ import sys
 import time
 from urllib.parse import parse_qs
 
+import eventlet
 from eventlet.semaphore import Semaphore
 
 from objproxy.common.clamd import (
@@ -117,9 +148,14 @@ KNOWN_OPTIONS = (
     'clamd_socket', 'clamd_host', 'clamd_port', 'clamd_conf', 'timeout',
     'scan_timeout', 'max_scan_size', 'oversize', 'on_error',
     'max_concurrent_scans', 'scan_queue_timeout', 'chunk_size',
-    'version_refresh',
+    'version_refresh', 'ping_timeout', 'ping_cache',
 )
 DEFAULT_MAX_SCAN_SIZE = 512 * 1024 * 1024
+#: Default verdict wait: with the default timeout (10) it stays well below
+#: the proxy's and storage nodes' default client_timeout (60).
+DEFAULT_SCAN_TIMEOUT = 20.0
+DEFAULT_CLIENT_TIMEOUT = 60.0
+UNREACHABLE = 'clamd unreachable'
 
 
 def _trans_id(env):
@@ -273,8 +309,10 @@ class ClamavFilter(object):
         self.app = app
         self.logger = logger or get_logger(conf, log_route='clamav')
         self.timeout = get_float(conf, 'timeout', 10.0, SECTION, minimum=0.1)
-        self.scan_timeout = get_float(conf, 'scan_timeout', 120.0, SECTION,
+        self.scan_timeout = get_float(conf, 'scan_timeout',
+                                      DEFAULT_SCAN_TIMEOUT, SECTION,
                                       minimum=0.1)
+        self._check_against_client_timeout(conf)
         self.max_scan_size = parse_size(
             conf.get('max_scan_size', DEFAULT_MAX_SCAN_SIZE),
             '[%s] max_scan_size' % SECTION)
@@ -293,10 +331,37 @@ class ClamavFilter(object):
                                   minimum=1, maximum=16 * 1024 * 1024)
         self.version_refresh = get_float(conf, 'version_refresh', 300.0,
                                          SECTION, minimum=0)
+        self.ping_timeout = get_float(conf, 'ping_timeout', 2.0, SECTION,
+                                      minimum=0.01)
+        self.ping_cache = get_float(conf, 'ping_cache', 1.0, SECTION,
+                                    minimum=0)
         self.address = self._address(conf)
         self.slots = Semaphore(self.max_concurrent_scans)
         self._version = None
         self._version_at = 0.0
+        self._version_refreshing = False
+        self._health = None
+        self._health_at = None
+        self._health_lock = Semaphore(1)
+
+    def _check_against_client_timeout(self, conf):
+        """The verdict must come before the proxy's client_timeout."""
+        explicit = conf.get('client_timeout') not in (None, '')
+        client_timeout = get_float(conf, 'client_timeout',
+                                   DEFAULT_CLIENT_TIMEOUT, 'DEFAULT',
+                                   minimum=0)
+        worst = self.timeout + self.scan_timeout
+        if worst < client_timeout:
+            return
+        message = ('[%s] timeout (%gs) + scan_timeout (%gs) must stay below '
+                   'client_timeout (%gs): a clamd that stops answering would '
+                   'otherwise get the upload a 408 that blames the client'
+                   % (SECTION, self.timeout, self.scan_timeout,
+                      client_timeout))
+        if explicit:
+            raise ConfigError(message)
+        self.logger.warning('%s (client_timeout not in [DEFAULT], assumed '
+                            '%g)', message, client_timeout)
 
     def _address(self, conf):
         socket_path = (conf.get('clamd_socket') or '').strip() or None
@@ -405,6 +470,10 @@ class ClamavFilter(object):
                 stream = self.address.instream(scan_timeout=self.scan_timeout)
                 try:
                     label = self._label()
+                    if length == 0:
+                        # The proxy never reads an empty body, so nothing
+                        # would wait for the verdict: get it now.
+                        verdict = stream.finish()
                 except ClamdError:
                     stream.close()
                     raise
@@ -419,6 +488,18 @@ class ClamavFilter(object):
                 return _respond(start_response, '503 Service Unavailable',
                                 b'Service Unavailable: the virus scanner '
                                 b'is unavailable, retry later\n')
+
+            if length == 0:
+                if verdict.status == 'FOUND':
+                    self.logger.warning(
+                        'clamav: infected upload rejected %s signature=%s',
+                        where, verdict.signature)
+                    return _respond(
+                        start_response, '403 Forbidden',
+                        ('Forbidden: the upload matches the virus '
+                         'signature %s\n' % verdict.signature).encode('utf-8'))
+                env[LABEL_ENV] = label
+                return self.app(env, start_response)
 
             def on_reject(status, kind, detail, received):
                 if kind == 'infected':
@@ -484,17 +565,65 @@ class ClamavFilter(object):
             self.slots.release()
 
     def _label(self):
-        """clamd's VERSION text, cached for version_refresh seconds."""
+        """clamd's VERSION text, cached for version_refresh seconds.
+
+        Only the first call waits for clamd; later refreshes run in a
+        green thread of their own, so an upload never waits for VERSION
+        (a hung clamd would otherwise add ``timeout`` to every upload).
+        """
         now = time.monotonic()
-        if self._version is None or \
-                now - self._version_at >= self.version_refresh:
-            try:
-                self._version = self.address.version()
-                self._version_at = now
-            except ClamdError:
-                if self._version is None:
-                    raise
+        if self._version is None:
+            self._version = self.address.version()
+            self._version_at = now
+        elif now - self._version_at >= self.version_refresh and \
+                not self._version_refreshing:
+            self._version_refreshing = True
+            self._version_at = now
+            eventlet.spawn_n(self._refresh_version)
         return self._version
+
+    def _refresh_version(self):
+        try:
+            self._version = self.address.version()
+            self._version_at = time.monotonic()
+        except ClamdError as err:
+            self.logger.warning('clamav: VERSION refresh failed, keeping '
+                                '%r: %s', self._version, err)
+        finally:
+            self._version_refreshing = False
+
+    # -- health ------------------------------------------------------------
+
+    def health_check(self):
+        """None while clamd answers PING, else a short reason.
+
+        The result is reused for ``ping_cache`` seconds and at most one
+        PING per worker is in flight (others wait for its result), so
+        frequent load-balancer polls cost one clamd connection a second.
+        The PING uses a green socket bounded by ``ping_timeout``.
+        """
+        if self._health_fresh():
+            return self._health
+        with self._health_lock:
+            if self._health_fresh():
+                return self._health
+            try:
+                self.address.ping(timeout=self.ping_timeout)
+                result = None
+            except ClamdError as err:
+                result = UNREACHABLE
+                if self._health is None:
+                    self.logger.error('clamav: health check: %s', err)
+            if result is None and self._health is not None:
+                self.logger.info('clamav: health check: clamd at %s '
+                                 'answers again', self.address)
+            self._health = result
+            self._health_at = time.monotonic()
+        return self._health
+
+    def _health_fresh(self):
+        return self._health_at is not None and \
+            time.monotonic() - self._health_at < self.ping_cache
 
 
 def _respond(start_response, status, body, headers=None, exc_info=None):

@@ -5,20 +5,53 @@ that exists the answer is ``503 Service Unavailable`` with body
 ``DISABLED BY FILE``, so an operator can drain a proxy by touching a file.
 Every other path goes on down the pipeline untouched.
 
+A proxy that cannot scan uploads refuses them (or, with the clamav
+filter's ``on_error = allow``, stores them unscanned), so with
+``check_clamd`` on (the default) ``/healthcheck`` also asks the clamav
+filter further down this pipeline whether clamd answers ``PING``, and
+answers ``503 Service Unavailable`` with body ``clamd unreachable`` while
+it does not.  A load balancer then takes the proxy out of rotation until
+clamd is back.  The PING result is cached by the clamav filter
+(``ping_cache``, 1 s by default) and bounded by its ``ping_timeout`` (2 s),
+so frequent polls stay cheap and a hung clamd never holds a poll for
+long.  Pipelines without the clamav filter are unaffected.  The filter is
+found by following each filter's ``app`` attribute (every objproxy filter
+has one; a third-party filter without it hides what lies behind it).
+
 Config::
 
     [filter:healthcheck]
     use = egg:objproxy#healthcheck
     # disable_path =
+    # check_clamd = true
 """
 import os
 
 from webob import Request, Response
 
-from objproxy.common.config import check_options
+from objproxy.common.config import check_options, get_bool
 from objproxy.common.registry import register_info
 
 PATH = '/healthcheck'
+SECTION = 'filter:healthcheck'
+#: How deep to look down the pipeline for health probes.
+MAX_DEPTH = 64
+
+
+def find_health_checks(app):
+    """``health_check`` callables of the filters reachable from ``app``."""
+    found = []
+    seen = set()
+    node = app
+    for _ in range(MAX_DEPTH):
+        if node is None or id(node) in seen:
+            break
+        seen.add(id(node))
+        probe = getattr(node, 'health_check', None)
+        if callable(probe):
+            found.append(probe)
+        node = getattr(node, 'app', None)
+    return found
 
 
 class HealthCheckMiddleware(object):
@@ -27,6 +60,8 @@ class HealthCheckMiddleware(object):
     def __init__(self, app, conf):
         self.app = app
         self.disable_path = conf.get('disable_path', '').strip()
+        self.check_clamd = get_bool(conf, 'check_clamd', True, SECTION)
+        self._checks = None
 
     def __call__(self, env, start_response):
         if env.get('PATH_INFO') != PATH:
@@ -35,8 +70,22 @@ class HealthCheckMiddleware(object):
         if self.disable_path and os.path.exists(self.disable_path):
             resp = self.disabled(req)
         else:
-            resp = self.ok(req)
+            problems = self.problems()
+            if problems:
+                resp = self.unhealthy(req, problems)
+            else:
+                resp = self.ok(req)
         return resp(env, start_response)
+
+    def problems(self):
+        """Reasons the pipeline cannot serve, from its health probes."""
+        if not self.check_clamd:
+            return []
+        if self._checks is None:
+            # Resolved on first use: the pipeline is complete by then.
+            self._checks = find_health_checks(self.app)
+        return [reason for reason in (check() for check in self._checks)
+                if reason]
 
     @staticmethod
     def ok(req):
@@ -48,11 +97,19 @@ class HealthCheckMiddleware(object):
         return Response(request=req, status=503, body=b'DISABLED BY FILE',
                         content_type='text/plain')
 
+    @staticmethod
+    def unhealthy(req, problems):
+        return Response(request=req, status=503,
+                        body='; '.join(problems).encode('utf-8'),
+                        content_type='text/plain')
+
 
 def filter_factory(global_conf, **local_conf):
     conf = dict(global_conf or {}, **local_conf)
-    check_options('filter:healthcheck', local_conf, global_conf,
-                  ('disable_path',))
+    check_options(SECTION, local_conf, global_conf,
+                  ('disable_path', 'check_clamd'))
+    # A bad value is a start-up error, not a failure on the first poll.
+    get_bool(conf, 'check_clamd', True, SECTION)
     register_info('healthcheck')
 
     def factory(app):

@@ -6,6 +6,16 @@ pipeline, waits until ``/healthcheck`` answers and
 prints how to use it.  Ctrl-C or SIGTERM stops every child; children also
 die with this process (PR_SET_PDEATHSIG), so nothing is left behind even
 after a ``kill -9``.  The test suite drives the same class (AllInOne).
+
+Supervision: while it runs, the main loop restarts clamd whenever it dies
+(same run directory, so the same socket the proxy config points at),
+retrying with a growing delay if it will not start; meanwhile the proxy's
+``/healthcheck`` answers 503 ``clamd unreachable``.  Any other child
+exiting stops the whole cluster, as before.
+
+Shutdown order: the proxy first (so no request is being served by a
+proxy whose token cache or scanner is already gone), then the storage
+nodes and their daemons, then memcached, then clamd.
 """
 import argparse
 import http.client
@@ -23,6 +33,10 @@ from objproxy.common.wsgi import die_with_parent
 
 NODE_COUNT = 4
 DAEMONS = ('replicator', 'auditor', 'updater')
+#: Seconds between checks of the children in ``main``.
+SUPERVISE_INTERVAL = 0.5
+#: Longest wait between attempts to restart a clamd that will not start.
+MAX_RESTART_DELAY = 30.0
 
 
 class AioError(Exception):
@@ -75,6 +89,9 @@ class AllInOne(object):
         self.procs = {}
         self.clamd = None
         self.layout = None
+        self.clamd_restarts = 0
+        self._clamd_retry_at = 0.0
+        self._clamd_retry_delay = 1.0
 
     # -- lifecycle --------------------------------------------------------
     def start(self, timeout=60):
@@ -95,11 +112,49 @@ class AllInOne(object):
         self._wait_ready(timeout)
 
     def stop(self):
-        for name in list(self.procs):
-            self._stop_proc(name)
+        """Stop everything, the proxy first and the services it uses last.
+
+        The proxy goes first so it never serves a request after memcached
+        (tokens) or clamd (scans) are gone; the nodes next; memcached and
+        clamd last.  Within a step, every process gets its signal before
+        any is waited for.
+        """
+        self._stop_procs(['proxy'])
+        self._stop_procs([name for name in self.procs
+                          if name not in ('proxy', 'memcached')])
+        self._stop_procs(['memcached'])
         if self.clamd is not None:
             self.clamd.stop()
             self.clamd = None
+
+    def supervise(self):
+        """Restart clamd if it died.  Call it periodically.
+
+        Returns a line to report (restart, failure) or None.  A clamd that
+        fails to start is retried after 1, 2, 4 ... up to
+        MAX_RESTART_DELAY seconds.
+        """
+        clamd = self.clamd
+        if clamd is None or clamd.is_running():
+            return None
+        now = time.monotonic()
+        if now < self._clamd_retry_at:
+            return None
+        process = clamd.process
+        status = process.poll() if process is not None else None
+        try:
+            clamd.start()
+        except RuntimeError as err:
+            delay = self._clamd_retry_delay
+            self._clamd_retry_at = time.monotonic() + delay
+            self._clamd_retry_delay = min(delay * 2, MAX_RESTART_DELAY)
+            return ('clamd (exit status %s) could not be restarted, '
+                    'retrying in %gs: %s' % (status, delay, err))
+        self.clamd_restarts += 1
+        self._clamd_retry_at = 0.0
+        self._clamd_retry_delay = 1.0
+        return ('clamd exited (status %s); restarted as pid %d on %s'
+                % (status, clamd.pid, clamd.socket_path))
 
     def start_node(self, index, timeout=30):
         name = 'node%d' % (index + 1)
@@ -193,15 +248,26 @@ class AllInOne(object):
         return os.path.join(self.data_dir, 'log', name + '.out')
 
     def _stop_proc(self, name, sig=signal.SIGTERM):
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self._stop_procs([name], sig)
+
+    def _stop_procs(self, names, sig=signal.SIGTERM, timeout=10):
+        """Signal all of ``names`` first, then wait for each (SIGKILL
+        after ``timeout`` seconds)."""
+        signalled = []
+        for name in names:
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.send_signal(sig)
+            signalled.append(proc)
+        deadline = time.monotonic() + timeout
+        for proc in signalled:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def _wait_ready(self, timeout):
         proc = self.procs['proxy']
@@ -310,7 +376,11 @@ def main(argv=None):
         aio.start()
         print(banner(aio), flush=True)
         while True:
-            time.sleep(1)
+            time.sleep(SUPERVISE_INTERVAL)
+            news = aio.supervise()
+            if news:
+                sys.stderr.write('objproxy-aio: %s\n' % news)
+                sys.stderr.flush()
             dead = [name for name, proc in aio.procs.items()
                     if proc.poll() is not None]
             if dead:

@@ -187,7 +187,10 @@ class ClamdProcess(object):
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)  # stale from a killed run
         if self.requested_tcp_port == 0:
-            self.tcp_port = free_port(self.tcp_host)
+            # Chosen once: a restarted clamd keeps the address clients
+            # were given.
+            if self.tcp_port is None:
+                self.tcp_port = free_port(self.tcp_host)
         else:
             self.tcp_port = self.requested_tcp_port
         write_clamd_config(self.conf_path, self.socket_path, db_dir,
@@ -196,9 +199,17 @@ class ClamdProcess(object):
                            max_size=self.max_size)
 
     def start(self, timeout=30):
-        """Start clamd and return once it answers PING (or raise)."""
-        if self.process and self.process.poll() is None:
-            return self
+        """Start clamd and return once it answers PING (or raise).
+
+        Also restarts a clamd that died: the dead process is reaped and
+        its private temp dir removed, then a new one listens on the same
+        socket path and TCP port (a port picked with ``tcp_port=0`` is
+        kept), so clients configured with the old address reach it.
+        """
+        if self.process is not None:
+            if self.process.poll() is None:
+                return self
+            self.stop()
         binary = find_clamd(self.clamd_bin)
         self._prepare()
         started = time.monotonic()

@@ -7,11 +7,14 @@ chunk and silently corrupt the INSTREAM framing.  So the streaming side is
 written here: every write goes through ``sendall``, chunks are split to a
 bounded size, and when clamd closes the stream early (for instance
 ``INSTREAM size limit exceeded. ERROR``) the reply it left on the socket is
-read and reported instead of a bare ``EPIPE``.  pyclamd is still used for
-the one-shot commands (``PING``, ``VERSION``) and its connection classes.
+read and reported instead of a bare ``EPIPE``.  The one-shot commands
+(``PING``, ``VERSION``) are written here too: pyclamd's plain ``socket``
+calls would stall the whole eventlet hub in a process that is not
+monkey-patched, and its timeout applies per call rather than to the whole
+command, so a hung clamd could hold a health check for longer than asked.
 
-Sockets come from ``eventlet.green`` so a slow clamd only parks the green
-thread of the upload being scanned, never the whole proxy process.
+Sockets come from ``eventlet.green`` so a slow or hung clamd only parks
+the green thread that talks to it, never the whole proxy process.
 
 The INSTREAM protocol (see ``man clamd``)::
 
@@ -27,6 +30,7 @@ import base64
 import errno
 import re
 import struct
+import time
 from collections import namedtuple
 
 from eventlet.green import socket
@@ -127,39 +131,53 @@ class ClamdAddress(object):
                                    % (self, err))
         return sock
 
-    def pyclamd(self):
-        """A pyclamd client for the one-shot commands (PING, VERSION)."""
-        import pyclamd
-        try:
-            if self.socket_path:
-                return pyclamd.ClamdUnixSocket(self.socket_path,
-                                               timeout=self.timeout)
-            return pyclamd.ClamdNetworkSocket(self.host, self.port,
-                                              timeout=self.timeout)
-        except (OSError, pyclamd.ConnectionError) as err:
-            raise ClamdUnavailable('cannot reach clamd at %s: %s'
-                                   % (self, err))
+    def command(self, name, timeout=None):
+        """Send one ``z``-style command (``PING``, ``VERSION``) and return
+        clamd's answer as text, within ``timeout`` seconds in all.
 
-    def ping(self):
-        """True when clamd answers PONG; ClamdUnavailable otherwise."""
-        import pyclamd
+        Connecting, sending and reading share one deadline, so a clamd
+        that accepts connections but never answers (hung, SIGSTOPped)
+        costs at most ``timeout``.  Green sockets: only the calling green
+        thread waits.  ClamdUnavailable on any failure.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        sock = self.connect(timeout=timeout)
         try:
-            return bool(self.pyclamd().ping())
-        except (OSError, pyclamd.ConnectionError) as err:
-            raise ClamdUnavailable('clamd at %s does not answer PING: %s'
-                                   % (self, err))
+            sock.sendall(b'z' + name.encode('ascii') + b'\x00')
+            data = b''
+            while b'\x00' not in data and len(data) < 4096:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout('timed out')
+                sock.settimeout(left)
+                part = sock.recv(4096)
+                if not part:
+                    break
+                data += part
+        except (OSError, socket.timeout) as err:
+            raise ClamdUnavailable('clamd at %s does not answer %s: %s'
+                                   % (self, name, err))
+        finally:
+            sock.close()
+        text = data.split(b'\x00', 1)[0].decode('utf-8', 'replace')
+        text = text.strip('\r\n ')
+        if not text:
+            raise ClamdUnavailable('clamd at %s closed the connection '
+                                   'without answering %s' % (self, name))
+        return text
 
-    def version(self):
+    def ping(self, timeout=None):
+        """True when clamd answers PONG; ClamdError otherwise."""
+        text = self.command('PING', timeout)
+        if text != 'PONG':
+            raise ClamdError('clamd at %s: unexpected PING reply %r'
+                             % (self, text))
+        return True
+
+    def version(self, timeout=None):
         """clamd's VERSION text, e.g. ``ClamAV 1.4.6/27500/<db date>``."""
-        import pyclamd
-        try:
-            text = self.pyclamd().version()
-        except (OSError, pyclamd.ConnectionError) as err:
-            raise ClamdUnavailable('clamd at %s does not answer VERSION: %s'
-                                   % (self, err))
-        if isinstance(text, bytes):
-            text = text.decode('utf-8', 'replace')
-        text = text.strip('\x00\r\n ')
+        text = self.command('VERSION', timeout)
         if not text.startswith('ClamAV'):
             raise ClamdError('clamd at %s: unexpected VERSION reply %r'
                              % (self, text))
@@ -220,10 +238,22 @@ class InstreamWriter(object):
             self.bytes_sent += len(piece)
 
     def finish(self):
-        """Send the terminator and wait for the verdict; returns Verdict."""
+        """Send the terminator and wait for the verdict; returns Verdict.
+
+        With a ``scan_timeout``, sending the terminator and waiting for
+        the answer together take at most that many seconds; a clamd that
+        stops answering then raises ClamdError instead of holding the
+        upload until some outer timeout blames the client.
+        """
         if self.sock is None:
             raise ClamdError('INSTREAM session to %s is closed'
                              % self.address)
+        deadline = None
+        if self.scan_timeout is not None:
+            deadline = time.monotonic() + self.scan_timeout
+            current = self.sock.gettimeout()
+            self.sock.settimeout(self.scan_timeout if current is None
+                                 else min(current, self.scan_timeout))
         try:
             self.sock.sendall(struct.pack('!L', 0))
         except socket.timeout:
@@ -232,10 +262,8 @@ class InstreamWriter(object):
                              % self.address)
         except OSError as err:
             self._raise_early_close(err)
-        if self.scan_timeout is not None:
-            self.sock.settimeout(self.scan_timeout)
         try:
-            reply = self._read_reply()
+            reply = self._read_reply(deadline=deadline)
         except socket.timeout:
             raise ClamdError('clamd at %s gave no verdict in time'
                              % self.address)
@@ -255,10 +283,15 @@ class InstreamWriter(object):
             except OSError:
                 pass
 
-    def _read_reply(self, limit=4096):
-        """Read up to clamd's NUL terminator (or EOF)."""
+    def _read_reply(self, limit=4096, deadline=None):
+        """Read up to clamd's NUL terminator (or EOF), by ``deadline``."""
         data = b''
         while b'\x00' not in data and len(data) < limit:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout('timed out')
+                self.sock.settimeout(left)
             try:
                 part = self.sock.recv(limit)
             except OSError as err:
