@@ -167,3 +167,139 @@ def test_sigterm_stops_everything_and_a_rerun_keeps_data(tmp_path):
             proc.kill()
             proc.wait(30)
     assert_all_gone(children)
+
+
+# --- shutdown order and clamd supervision ----------------------------------
+
+class RecordingProc(object):
+    """Stands in for a Popen: records when it is signalled and reaped."""
+
+    def __init__(self, name, events):
+        self.name = name
+        self.events = events
+        self.returncode = None
+
+    def poll(self):
+        return self.returncode
+
+    def send_signal(self, sig):
+        self.events.append(('signal', self.name))
+        self.returncode = -sig
+
+    def wait(self, timeout=None):
+        self.events.append(('reaped', self.name))
+        return self.returncode
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+class RecordingClamd(object):
+    def __init__(self, events):
+        self.events = events
+
+    def stop(self):
+        self.events.append(('signal', 'clamd'))
+        self.events.append(('reaped', 'clamd'))
+
+
+def test_stop_takes_the_proxy_down_first_and_memcached_and_clamd_last(
+        tmp_path):
+    events = []
+    cluster = aio.AllInOne(str(tmp_path))
+    # the order aio.start() creates them in
+    names = ['memcached']
+    for node in range(1, 5):
+        names.append('node%d' % node)
+        names += ['node%d-%s' % (node, d) for d in aio.DAEMONS]
+    names.append('proxy')
+    cluster.procs = {name: RecordingProc(name, events) for name in names}
+    cluster.clamd = RecordingClamd(events)
+    cluster.stop()
+    assert cluster.procs == {} and cluster.clamd is None
+    order = [name for what, name in events if what == 'signal']
+    reaped = [name for what, name in events if what == 'reaped']
+    assert sorted(order) == sorted(names + ['clamd'])
+    assert order[0] == 'proxy'
+    # the proxy is gone before anything it depends on gets a signal
+    assert events.index(('reaped', 'proxy')) < events.index(
+        ('signal', order[1]))
+    nodes = [name for name in names if name.startswith('node')]
+    last_node_reaped = max(events.index(('reaped', n)) for n in nodes)
+    assert last_node_reaped < events.index(('signal', 'memcached'))
+    assert events.index(('reaped', 'memcached')) < events.index(
+        ('signal', 'clamd'))
+    assert order[-2:] == ['memcached', 'clamd']
+    assert len(reaped) == len(order)
+
+
+class FlakyClamd(object):
+    """A ClamdProcess stand-in that is dead and fails to start N times."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.starts = 0
+        self.running = False
+        self.process = None
+        self.pid = 4242
+        self.socket_path = '/run/x/clamd.sock'
+
+    def is_running(self):
+        return self.running
+
+    def start(self):
+        self.starts += 1
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError('clamd exited with status 1 during startup')
+        self.running = True
+        return self
+
+
+def test_supervise_retries_a_clamd_that_will_not_start_with_backoff(
+        tmp_path, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(aio.time, 'monotonic', lambda: now[0])
+    cluster = aio.AllInOne(str(tmp_path))
+    cluster.clamd = FlakyClamd(failures=2)
+    assert 'retrying in 1s' in cluster.supervise()
+    assert cluster.supervise() is None  # too early to try again
+    assert cluster.clamd.starts == 1
+    now[0] += 1
+    assert 'retrying in 2s' in cluster.supervise()
+    now[0] += 1.5
+    assert cluster.supervise() is None
+    now[0] += 0.5
+    assert 'restarted as pid 4242' in cluster.supervise()
+    assert cluster.clamd.starts == 3 and cluster.clamd_restarts == 1
+    assert cluster.supervise() is None  # running: nothing to do
+
+
+@pytest.mark.skipif(not any(os.access(p, os.X_OK) for p in (
+    '/usr/sbin/clamd', '/usr/local/sbin/clamd', '/usr/bin/clamd')),
+    reason='clamd not installed')
+def test_supervise_restarts_a_killed_clamd_on_the_same_socket(tmp_path):
+    from objproxy.cli.clamd_runner import ClamdProcess
+    import tempfile
+    import shutil
+    run_dir = tempfile.mkdtemp(prefix='objproxy-aio-sup-')
+    cluster = aio.AllInOne(str(tmp_path))
+    cluster.clamd = ClamdProcess(run_dir)
+    try:
+        cluster.clamd.start()
+        assert cluster.supervise() is None
+        first_pid = cluster.clamd.pid
+        os.kill(first_pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while cluster.clamd.is_running() and time.time() < deadline:
+            time.sleep(0.02)
+        news = cluster.supervise()
+        assert 'status -9' in news and 'restarted' in news
+        assert cluster.clamd.pid != first_pid
+        assert cluster.clamd.socket_path == os.path.join(run_dir,
+                                                          'clamd.sock')
+        assert cluster.clamd.address(timeout=2).ping() is True
+        assert cluster.clamd_restarts == 1
+    finally:
+        cluster.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -166,3 +166,28 @@ def test_streams_spool_in_the_given_temp_dir(run_dir, tmp_path):
     finally:
         proc.stop()
     assert not os.path.exists(private)  # the private spool is removed
+
+
+@needs_clamd
+def test_start_after_death_comes_back_on_the_same_addresses(run_dir):
+    shm = tempfile.mkdtemp(prefix='objproxy-crt-shm-')
+    proc = ClamdProcess(run_dir, tcp_port=0, temp_dir=shm)
+    try:
+        proc.start()
+        port, sock_path = proc.tcp_port, proc.socket_path
+        first_tmp = os.listdir(shm)
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while proc.is_running() and time.time() < deadline:
+            time.sleep(0.02)
+        proc.start()
+        assert (proc.tcp_port, proc.socket_path) == (port, sock_path)
+        assert ClamdAddress(host='127.0.0.1', port=port,
+                            timeout=2).ping() is True
+        assert proc.address(timeout=2).ping() is True
+        # the dead clamd's private spool dir was removed, not leaked
+        assert len(os.listdir(shm)) == 1
+        assert os.listdir(shm) != first_tmp
+    finally:
+        proc.stop()
+        shutil.rmtree(shm, ignore_errors=True)

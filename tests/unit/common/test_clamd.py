@@ -247,3 +247,84 @@ def test_hangup_without_reply(tmp_path):
         for _ in range(100):
             writer.write(b'h' * 65536)
         writer.finish()
+
+
+def test_ping_and_version_to_a_hung_clamd_time_out_without_blocking_the_hub(
+        tmp_path):
+    """A clamd that accepts connections but never answers (SIGSTOPped)
+    costs PING/VERSION their timeout, waiting on green sockets only."""
+    import eventlet
+    release = threading.Event()
+
+    def never_answers(conn, result):
+        result['got'] = _recv_exact(conn, len(b'zPING\x00'))
+        release.wait(10)
+
+    fake = FakeClamd(str(tmp_path / 'stopped.sock'), never_answers)
+    address = ClamdAddress(socket_path=fake.path, timeout=10)
+    ticks = []
+
+    def ticker():
+        while True:
+            ticks.append(time.monotonic())
+            eventlet.sleep(0.02)
+    ticking = eventlet.spawn(ticker)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ClamdUnavailable, match='PING'):
+            address.ping(timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        ticking.kill()
+        release.set()
+    fake.join()
+    assert fake.result['got'] == b'zPING\x00'
+    assert 0.4 < elapsed < 2, elapsed
+    assert len(ticks) >= 10  # the hub kept running other green threads
+
+
+def test_command_timeout_covers_a_slow_trickle(tmp_path):
+    """One deadline for the whole command: a peer dribbling bytes that
+    never end the reply cannot stretch the wait."""
+    release = threading.Event()
+
+    def trickles(conn, result):
+        _recv_exact(conn, len(b'zVERSION\x00'))
+        for _ in range(40):
+            if release.wait(0.1):
+                return
+            try:
+                conn.sendall(b'C')
+            except OSError:
+                return
+
+    fake = FakeClamd(str(tmp_path / 'trickle.sock'), trickles)
+    address = ClamdAddress(socket_path=fake.path, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(ClamdUnavailable):
+        address.version()
+    assert time.monotonic() - started < 1.5
+    release.set()
+    fake.join()
+
+
+def test_verdict_wait_is_bounded_by_scan_timeout_not_the_write_timeout(
+        tmp_path):
+    release = threading.Event()
+
+    def never_answers(conn, result):
+        _recv_exact(conn, 10)
+        _recv_exact(conn, 4 + 3 + 4)
+        release.wait(10)
+
+    fake = FakeClamd(str(tmp_path / 'slow.sock'), never_answers)
+    writer = ClamdAddress(socket_path=fake.path, timeout=0.2).instream(
+        scan_timeout=1.0)
+    writer.write(b'abc')
+    started = time.monotonic()
+    with pytest.raises(ClamdError, match='no verdict'):
+        writer.finish()
+    elapsed = time.monotonic() - started
+    assert 0.8 < elapsed < 2, elapsed  # scan_timeout, not the 0.2 s timeout
+    release.set()
+    fake.join()

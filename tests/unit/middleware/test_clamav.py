@@ -8,6 +8,9 @@ never receives the complete body, so no storage node could commit it.
 """
 import hashlib
 import logging
+import os
+import signal
+import time
 
 import eventlet
 import pytest
@@ -493,3 +496,198 @@ def test_copy_with_a_body_is_refused(clamd, log, length):
     assert resp.status_int == 400
     assert b'zero byte body' in resp.body
     assert app.calls == []
+
+
+# --- a clamd that stops answering -------------------------------------------
+
+@pytest.fixture
+def fake_clamd(tmp_path):
+    from tests.unit.middleware.fake_clamd import FakeClamd
+    made = []
+
+    def factory(**kwargs):
+        fake = FakeClamd(str(tmp_path / ('fake%d.sock' % len(made))),
+                         **kwargs)
+        made.append(fake)
+        return fake
+    yield factory
+    for fake in made:
+        fake.close()
+
+
+def test_default_scan_timeout_stays_well_below_client_timeout():
+    filt = clamav.ClamavFilter(FakeProxy(), {'clamd_socket': '/x'})
+    # the proxy's and the storage nodes' client_timeout default to 60
+    assert filt.scan_timeout <= 30
+    assert filt.timeout + filt.scan_timeout < 60
+
+
+@pytest.mark.parametrize('options,message', [
+    ({'scan_timeout': 'soon'}, 'scan_timeout'),
+    ({'scan_timeout': '0'}, 'scan_timeout'),
+    ({'client_timeout': '30', 'scan_timeout': '25'}, 'client_timeout'),
+    ({'client_timeout': '30', 'timeout': '10', 'scan_timeout': '20'},
+     'client_timeout'),
+])
+def test_bad_scan_timeout_is_a_config_error(options, message):
+    options = dict(options, clamd_socket='/x')
+    with pytest.raises(ConfigError, match=message):
+        clamav.ClamavFilter(FakeProxy(), options)
+
+
+def test_scan_timeout_near_the_default_client_timeout_warns(log):
+    logger, lines = log
+    clamav.ClamavFilter(FakeProxy(), {'clamd_socket': '/x',
+                                      'scan_timeout': '55'}, logger=logger)
+    assert any('must stay below client_timeout' in line for line in lines)
+
+
+def test_hung_clamd_gives_503_within_scan_timeout(fake_clamd, log):
+    """clamd answers VERSION but never gives a verdict: the upload gets
+    503 after scan_timeout, even when the VERSION cache is due for a
+    refresh (that refresh must not add to the wait)."""
+    fake = fake_clamd(instream='hang')
+    logger, lines = log
+    filt, app = make_filter(fake, logger, timeout='5', scan_timeout='1',
+                            version_refresh='0')
+    filt._label()  # a label is cached, as after the first upload
+    fake.hang_all = True  # from now on clamd answers nothing at all
+    started = time.monotonic()
+    resp = put(filt, GeneratedInput(300 * 1024))
+    elapsed = time.monotonic() - started
+    assert resp.status_int == 503
+    assert elapsed < 3, elapsed  # scan_timeout (1), not timeout + more
+    assert not app.calls[0]['complete']
+    assert app.calls[0]['received'] < 300 * 1024
+    assert any('scan failed' in line and 'no verdict' in line
+               for line in lines)
+
+
+def test_sigstopped_clamd_gives_503_within_scan_timeout(clamd_factory, log):
+    private = clamd_factory()
+    filt, app = make_filter(private, log[0], scan_timeout='1.5',
+                            version_refresh='0')
+    assert put(filt, GeneratedInput(1000)).status_int == 201
+    os.kill(private.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        resp = put(filt, GeneratedInput(200 * 1024))
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(private.pid, signal.SIGCONT)
+    assert resp.status_int == 503
+    assert 1.0 < elapsed < 4, elapsed
+    assert not app.calls[-1]['complete']
+    # clamd continues where it stopped: the next upload is scanned again
+    assert put(filt, GeneratedInput(1000)).status_int == 201
+
+
+class EmptyInput(GeneratedInput):
+    def __init__(self):
+        super().__init__(0)
+
+
+def test_empty_upload_is_scanned_before_it_is_labelled(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    resp = put(filt, EmptyInput())
+    assert resp.status_int == 201
+    assert app.calls[0]['label'].startswith('ClamAV ')
+
+
+def test_empty_upload_gets_an_answer_from_clamd(fake_clamd, log):
+    fake = fake_clamd(instream='ok')
+    filt, app = make_filter(fake, log[0])
+    assert put(filt, EmptyInput()).status_int == 201
+    assert app.calls[0]['label'] == fake.version
+    assert 'INSTREAM-END' in fake.commands  # the empty stream was ended
+
+
+@pytest.mark.parametrize('behaviour', ['hang', 'close'])
+def test_empty_upload_without_a_verdict_is_refused(fake_clamd, log,
+                                                   behaviour):
+    fake = fake_clamd(instream=behaviour)
+    logger, lines = log
+    filt, app = make_filter(fake, logger, scan_timeout='0.5')
+    started = time.monotonic()
+    resp = put(filt, EmptyInput())
+    assert resp.status_int == 503
+    assert time.monotonic() - started < 3
+    assert app.calls == []  # never stored, so never labelled as scanned
+    assert filt.slots.balance == filt.max_concurrent_scans
+
+
+def test_empty_upload_without_a_verdict_allowed_is_labelled_unscanned(
+        fake_clamd, log):
+    fake = fake_clamd(instream='close')
+    filt, app = make_filter(fake, log[0], on_error='allow')
+    assert put(filt, EmptyInput()).status_int == 201
+    assert app.calls[0]['label'] == 'unscanned; clamd-unavailable'
+
+
+def test_empty_upload_with_clamd_unreachable_is_refused(tmp_path, log,
+                                                        clamd):
+    filt, app = make_filter(clamd, log[0],
+                            clamd_socket=str(tmp_path / 'none.sock'))
+    assert put(filt, EmptyInput()).status_int == 503
+    assert app.calls == []
+
+
+# --- the health probe behind /healthcheck -----------------------------------
+
+def test_health_check_pings_and_caches(fake_clamd, log):
+    fake = fake_clamd()
+    filt, _ = make_filter(fake, log[0], ping_cache='0.3')
+    assert filt.health_check() is None
+    for _ in range(20):
+        assert filt.health_check() is None
+    assert fake.commands.count('PING') == 1
+    deadline = time.monotonic() + 5
+    while fake.commands.count('PING') < 2 and time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+        filt.health_check()
+    assert fake.commands.count('PING') == 2
+
+
+def test_health_check_hung_clamd_never_blocks_the_hub(fake_clamd, log):
+    fake = fake_clamd(hang_all=True)
+    logger, lines = log
+    filt, _ = make_filter(fake, logger, ping_timeout='0.5', ping_cache='5')
+    ticks = []
+
+    def ticker():
+        while len(ticks) < 1000:
+            ticks.append(time.monotonic())
+            eventlet.sleep(0.02)
+    ticking = eventlet.spawn(ticker)
+    try:
+        started = time.monotonic()
+        pool = eventlet.GreenPool()
+        results = list(pool.imap(lambda _: filt.health_check(), range(10)))
+        elapsed = time.monotonic() - started
+    finally:
+        ticking.kill()
+    assert results == ['clamd unreachable'] * 10
+    assert 0.4 < elapsed < 2, elapsed
+    assert len(ticks) >= 10  # other green threads ran meanwhile
+    assert fake.connections == 1  # one PING in flight, the rest waited
+    assert any('health check' in line for line in lines)
+
+
+def test_health_check_follows_clamd_down_and_up(clamd_factory, log):
+    private = clamd_factory()
+    filt, _ = make_filter(private, log[0], ping_cache='0')
+    assert filt.health_check() is None
+    private.stop()
+    assert filt.health_check() == 'clamd unreachable'
+    private.start()
+    assert filt.health_check() is None
+
+
+@pytest.mark.parametrize('options,message', [
+    ({'ping_timeout': '0'}, 'ping_timeout'),
+    ({'ping_cache': '-1'}, 'ping_cache'),
+    ({'ping_cache': 'often'}, 'ping_cache'),
+])
+def test_bad_health_options(options, message):
+    with pytest.raises(ConfigError, match=message):
+        clamav.ClamavFilter(FakeProxy(), dict(options, clamd_socket='/x'))

@@ -1,8 +1,15 @@
-"""healthcheck: 200 OK, or 503 when the disable file exists."""
+"""healthcheck: 200 OK, or 503 when the disable file exists or the
+clamav filter further down the pipeline cannot reach clamd."""
+import time
+
+import eventlet
 import pytest
 from webob import Request
 
-from middleware import healthcheck
+from tests.clamd_fixture import clamd_factory  # noqa: F401
+from tests.unit.middleware.fake_clamd import FakeClamd
+
+from middleware import clamav, healthcheck
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.registry import get_info
 
@@ -45,3 +52,84 @@ def test_info_and_unknown_option():
     with pytest.raises(ConfigError) as err:
         healthcheck.filter_factory({}, disabled_path='/x')
     assert 'disabled_path' in str(err.value)
+
+
+class PassThrough(object):
+    """A filter between healthcheck and clamav, like tempauth."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, env, start_response):
+        return self.app(env, start_response)
+
+
+def pipeline(clamd_socket, healthcheck_conf=None, **clamav_conf):
+    """healthcheck -> pass-through -> clamav -> app, as paste builds it."""
+    conf = {'clamd_socket': clamd_socket, 'ping_cache': '0'}
+    conf.update(clamav_conf)
+    scanner = clamav.filter_factory({}, **conf)(app)
+    return healthcheck.filter_factory({}, **(healthcheck_conf or {}))(
+        PassThrough(scanner))
+
+
+def get_health(mw):
+    return Request.blank('/healthcheck').get_response(mw)
+
+
+def test_clamd_unreachable_takes_the_proxy_out_of_rotation(tmp_path):
+    mw = pipeline(str(tmp_path / 'no-clamd.sock'))
+    resp = get_health(mw)
+    assert resp.status_int == 503
+    assert resp.body == b'clamd unreachable'
+    assert Request.blank('/v1/a').get_response(mw).status_int == 401
+
+
+def test_healthcheck_follows_clamd_down_and_up(clamd_factory):
+    private = clamd_factory()
+    mw = pipeline(private.socket_path)
+    assert get_health(mw).status_int == 200
+    private.stop()
+    assert get_health(mw).status_int == 503
+    private.start()
+    resp = get_health(mw)
+    assert (resp.status_int, resp.body) == (200, b'OK')
+
+
+def test_hung_clamd_answers_503_within_ping_timeout(tmp_path):
+    fake = FakeClamd(str(tmp_path / 'hung.sock'), hang_all=True)
+    try:
+        mw = pipeline(fake.path, ping_timeout='0.5', ping_cache='2')
+        started = time.monotonic()
+        polls = eventlet.GreenPool().imap(lambda _: get_health(mw),
+                                          range(20))
+        statuses = [resp.status_int for resp in polls]
+        elapsed = time.monotonic() - started
+        assert statuses == [503] * 20
+        assert elapsed < 2, elapsed
+        # twenty polls, one PING; the next polls are answered from cache
+        assert fake.connections == 1
+        started = time.monotonic()
+        assert get_health(mw).status_int == 503
+        assert time.monotonic() - started < 0.2
+        assert fake.connections == 1
+    finally:
+        fake.close()
+
+
+def test_disable_file_wins_over_the_clamd_check(tmp_path):
+    flag = tmp_path / 'disable'
+    flag.write_text('')
+    mw = pipeline(str(tmp_path / 'no-clamd.sock'),
+                  {'disable_path': str(flag)})
+    assert get_health(mw).body == b'DISABLED BY FILE'
+
+
+def test_check_clamd_off_ignores_the_scanner(tmp_path):
+    mw = pipeline(str(tmp_path / 'no-clamd.sock'), {'check_clamd': 'false'})
+    assert get_health(mw).status_int == 200
+
+
+def test_bad_check_clamd_value_is_a_config_error():
+    with pytest.raises(ConfigError, match='check_clamd'):
+        healthcheck.filter_factory({}, check_clamd='sometimes')
