@@ -258,12 +258,30 @@ class SegmentStreamer(object):
         self.rate_limit_under_size = rate_limit_under_size
         self.failed = None
         self._gen = self._run()
+        self._peeked = None
 
     def __iter__(self):
         return self
 
     def __next__(self):
+        if self._peeked is not None:
+            chunk, self._peeked = self._peeked, None
+            return chunk
         return next(self._gen)
+
+    def first_segment_ok(self):
+        """Read the first bytes before any header is sent.
+
+        A first segment that cannot be read (gone, forbidden to this
+        client, changed) is then a 409, as in Swift, instead of a 200 whose
+        body stops at byte 0; later segments can only cut the body short.
+        """
+        if self._peeked is None and self.failed is None:
+            try:
+                self._peeked = next(self._gen)
+            except StopIteration:
+                pass
+        return self.failed is None
 
     def close(self):
         """Client gone: release the segment being read at once."""
@@ -407,16 +425,21 @@ def ranged_response(env, start_response, method, headers, length,
         start_response(status_line(200), headers + [
             ('Content-Length', str(length))])
         return []
+    first_window = (0, length) if wanted is None else wanted[0]
+    first_body = body_for_window(*first_window)
+    if not first_window_readable(first_body):
+        return respond(start_response, 409, b'There was a conflict when '
+                       b'trying to complete your request.')
     if wanted is None:
         start_response(status_line(200), headers + [
             ('Content-Length', str(length))])
-        return body_for_window(0, length)
+        return first_body
     if len(wanted) == 1:
         first, stop = wanted[0]
         start_response(status_line(206), headers + [
             ('Content-Length', str(stop - first)),
             ('Content-Range', ranges.content_range(first, stop, length))])
-        return body_for_window(first, stop)
+        return first_body
     boundary = ranges.new_boundary()
     parts, closing, total = ranges.multipart_parts(
         wanted, length, content_type, boundary)
@@ -426,13 +449,27 @@ def ranged_response(env, start_response, method, headers, length,
         ('Content-Length', str(total))])
 
     def multipart():
-        for head, first, stop in parts:
-            yield head
-            for chunk in body_for_window(first, stop):
-                yield chunk
-            yield b'\r\n'
-        yield closing
+        try:
+            for index, (head, first, stop) in enumerate(parts):
+                yield head
+                body = first_body if index == 0 else \
+                    body_for_window(first, stop)
+                for chunk in body:
+                    yield chunk
+                yield b'\r\n'
+            yield closing
+        finally:
+            first_body.close()
     return multipart()
+
+
+def first_window_readable(body):
+    """False when the body's first segment already failed (then closed)."""
+    check = getattr(body, 'first_segment_ok', None)
+    if check is None or check():
+        return True
+    body.close()
+    return False
 
 
 def conditional_response(env, start_response, method, etag, last_modified,

@@ -52,6 +52,7 @@ import hashlib
 import io
 import json
 import mimetypes
+import socket
 from urllib.parse import parse_qs
 
 from eventlet import GreenPool
@@ -120,6 +121,18 @@ class BadManifest(ValueError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def read_client(source, size):
+    """One read of the client's body; a broken body is the client's 4xx."""
+    try:
+        return source.read(size)
+    except socket.timeout:
+        raise BadManifest(408, 'Timed out reading the manifest')
+    except ValueError as err:      # eventlet's ChunkReadError and kin
+        raise BadManifest(400, 'Invalid chunked body: %s' % err)
+    except (OSError, EOFError):
+        raise BadManifest(499, 'Client disconnected')
 
 
 class StaticLargeObject(object):
@@ -354,7 +367,7 @@ class StaticLargeObject(object):
         size = 0
         while True:
             want = min(READ_CHUNK, limit + 1 - size)
-            chunk = source.read(want)
+            chunk = read_client(source, want)
             if not chunk:
                 break
             size += len(chunk)
@@ -366,7 +379,7 @@ class StaticLargeObject(object):
     def _parse_manifest(self, data):
         try:
             segments = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):   # RecursionError: deep nesting
             raise BadManifest(400, 'Manifest must be valid JSON.')
         if not isinstance(segments, list):
             raise BadManifest(400, 'Manifest must be a list.')

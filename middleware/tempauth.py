@@ -49,6 +49,7 @@ import hmac
 import json
 import os
 import time
+from urllib.parse import quote
 
 from webob import Request, Response
 
@@ -279,12 +280,7 @@ class TempAuth(object):
                             content_type='text/plain')
         resp = Response(request=req, status=401, body=b'Unauthorized',
                         content_type='text/plain')
-        try:
-            account = split_path(req.path_info, 2, 4, True)[1]
-        except (PathError, ValueError):
-            account = None
-        resp.headers['Www-Authenticate'] = 'Swift realm="%s"' % (
-            account or 'unknown')
+        resp.headers['Www-Authenticate'] = challenge(req.environ)
         return resp
 
     def authorize(self, req):
@@ -298,7 +294,6 @@ class TempAuth(object):
         if prefix is None:
             return self.denied_response(req)
         user_groups = [g for g in (req.remote_user or '').split(',') if g]
-        account_user = user_groups[1] if len(user_groups) > 1 else None
 
         if ('.reseller_admin' in user_groups and
                 account not in self.reseller_prefixes and
@@ -322,17 +317,17 @@ class TempAuth(object):
                 return None
         if not req.remote_user:
             return self.denied_response(req)
-        if acl_grants(acl_groups, user_groups, account_user):
+        if acl_grants(acl_groups, user_groups):
             return None
 
         granted, error = self._authorize_by_account_acl(
-            req, account, container, user_groups, account_user)
+            req, account, container, user_groups)
         if granted:
             return error
         return self.denied_response(req)
 
     def _authorize_by_account_acl(self, req, account, container,
-                                  user_groups, account_user):
+                                  user_groups):
         """``(granted, response)`` from the account ACL (``X-Account-Access-
         Control``); ``response`` is None or a 400 for a bad ACL update."""
         info = _lookup_account_info(req.environ, self.app, account)
@@ -348,8 +343,7 @@ class TempAuth(object):
             return False, None
 
         def member(key):
-            return any(acl_grants([g], user_groups, account_user)
-                       for g in acls.get(key, ()))
+            return acl_grants(acls.get(key, ()), user_groups)
 
         if member('admin'):
             req.environ['swift_owner'] = True
@@ -432,7 +426,7 @@ class TempAuth(object):
     def _unauthorized(self, req):
         return Response(request=req, status=401, body=b'Unauthorized',
                         content_type='text/plain',
-                        headers={'Www-Authenticate': 'Swift realm="unknown"'})
+                        headers={'Www-Authenticate': challenge(req.environ)})
 
     def _issue_token(self, req, account, account_user, entry):
         url = entry['url']
@@ -490,6 +484,27 @@ class TempAuth(object):
         resp.headers['X-Auth-Token-Expires'] = str(
             max(0, int(expires - time.time())))
         return resp
+
+
+def challenge(env):
+    """``WWW-Authenticate`` for a 401: the account as the realm, as Swift.
+
+    The realm is percent-encoded from the raw path, so a name with CR/LF,
+    quotes or non-Latin-1 text can neither split the header nor make it
+    unsendable.
+    """
+    try:
+        _version, realm, _rest = split_path(env.get('PATH_INFO', ''), 2, 3,
+                                            True)
+    except (PathError, ValueError):
+        realm = None
+    if not realm or realm in ('v1.0', 'auth'):
+        realm = 'unknown'
+    try:
+        raw = realm.encode('latin-1')         # WSGI text: the wire bytes
+    except UnicodeEncodeError:
+        raw = realm.encode('utf-8')           # real text from a subrequest
+    return 'Swift realm="%s"' % quote(raw, safe='')
 
 
 def _b64decode(text):

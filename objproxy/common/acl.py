@@ -102,7 +102,7 @@ def parse_account_acl(text):
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):     # RecursionError: deep nesting
         raise ValueError('Syntax error in input (%r)' % text)
     if not isinstance(data, dict):
         raise ValueError('Syntax error in input (%r)' % text)
@@ -116,15 +116,12 @@ def parse_account_acl(text):
     return data
 
 
-def acl_grants(acl_groups, user_groups, account_user):
-    """Whether a container ACL's ``account:user``-style entries admit a user
-    (``account_user`` is ``account:user``, ``user_groups`` its groups)."""
-    if not account_user or ':' not in account_user:
-        return any(g in user_groups for g in acl_groups)
-    acct, user = account_user.split(':', 1)
-    for group in acl_groups:
-        if group in user_groups or group in ('*', '*:*'):
-            return True
-        if group == acct + ':*' or group == '*:' + user:
-            return True
-    return False
+def acl_grants(acl_groups, user_groups):
+    """Whether an ACL's entries admit a user with ``user_groups``.
+
+    tempauth's rule: an entry must be exactly one of the user's groups
+    (``account``, ``account:user``, or for owners the storage account
+    name).  Wildcards such as ``*``, ``*:*``, ``acct:*`` or ``*:user`` are
+    Keystone's syntax and grant nothing here, as in Swift's tempauth.
+    """
+    return not set(acl_groups).isdisjoint(user_groups)

@@ -28,6 +28,8 @@ from objproxy.common.exceptions import ConnectionTimeout
 raise_header_limit()  # node answers may carry 90 metadata headers
 
 DEFAULT_POOL_SIZE = 16
+# What may stand unencoded in a query string (RFC 3986 query characters).
+QUERY_SAFE = "!$&'()*+,;=:@/?%~"
 # Below the servers' default keepalive_timeout (5 s, objproxy.common.wsgi).
 DEFAULT_IDLE_TIMEOUT = 4.0
 # What a keep-alive connection the node already closed looks like.
@@ -70,7 +72,9 @@ class BackendConnection(http.client.HTTPConnection):
         """Send the request line and headers; the body is sent separately."""
         url = quote(path, safe='/:')
         if query_string:
-            url += '?' + query_string
+            # callers pass percent-encoded queries; anything else is encoded
+            # here so no request line can carry raw bytes or CR/LF
+            url += '?' + quote(query_string, safe=QUERY_SAFE)
         self.putrequest(method, url, skip_host=True,
                         skip_accept_encoding=True)
         self.putheader('Host', '%s:%s' % (self.host, self.port))

@@ -4,7 +4,7 @@ WSGI hands us PATH_INFO as latin-1-decoded bytes; every name must be valid
 UTF-8 with no NUL bytes, and no segment may be empty, ``.`` or ``..`` where
 a name is expected, so that no crafted path can escape a devices root.
 """
-from urllib.parse import quote as _quote
+from urllib.parse import parse_qsl, quote as _quote, urlencode
 
 
 class PathError(ValueError):
@@ -79,3 +79,27 @@ def quote(value, safe='/'):
     if isinstance(value, str):
         value = value.encode('utf-8', 'surrogateescape')
     return _quote(value, safe)
+
+
+def backend_query(wsgi_query):
+    """A client's QUERY_STRING re-encoded for a backend request line.
+
+    WSGI hands the query over as latin-1 code points, raw bytes and all; a
+    node must get it percent-encoded UTF-8, exactly as Swift forwards it.
+    Raises PathError for a query that is not valid UTF-8 (the client's
+    400, decided before any node is asked).
+    """
+    if not wsgi_query:
+        return wsgi_query
+    try:
+        text = wsgi_query.encode('latin-1').decode('utf-8')
+    except UnicodeEncodeError:
+        text = wsgi_query          # already real text
+    except UnicodeDecodeError:
+        raise PathError('Invalid UTF8 in query string')
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding='utf-8',
+                          errors='strict')
+    except (UnicodeDecodeError, ValueError):
+        raise PathError('Invalid UTF8 in query string')
+    return urlencode(pairs, quote_via=_quote)

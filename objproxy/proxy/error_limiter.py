@@ -4,6 +4,10 @@ A node that times out or answers 5xx costs every request that tries it a
 full timeout; after ``suppression_limit`` errors it is skipped for
 ``suppression_interval`` seconds (Swift's error limiting), and a node that
 says its device is gone (507) is skipped at once.  State is per process.
+
+Only node faults count: a node that answers 5xx for one request alone
+(its database was busy, ``X-Backend-Busy``) is healthy and stays in use,
+so a hot container can never get a whole node skipped.
 """
 import threading
 import time
@@ -11,6 +15,12 @@ import time
 
 def node_key(node):
     return '%s:%s/%s' % (node['ip'], node['port'], node['device'])
+
+
+def is_busy_answer(headers):
+    """The node failed this request only (e.g. a locked database)."""
+    value = (headers or {}).get('x-backend-busy', '')
+    return str(value).strip().lower() in ('true', '1', 'yes')
 
 
 class ErrorLimiter(object):
@@ -46,6 +56,15 @@ class ErrorLimiter(object):
             if count == self.limit + 1:
                 self.logger.error('node %s error limited for %ss', key,
                                   self.interval)
+
+    def answered(self, node, status, headers=None):
+        """Account for one answer (``headers`` lower-cased): 507 skips the
+        node now, any other 5xx is an error unless the node said the
+        failure was the request's alone."""
+        if status == 507:
+            self.limit_now(node, 'insufficient storage')
+        elif status >= 500 and not is_busy_answer(headers):
+            self.error_occurred(node, 'status %d' % status)
 
     def limit_now(self, node, why=''):
         """Skip the node right away (e.g. its device answered 507)."""

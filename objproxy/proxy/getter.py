@@ -117,10 +117,7 @@ class Getter(object):
         if conn is not None:
             return Source(node, conn, resp, rheaders,
                           header_timestamp(rheaders, self.ts_names))
-        if status == 507:
-            app.error_limiter.limit_now(node, 'insufficient storage')
-        elif status >= 500:
-            app.error_limiter.error_occurred(node, 'status %d' % status)
+        app.error_limiter.answered(node, status, rheaders)
         if status == 404:
             ts = rheaders.get('x-backend-timestamp')
             if ts:

@@ -167,11 +167,8 @@ class ObjectPut(object):
             if conn is not None:
                 return Putter(node, conn, chunked, slot)
             status = resp.status
-            if status == 507:
-                app.error_limiter.limit_now(node, 'insufficient storage')
-                continue
+            app.error_limiter.answered(node, status, rheaders)
             if status >= 500:
-                app.error_limiter.error_occurred(node, 'status %d' % status)
                 continue
             return NodeAnswer(node, status, rheaders, body)
         return None
@@ -275,9 +272,7 @@ class ObjectPut(object):
             app.error_limiter.error_occurred(
                 putter.node, 'PUT response: %s' % (err or type(err).__name__))
             return None
-        if resp.status >= 500:
-            app.error_limiter.error_occurred(putter.node,
-                                             'status %d' % resp.status)
+        app.error_limiter.answered(putter.node, resp.status, rheaders)
         return NodeAnswer(putter.node, resp.status, rheaders, body)
 
     def finish(self):

@@ -8,8 +8,6 @@ contacted, so malformed input is always a clear 4xx.
 """
 import time
 import uuid
-from urllib.parse import parse_qsl
-
 from webob import Request
 
 from objproxy.common import constraints
@@ -19,7 +17,8 @@ from objproxy.common.config import (
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.hashing import load_hash_config
 from objproxy.common.logs import get_logger
-from objproxy.common.paths import PathError, split_path, wsgi_to_str
+from objproxy.common.paths import (
+    PathError, backend_query, split_path, wsgi_to_str)
 from objproxy.common.registry import register_info
 from objproxy.proxy.controllers.account import AccountController
 from objproxy.proxy.controllers.capabilities import InfoController
@@ -30,7 +29,7 @@ from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import (
     InfoCache, account_info_from_headers, cache_key,
     container_info_from_headers)
-from objproxy.proxy.response import error_response, plain_error
+from objproxy.proxy.response import Response, error_response, plain_error
 
 SECTION = 'app:proxy-server'
 KNOWN_OPTIONS = (
@@ -257,46 +256,47 @@ class Application(object):
         if path == '/info':
             controller = InfoController(self)
         else:
-            try:
-                version, account, container, obj = split_path(
-                    path, 1, 4, True)
-            except PathError:
-                return error_response(404, 'Invalid path')
-            if version not in API_VERSIONS:
-                return plain_error(400, 'Invalid API version: %s'
-                                   % version[:64])
-            if not account:
-                return error_response(404, 'Invalid path')
-            limits = constraints.LIMITS
-            if obj is not None:
-                size = len(obj.encode('utf-8'))
-                if size > limits['max_object_name_length']:
-                    return plain_error(400, 'Object name length of %d '
-                                       'longer than %d' % (
-                                           size,
-                                           limits['max_object_name_length']))
-                controller = ObjectController(self, account, container, obj)
-            elif container is not None:
-                size = len(container.encode('utf-8'))
-                if size > limits['max_container_name_length']:
-                    return plain_error(400, 'Container name length of %d '
-                                       'longer than %d' % (
-                                           size, limits[
-                                               'max_container_name_length']))
-                controller = ContainerController(self, account, container)
-            else:
-                size = len(account.encode('utf-8'))
-                if size > limits['max_account_name_length']:
-                    return plain_error(400, 'Account name length of %d '
-                                       'longer than %d' % (
-                                           size, limits[
-                                               'max_account_name_length']))
-                controller = AccountController(self, account)
+            controller = self.route(path, req.method)
+            if isinstance(controller, Response):
+                return controller
         method = req.method
         if method not in controller.allowed_methods:
             return error_response(405, headers={
                 'Allow': ', '.join(sorted(controller.allowed_methods))})
         return getattr(controller, method)(req)
+
+    def route(self, path, method):
+        """The controller for an API path, or the 4xx that answers it
+        without asking any node."""
+        try:
+            version, account, container, obj = split_path(path, 1, 4, True)
+        except PathError:
+            return error_response(404, 'Invalid path')
+        if version not in API_VERSIONS:
+            return plain_error(400, 'Invalid API version: %s' % version[:64])
+        if not account:
+            return error_response(404, 'Invalid path')
+        if obj is not None and not container:
+            return plain_error(412, 'Bad URL')
+        too_long = name_too_long('Account', account)
+        if too_long:
+            return plain_error(400, too_long)
+        if not container:                    # "/v1/AUTH_x/" is the account
+            return AccountController(self, account)
+        unstorable = ('Invalid container name' if container in ('.', '..')
+                      else name_too_long('Container', container))
+        if unstorable:
+            # no node can hold such a container: creating one is the
+            # client's error, anything else finds nothing (as in Swift)
+            if obj is None and method == 'PUT':
+                return plain_error(400, unstorable)
+            return error_response(404)
+        if obj is None:
+            return ContainerController(self, account, container)
+        too_long = name_too_long('Object', obj)
+        if too_long:
+            return plain_error(400, too_long)
+        return ObjectController(self, account, container, obj)
 
     def check_headers(self, env):
         count = 0
@@ -313,15 +313,23 @@ class Application(object):
         query = env.get('QUERY_STRING')
         if query:
             try:
-                parse_qsl(query, keep_blank_values=True, encoding='utf-8',
-                          errors='strict')
-            except (UnicodeDecodeError, ValueError):
-                return plain_error(400, 'Invalid UTF8 in query string')
+                backend_query(query)      # what the nodes will be sent
+            except PathError as err:
+                return plain_error(400, str(err))
         length = env.get('CONTENT_LENGTH')
         if length not in (None, ''):
             if not length.strip().isdigit():
                 return plain_error(400, 'Invalid Content-Length')
         return None
+
+
+def name_too_long(kind, name):
+    """The 400 message for a name over its limit, else None."""
+    limit = constraints.LIMITS['max_%s_name_length' % kind.lower()]
+    size = len(name.encode('utf-8'))
+    if size > limit:
+        return '%s name length of %d longer than %d' % (kind, size, limit)
+    return None
 
 
 def app_factory(global_conf, **local_conf):

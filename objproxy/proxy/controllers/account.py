@@ -7,6 +7,7 @@ account POST) creates it.
 import json
 
 from objproxy.common import constraints
+from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller
 from objproxy.proxy.controllers.container import check_listing_params
@@ -66,7 +67,8 @@ class AccountController(Controller):
         newest = str(req.headers.get('X-Newest', '')).lower() in (
             'true', '1', 'yes', 'on')
         getter = Getter(self, ring, part, self.path, req.method, headers,
-                        query_string=req.environ.get('QUERY_STRING'),
+                        query_string=backend_query(
+                            req.environ.get('QUERY_STRING')),
                         newest=newest)
         resp = getter.response()
         if resp.status == 404 and self.app.account_autocreate:

@@ -153,10 +153,7 @@ class Controller(object):
             app.error_limiter.error_occurred(
                 node, '%s %s: %s' % (method, full, err or type(err).__name__))
             return None
-        if status == 507:
-            app.error_limiter.limit_now(node, 'insufficient storage')
-        elif status >= 500:
-            app.error_limiter.error_occurred(node, 'status %d' % status)
+        app.error_limiter.answered(node, status, hdrs)
         return NodeAnswer(node, status, hdrs, data)
 
     def _request_until_answer(self, nodes, part, method, path, headers,
@@ -206,8 +203,9 @@ class Controller(object):
         authorize = env.get('swift.authorize')
         if not authorize:
             return None
-        if acl is not None:
-            req.acl = acl
+        # always set: a copy's source read must never be judged by the ACL
+        # an earlier check (of the destination) left on a shared request
+        req.acl = acl
         return authorize(req)
 
     def method_not_allowed(self):

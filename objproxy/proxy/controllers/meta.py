@@ -7,6 +7,8 @@ and stored as sysmeta.
 """
 import json
 
+from objproxy.common.acl import parse_account_acl
+
 PASSED = {
     'container': ('x-container-read', 'x-container-write',
                   'x-container-sync-key', 'x-container-sync-to',
@@ -39,13 +41,8 @@ def backend_meta(req_headers, server_type):
                 continue
             if value.strip():
                 try:
-                    acl = json.loads(value)
+                    acl = parse_account_acl(value)
                 except ValueError:
-                    raise MetadataError('Invalid X-Account-Access-Control')
-                if not isinstance(acl, dict) or any(
-                        k not in ('admin', 'read-write', 'read-only')
-                        or not isinstance(v, list)
-                        for k, v in acl.items()):
                     raise MetadataError('Invalid X-Account-Access-Control')
                 out[ACCOUNT_ACL_SYSMETA] = json.dumps(
                     acl, separators=(',', ':'), sort_keys=True)

@@ -240,20 +240,23 @@ def test_non_admin_needs_acl():
     assert call(mw, '/v1/AUTH_test/c/o', token).status_int == 200
     assert call(mw, '/v1/AUTH_test/c', token).status_int == 200
     assert call(mw, '/v1/AUTH_test/c/o', token, 'PUT').status_int == 403
-    app.acls[('AUTH_test', 'c')] = {'write': 'test:*'}
+    app.acls[('AUTH_test', 'c')] = {'write': 'test:tester3'}
     assert call(mw, '/v1/AUTH_test/c/o', token, 'PUT').status_int == 200
     assert call(mw, '/v1/AUTH_test/c/o', token).status_int == 403
 
 
-def test_star_user_and_star_acls():
+def test_wildcard_acl_entries_grant_nothing_as_in_swift_tempauth():
+    """tempauth matches an ACL entry only when it is exactly one of the
+    user's groups; ``*``, ``*:*``, ``acct:*`` and ``*:user`` are Keystone
+    syntax and must not open a container to anyone."""
     app = FakeProxy()
     mw, _ = make(app=app)
     guy = get_token(mw, 'other:guy', 'guypw').headers['X-Auth-Token']
-    app.acls[('AUTH_test', 'c')] = {'read': '*:guy'}
-    assert call(mw, '/v1/AUTH_test/c/o', guy).status_int == 200
-    app.acls[('AUTH_test', 'c')] = {'read': '*:someoneelse'}
-    assert call(mw, '/v1/AUTH_test/c/o', guy).status_int == 403
-    app.acls[('AUTH_test', 'c')] = {'read': 'other:*'}
+    for acl in ('*', '*:*', 'other:*', '*:guy'):
+        app.acls[('AUTH_test', 'c')] = {'read': acl, 'write': acl}
+        assert call(mw, '/v1/AUTH_test/c/o', guy).status_int == 403, acl
+        assert call(mw, '/v1/AUTH_test/c/o', guy, 'PUT').status_int == 403
+    app.acls[('AUTH_test', 'c')] = {'read': 'other:guy'}
     assert call(mw, '/v1/AUTH_test/c/o', guy).status_int == 200
     app.acls[('AUTH_test', 'c')] = {'read': 'other'}
     assert call(mw, '/v1/AUTH_test/c/o', guy).status_int == 200
@@ -298,7 +301,9 @@ def test_account_acls():
     assert req('/v1/AUTH_test/c/o', 'PUT', acl=rw).status_int == 200
     assert req('/v1/AUTH_test/c', 'DELETE', acl=rw).status_int == 200
     assert req('/v1/AUTH_test', 'POST', acl=rw).status_int == 403
-    admin = {'admin': ['*:guy']}
+    assert req('/v1/AUTH_test', 'POST',
+               acl={'admin': ['*:guy']}).status_int == 403
+    admin = {'admin': ['other:guy']}
     assert req('/v1/AUTH_test', 'POST', acl=admin).status_int == 200
     assert app.seen[-1].environ.get('swift_owner') is True
 
@@ -427,3 +432,16 @@ def test_info_and_options():
         tempauth.filter_factory({}, user_nouser='x')
     with pytest.raises(ConfigError):
         tempauth.filter_factory({}, storage_url_scheme='ftp')
+
+
+@pytest.mark.parametrize('path,realm', [
+    ('/v1/AUTH_x\r\nSet-Cookie: a=b/c/o',
+     'AUTH_x%0D%0ASet-Cookie%3A%20a%3Db'),
+    (b'/v1/AUTH_\xe4\xb8\xad/c'.decode('latin-1'), 'AUTH_%E4%B8%AD'),
+    ('/v1/AUTH_test', 'AUTH_test'),
+    ('/auth/v1.0', 'unknown'),
+    ('/v1', 'unknown'),
+])
+def test_the_401_realm_is_the_percent_encoded_account(path, realm):
+    from middleware.tempauth import challenge
+    assert challenge({'PATH_INFO': path}) == 'Swift realm="%s"' % realm

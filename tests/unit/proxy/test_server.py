@@ -32,7 +32,7 @@ def test_trans_id_from_env_is_echoed(proxy_app):
 
 @pytest.mark.parametrize('path,status', [
     ('/v1/AUTH_test/c/' + 'o' * 1025, 400),
-    ('/v1/AUTH_test/' + 'c' * 257, 400),
+    ('/v1/AUTH_test/' + 'c' * 257, 404),
     ('/v1/' + 'a' * 257, 400),
     ('/v2/AUTH_test', 400),
     ('/v1', 404),

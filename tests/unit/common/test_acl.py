@@ -1,0 +1,36 @@
+import pytest
+
+from objproxy.common.acl import acl_grants, parse_account_acl, parse_acl
+
+TESTER3 = ['test', 'test:tester3']
+OWNER = ['test', 'test:tester', 'AUTH_test']
+
+
+@pytest.mark.parametrize('acl,groups,granted', [
+    ('test:tester3', TESTER3, True),
+    ('test', TESTER3, True),
+    ('AUTH_test', OWNER, True),
+    ('test2:tester2', TESTER3, False),
+    ('*', TESTER3, False),
+    ('*:*', TESTER3, False),
+    ('test:*', TESTER3, False),
+    ('*:tester3', TESTER3, False),
+    ('', TESTER3, False),
+])
+def test_an_acl_entry_grants_only_an_exact_group(acl, groups, granted):
+    _referrers, entries = parse_acl(acl)
+    assert acl_grants(entries, groups) is granted
+
+
+@pytest.mark.parametrize('text', [
+    '[' * 50000 + ']' * 50000, '{"admin": "x"}', '{"admin": [1]}',
+    '{"owner": []}', '[]', 'nope'])
+def test_garbage_account_acls_are_refused_with_a_reason(text):
+    with pytest.raises(ValueError):
+        parse_account_acl(text)
+
+
+def test_an_account_acl_parses():
+    assert parse_account_acl('{"read-only": ["a:b"]}') == {
+        'read-only': ['a:b']}
+    assert parse_account_acl('  ') == {}
