@@ -30,6 +30,7 @@ class FakeClamd(object):
         self.version = version
         self.commands = []
         self.connections = 0
+        self._end = {}
         self._release = threading.Event()
         self._lock = threading.Lock()
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -77,28 +78,35 @@ class FakeClamd(object):
                 if self.hang_all or self.instream == 'hang':
                     self._release.wait(30)
                 elif self.instream == 'ok':
-                    conn.sendall(b'stream: OK\x00')
+                    conn.sendall(b'stream: OK' + self._end[conn])
                 return
             if self.hang_all:
                 self._release.wait(30)
             elif name == 'PING':
-                conn.sendall(b'PONG\x00')
+                conn.sendall(b'PONG' + self._end[conn])
             elif name == 'VERSION':
-                conn.sendall(self.version.encode() + b'\x00')
+                conn.sendall(self.version.encode() + self._end[conn])
         except OSError:
             pass
         finally:
+            self._end.pop(conn, None)
             conn.close()
 
-    @staticmethod
-    def _read_command(conn):
+    def _read_command(self, conn):
+        """The command name; ``z`` (NUL-ended) or ``n`` (newline-ended)
+        commands, as clamd takes both.  Sets the reply terminator."""
+        first = conn.recv(1)
+        if not first:
+            return None
+        end = b'\n' if first == b'n' else b'\x00'
         data = b''
-        while not data.endswith(b'\x00'):
+        while not data.endswith(end):
             part = conn.recv(1)
             if not part:
                 return None
             data += part
-        return data[1:-1].decode()
+        self._end[conn] = end
+        return data[:-1].decode()
 
     def close(self):
         self._release.set()
