@@ -111,6 +111,7 @@ def fuzz_run(tmp_path_factory, request):
         ctx = fuzz.prepare(cluster.proxy_url)
         log_dir = os.path.join(cluster.data_dir, 'log')
         run = FuzzRun()
+        run.ctx = ctx
         run.tree_before = tree(cluster.data_dir)
         run.markers_before = marker_paths()
         sizes = log_sizes(log_dir)
@@ -191,3 +192,30 @@ def test_cluster_still_serves_its_owner(fuzz_run):
     """After the whole run the owner can still store and read an
     object."""
     assert fuzz_run.health == 'ok', fuzz_run.health
+
+
+@pytest.mark.parametrize('path', [
+    b'/v1/AUTH_test?prefix=\xe4\xb8\xad',
+    b'/v1/AUTH_test/fzmark?prefix=\xe4\xb8\xad',
+    b'/v1/AUTH_test/fzmark?marker=\xc3\xa9&delimiter=\xe4\xb8\xad',
+], ids=['account-prefix', 'container-prefix', 'container-marker-delimiter'])
+def test_raw_utf8_in_listing_query_lists_like_percent_encoding(fuzz_run,
+                                                                path):
+    """Raw (unencoded) UTF-8 in a listing's query string is listed exactly
+    as its percent-encoded form (an empty listing: 204), and the cluster
+    keeps serving everyone afterwards."""
+    ctx = fuzz_run.ctx
+    host, port = ctx['addr']
+
+    def get(raw_path):
+        raw = fuzz.request(ctx, 'GET', raw_path, identity='owner')
+        result = fuzz.send(fuzz.Case('check', 0, 0, 'owner', 'GET', raw),
+                           host, port, timeout=10)
+        return result.status, result.head
+    base, _, query = path.partition(b'?')
+    encoded = base + b'?' + b''.join(
+        b'%%%02X' % c if c >= 0x80 else bytes([c]) for c in query)
+    assert get(path)[0] == get(encoded)[0] == 204, (get(path), get(encoded))
+    for _ in range(3):
+        status = get(b'/v1/AUTH_test/fzmark?limit=1')[0]
+        assert status == 200, status
