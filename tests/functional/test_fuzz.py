@@ -197,7 +197,8 @@ def test_cluster_still_serves_its_owner(fuzz_run):
 @pytest.mark.parametrize('path', [
     b'/v1/AUTH_test?prefix=\xe4\xb8\xad',
     b'/v1/AUTH_test/fzmark?prefix=\xe4\xb8\xad',
-    b'/v1/AUTH_test/fzmark?marker=\xc3\xa9&delimiter=\xe4\xb8\xad',
+    # (Swift refuses delimiters above U+00FE with 412, hence the e-acute)
+    b'/v1/AUTH_test/fzmark?marker=\xe4\xb8\xad&delimiter=\xc3\xa9',
 ], ids=['account-prefix', 'container-prefix', 'container-marker-delimiter'])
 def test_raw_utf8_in_listing_query_lists_like_percent_encoding(fuzz_run,
                                                                 path):
