@@ -205,25 +205,7 @@ class TempAuth(object):
             env['swift.clean_acl'] = clean_acl
         elif 'swift.authorize' not in env:
             env['swift.authorize'] = self.denied_response
-        return self.app(env, self._owner_acl_start_response(
-            env, start_response))
-
-    def _owner_acl_start_response(self, env, start_response):
-        """Show the account ACL (kept as sysmeta) to owners on account reads.
-
-        gatekeeper would strip the sysmeta header anyway; owners see it under
-        its public name, as in Swift.
-        """
-        def wrapped(status, headers, exc_info=None):
-            out = []
-            for name, value in headers:
-                if name.lower() == ACCOUNT_ACL_SYSMETA.lower():
-                    if env.get('swift_owner') and value:
-                        out.append((ACCOUNT_ACL_HEADER, value))
-                    continue
-                out.append((name, value))
-            return start_response(status, out, exc_info)
-        return wrapped
+        return self.app(env, start_response)
 
     def _is_auth_path(self, path):
         return (path.startswith(self.auth_prefix) or

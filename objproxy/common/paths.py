@@ -68,6 +68,8 @@ def split_path(path, minsegs=1, maxsegs=None, rest_with_last=False):
                 (count == maxsegs + 1 and segs[maxsegs])):
             raise PathError('Invalid path: %s' % quote(path))
     segs = segs[1:maxsegs]
+    if not all(segs[:-1]):         # only the last segment may be empty
+        raise PathError('Invalid path: %s' % quote(path))
     segs.extend([None] * (maxsegs - 1 - len(segs)))
     for seg in segs:
         if seg is not None:

@@ -38,8 +38,14 @@ KNOWN_OPTIONS = (
     'recoverable_node_timeout', 'error_suppression_limit',
     'error_suppression_interval', 'recheck_account_existence',
     'recheck_container_existence', 'object_chunk_size', 'client_chunk_size',
-    'memcache_servers', 'max_containers_per_account',
+    'memcache_servers', 'max_containers_per_account', 'swift_owner_headers',
 )
+# What only an account's owners may see or set (Swift's default list).
+OWNER_HEADERS = (
+    'x-container-read', 'x-container-write', 'x-container-sync-key',
+    'x-container-sync-to', 'x-account-meta-temp-url-key',
+    'x-account-meta-temp-url-key-2', 'x-container-meta-temp-url-key',
+    'x-container-meta-temp-url-key-2', 'x-account-access-control')
 API_VERSIONS = ('v1', 'v1.0')
 DEFAULT_CHUNK_SIZE = 256 * 1024
 
@@ -111,6 +117,9 @@ class Application(object):
         # connection the node already closed
         self.pool = ConnectionPool(max_idle=64)
         self.disallowed_sections = get_list(conf, 'disallowed_sections')
+        self.swift_owner_headers = [
+            name.lower() for name in get_list(
+                conf, 'swift_owner_headers', OWNER_HEADERS)]
         self.max_file_size = constraints.LIMITS['max_file_size']
         self.register_capabilities()
 
@@ -272,12 +281,10 @@ class Application(object):
             version, account, container, obj = split_path(path, 1, 4, True)
         except PathError:
             return error_response(404, 'Invalid path')
+        if not account:
+            return plain_error(412, 'Bad URL')
         if version not in API_VERSIONS:
             return plain_error(400, 'Invalid API version: %s' % version[:64])
-        if not account:
-            return error_response(404, 'Invalid path')
-        if obj is not None and not container:
-            return plain_error(412, 'Bad URL')
         too_long = name_too_long('Account', account)
         if too_long:
             return plain_error(400, too_long)

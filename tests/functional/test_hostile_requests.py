@@ -205,12 +205,12 @@ def test_creating_an_impossible_container_is_400(client, container):
 
 
 @pytest.mark.parametrize('method', ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'])
-def test_an_object_with_an_empty_container_name_is_412(client, method):
+def test_an_object_with_an_empty_container_name_is_404(client, method):
     request = ('%s %s//o HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\n'
                'Content-Length: 0\r\nConnection: close\r\n\r\n' % (
                    method, client.base, client.token)).encode()
     status, _headers, _body = raw_request(client.host, client.port, request)
-    assert status == 412
+    assert status == 404          # only the last path segment may be empty
 
 
 def test_the_account_path_with_a_trailing_slash_is_the_account(client):
@@ -276,3 +276,26 @@ def test_an_slo_whose_first_segment_is_unreadable_is_409(
     status, headers, body = raw_request(client.host, client.port, request)
     assert status == 200 and headers['content-length'] == '20'
     assert body == b'a' * 10
+
+
+# ----- owner-only headers ----------------------------------------------------
+
+def test_only_owners_see_account_acls_and_tempurl_keys(client, tester3):
+    acl = json.dumps({'read-only': ['test:tester3']})
+    assert client.req('POST', '', headers={
+        'X-Account-Access-Control': acl,
+        'X-Account-Meta-Temp-URL-Key': 'secret'}).status == 204
+    try:
+        mine = client.req('HEAD', '')
+        assert json.loads(mine.hdrs['x-account-access-control']) == \
+            json.loads(acl)
+        assert mine.hdrs['x-account-meta-temp-url-key'] == 'secret'
+        theirs = tester3.req('HEAD', '')
+        assert theirs.status == 204
+        assert 'x-account-access-control' not in theirs.hdrs
+        assert 'x-account-meta-temp-url-key' not in theirs.hdrs
+        assert not any('sysmeta' in name for name in theirs.hdrs)
+    finally:
+        client.req('POST', '', headers={
+            'X-Account-Access-Control': '{}',
+            'X-Remove-Account-Meta-Temp-URL-Key': 'x'})

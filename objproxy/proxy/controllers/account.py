@@ -12,7 +12,8 @@ from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller
 from objproxy.proxy.controllers.container import check_listing_params
 from objproxy.proxy.controllers.meta import (
-    ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner)
+    ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner,
+    strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import account_info_from_headers, cache_key
 from objproxy.proxy.response import Response, plain_error
@@ -83,8 +84,12 @@ class AccountController(Controller):
         return resp
 
     def _expose_acl(self, req, resp):
+        """Owners see the account ACL (kept as sysmeta); nobody else sees
+        it or any other owner-only header."""
         acl = resp.get_header(ACCOUNT_ACL_SYSMETA)
-        if acl and is_owner(req.environ):
+        if not is_owner(req.environ):
+            strip_owner_headers(resp, self.app.swift_owner_headers)
+        elif acl:
             resp.set_header('X-Account-Access-Control', acl)
 
     def _empty_account(self, req):

@@ -9,14 +9,10 @@ from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller
 from objproxy.proxy.controllers.meta import (
-    MetadataError, backend_meta, is_owner)
+    MetadataError, backend_meta, is_owner, strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import cache_key, container_info_from_headers
 from objproxy.proxy.response import Response, error_response, plain_error
-
-PRIVATE = ('x-container-read', 'x-container-write', 'x-container-sync-key',
-           'x-container-sync-to')
-
 
 def check_listing_params(req, limit_max):
     """412 for a bad or too large ``limit``; None when fine."""
@@ -101,11 +97,14 @@ class ContainerController(Controller):
                 req.environ.setdefault('swift.infocache', {})[cache_key(
                     self.account_name, self.container_name)] = new_info
         if not is_owner(req.environ):
-            for key in PRIVATE:
-                resp.del_header(key)
+            strip_owner_headers(resp, self.app.swift_owner_headers)
         return resp
 
     def _meta_headers(self, req, timestamp):
+        if not is_owner(req.environ):
+            # only owners may set ACLs, sync settings and TempURL keys
+            for name in self.app.swift_owner_headers:
+                req.headers.pop(name, None)
         clean = req.environ.get('swift.clean_acl')
         if clean:
             for name in ('X-Container-Read', 'X-Container-Write'):

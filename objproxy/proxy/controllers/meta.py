@@ -54,3 +54,10 @@ def backend_meta(req_headers, server_type):
 def is_owner(env):
     """May this request see ACLs? (owners, or no auth filter at all)."""
     return bool(env.get('swift_owner')) or 'swift.authorize' not in env
+
+
+def strip_owner_headers(resp, names):
+    """Drop the headers only an account's owners may see (Swift's
+    ``swift_owner_headers``: ACLs, sync keys, TempURL keys)."""
+    for name in names:
+        resp.del_header(name)

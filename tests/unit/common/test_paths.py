@@ -47,3 +47,9 @@ def test_backend_query_keeps_what_the_node_would_have_parsed():
 def test_backend_query_refuses_invalid_utf8(raw):
     with pytest.raises(PathError):
         backend_query(raw.decode('latin-1'))
+
+
+def test_only_the_last_segment_may_be_empty():
+    assert split_path('/v1/a/', 1, 4, True) == ['v1', 'a', '', None]
+    with pytest.raises(PathError):
+        split_path('/v1/a//o', 1, 4, True)

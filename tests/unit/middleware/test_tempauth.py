@@ -326,12 +326,6 @@ def test_owner_sets_and_sees_account_acl():
     resp = call(mw, '/v1/AUTH_test', token, 'POST',
                 **{'X-Account-Access-Control': 'not json'})
     assert resp.status_int == 400
-    # reading it back: owners see it under its public name, others never
-    app.account_headers['AUTH_test'] = {
-        'X-Account-Sysmeta-Core-Access-Control': acl}
-    resp = call(mw, '/v1/AUTH_test', token, 'HEAD')
-    assert resp.headers['X-Account-Access-Control'] == acl
-    assert 'X-Account-Sysmeta-Core-Access-Control' not in resp.headers
 
 
 def test_clean_acl():

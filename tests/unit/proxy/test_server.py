@@ -35,9 +35,11 @@ def test_trans_id_from_env_is_echoed(proxy_app):
     ('/v1/AUTH_test/' + 'c' * 257, 404),
     ('/v1/' + 'a' * 257, 400),
     ('/v2/AUTH_test', 400),
-    ('/v1', 404),
+    ('/v1', 412),
+    ('/info asdf', 412),
     ('/', 404),
     ('/v1//c', 404),
+    ('/v1/AUTH_test//o', 404),
 ])
 def test_bad_paths_are_4xx(proxy_app, path, status):
     resp = call(proxy_app, path)
