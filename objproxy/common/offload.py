@@ -4,13 +4,36 @@ Why one helper: eventlet's thread pool delivers each result through a pipe
 watched by the hub of the OS thread that first used the pool.  Only the main
 thread's hub is guaranteed to keep running, so a call from any other OS
 thread (a WSGI app served by a plain threaded server, as some tests and
-tools do) would hand the pool to a hub that may never run again, and every
-later call from the main thread would wait forever.  Outside the main
-thread the call therefore simply runs inline.
+tools do, or a call nested in a call already running in the pool) would
+hand the pool to a hub that may never run again, and every later call from
+the main thread would wait forever.  Outside the main thread the call
+therefore simply runs inline: that thread is not a hub.
+
+``pause`` is the matching wait: code that polls for a lock (a SQLite write
+lock, a pending file's flock) sleeps with it, so a wait on the main thread
+lets the other green threads run, and a wait inside a pool thread sleeps
+that thread only.  A poll must never sleep in SQLite's own busy handler
+or in ``time.sleep`` on the main thread: that freezes every request of
+the server for as long as the lock is held.
 """
+import eventlet
 from eventlet import patcher, tpool
 
 _threading = patcher.original('threading')
+_time = patcher.original('time')
+
+
+def on_main_thread():
+    """True in the main OS thread (the one whose hub serves requests)."""
+    return _threading.current_thread() is _threading.main_thread()
+
+
+def pause(seconds):
+    """Wait ``seconds`` without ever blocking the main thread's hub."""
+    if on_main_thread():
+        eventlet.sleep(seconds)
+    else:
+        _time.sleep(seconds)
 
 
 def run_inline(func, *args, **kwargs):
@@ -25,7 +48,7 @@ def run_in_thread(func, *args, **kwargs):
     meanwhile (fsync and sqlite3 release the GIL).  Exceptions are carried
     back and raised here.
     """
-    if _threading.current_thread() is not _threading.main_thread():
+    if not on_main_thread():
         return func(*args, **kwargs)
 
     def call():

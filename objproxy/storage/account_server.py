@@ -34,8 +34,8 @@ class AccountServer(DBServer):
             meta[ACL_SYSMETA] = (acl, timestamp.internal)
         return meta
 
-    def metadata_headers(self, broker):
-        headers = super().metadata_headers(broker)
+    def metadata_headers(self, broker, metadata=None):
+        headers = super().metadata_headers(broker, metadata)
         for key, value in list(headers.items()):
             if key.lower() == ACL_SYSMETA.lower():
                 headers[ACL_HEADER] = value
@@ -64,14 +64,14 @@ class AccountServer(DBServer):
     def _existing(self, broker):
         if not broker.exists():
             raise HTTPError(404)
-        info = broker.get_info()
+        info, metadata = broker.get_info_and_metadata()
         deleted = info['status'] == 'DELETED' or (
             not info['container_count'] and
             info['delete_timestamp'] > info['put_timestamp'])
         headers = self.info_headers(info, deleted)
         if deleted:
             raise HTTPError(404, '', headers)
-        headers.update(self.metadata_headers(broker))
+        headers.update(self.metadata_headers(broker, metadata))
         return headers
 
     # -- PUT ---------------------------------------------------------------

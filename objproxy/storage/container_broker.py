@@ -159,9 +159,9 @@ class ContainerBroker(DatabaseBroker):
             return []
 
     def set_account_targets(self, targets):
-        with self.transaction() as conn:
-            conn.execute('UPDATE container_stat SET account_targets = ?',
-                         (json.dumps([list(t) for t in targets]),))
+        value = json.dumps([list(t) for t in targets])
+        self.run_write(lambda conn: conn.execute(
+            'UPDATE container_stat SET account_targets = ?', (value,)))
 
     def report_state(self):
         """(needs_report, stats dict) with what would be sent."""
@@ -180,9 +180,8 @@ class ContainerBroker(DatabaseBroker):
     def reported(self, put_timestamp, delete_timestamp, object_count,
                  bytes_used):
         """Remember what every account replica has acknowledged."""
-        with self.transaction() as conn:
-            conn.execute(
-                'UPDATE container_stat SET reported_put_timestamp = ?, '
-                'reported_delete_timestamp = ?, reported_object_count = ?, '
-                'reported_bytes_used = ?',
-                (put_timestamp, delete_timestamp, object_count, bytes_used))
+        self.run_write(lambda conn: conn.execute(
+            'UPDATE container_stat SET reported_put_timestamp = ?, '
+            'reported_delete_timestamp = ?, reported_object_count = ?, '
+            'reported_bytes_used = ?',
+            (put_timestamp, delete_timestamp, object_count, bytes_used)))

@@ -169,13 +169,13 @@ class ContainerServer(DBServer):
     def _existing(self, broker):
         if not broker.exists():
             raise HTTPError(404)
-        info = broker.get_info()
+        info, metadata = broker.get_info_and_metadata()
         deleted = (not info['object_count'] and
                    info['delete_timestamp'] > info['put_timestamp'])
         headers = self.info_headers(info, deleted)
         if deleted:
             raise HTTPError(404, '', headers)
-        headers.update(self.metadata_headers(broker))
+        headers.update(self.metadata_headers(broker, metadata))
         return headers
 
     def handle_HEAD(self, req):

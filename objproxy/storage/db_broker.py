@@ -42,29 +42,51 @@ SQLite transactions themselves stay durable (``synchronous=FULL`` when the
 node fsyncs, ``NORMAL`` otherwise) and use WAL journaling so listings
 read while a writer commits.
 
-Blocking SQLite work (waiting for the write lock, commits with their
-fsyncs, merges and listing queries) can be handed to a thread
-(``offload``, e.g. ``objproxy.common.offload.run_in_thread``), so a slow
-commit stalls only the request that needs it, not every other request of
-the server.
+Locks never freeze a server.  SQLite's own busy handler sleeps in C
+(``clock_nanosleep``) in whatever thread runs the statement; on the
+eventlet hub that stops every request of the server for up to the whole
+busy timeout.  So connections have *no* busy timeout: a statement that
+finds the database locked fails at once, and the broker retries it after
+a short ``pause`` (a green sleep on the hub: other requests run), with
+backoff, until ``timeout`` seconds have passed, and then raises
+``LockTimeout`` for this one request (the servers answer 503 with
+``X-Backend-Busy: true``, which the proxy does not count against the
+node).  Every SQLite call (connecting, reads, listings, whole write
+transactions from ``BEGIN IMMEDIATE`` to ``COMMIT``, closing, which may
+checkpoint) runs through ``offload`` (e.g.
+``objproxy.common.offload.run_in_thread``), so slow I/O stalls only the
+request that needs it; the write lock is held only inside one such call,
+never while the hub serves something else.
+
+Lock order: the database write lock, then the pending file's flock.  A
+merge of the pending file takes them in that order; an append takes only
+the flock, for one ``write``.  So nobody waits for the database while
+holding the flock, and an append never waits longer than one merge.
 """
 import errno
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import time
 import uuid
-from contextlib import contextmanager
 
-from objproxy.common.offload import run_inline
+from objproxy.common.offload import pause, run_inline
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.db_pending import (
     PENDING_CAP, PENDING_LOCK_TIMEOUT, LockTimeout, PendingFile)
 from objproxy.storage.dirsync import fsync_dir
 from objproxy.storage.listing_query import listing_rows
 
+# how long a broker waits for the database's write lock by default (the
+# servers pass their own, shorter ``db_lock_timeout``)
 BUSY_TIMEOUT_MS = 25000
+# SQLite page cache per connection (KiB); a connection lives for one request
+CACHE_KIB = 2048
+# SQLite result codes (the low byte of an extended code)
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
 ZERO_TS = Timestamp(0).internal
 
 
@@ -78,6 +100,17 @@ class DatabaseNotFound(DatabaseError):
 
 class DatabaseAlreadyExists(DatabaseError):
     """initialize() on a path that already holds a database."""
+
+
+def is_busy_error(err):
+    """True for SQLite's "database is locked/busy" (worth a retry)."""
+    if not isinstance(err, sqlite3.OperationalError):
+        return False
+    code = getattr(err, 'sqlite_errorcode', None)
+    if code is not None:
+        return code & 0xff in (SQLITE_BUSY, SQLITE_LOCKED)
+    text = str(err).lower()
+    return 'locked' in text or 'busy' in text
 
 
 def norm_ts(value):
@@ -117,11 +150,11 @@ class DatabaseBroker(object):
         self.account = account
         self.container = container
         self.fsync = fsync
+        # how long to wait for a lock before LockTimeout (seconds)
         self.timeout = timeout
         # a cap of 0 disables the pending file: put_record merges at once
         self.pending = PendingFile(db_file + '.pending', self.pending_fields,
-                                   self._merge_pending_items, pending_cap,
-                                   pending_timeout)
+                                   pending_cap, pending_timeout)
         self.offload = offload or run_inline
         self._conn = None
 
@@ -130,18 +163,25 @@ class DatabaseBroker(object):
         return os.path.exists(self.db_file)
 
     def _connect(self, path):
-        conn = sqlite3.connect(path, timeout=self.timeout,
-                               isolation_level=None,
+        # no busy timeout: SQLite would sleep in C, in this thread, for as
+        # long as the lock is held; the broker's retries wait instead
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None,
                                check_same_thread=False)
-        conn.execute('PRAGMA busy_timeout = %d' % int(self.timeout * 1000))
-        conn.execute('PRAGMA synchronous = %s'
-                     % ('FULL' if self.fsync else 'NORMAL'))
-        conn.execute('PRAGMA temp_store = MEMORY')
-        conn.execute('PRAGMA cache_size = -8192')
+        try:
+            conn.execute('PRAGMA busy_timeout = 0')
+            conn.execute('PRAGMA synchronous = %s'
+                         % ('FULL' if self.fsync else 'NORMAL'))
+            conn.execute('PRAGMA temp_store = MEMORY')
+            conn.execute('PRAGMA cache_size = -%d' % CACHE_KIB)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @property
     def conn(self):
+        """The open connection (made on first use, in the calling
+        thread: use it inside ``run_read``/``run_write`` calls)."""
         if self._conn is None:
             if not self.exists():
                 raise DatabaseNotFound(self.db_file)
@@ -149,9 +189,10 @@ class DatabaseBroker(object):
         return self._conn
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # the last connection to a WAL database checkpoints on close
+            self.offload(conn.close)
 
     def __enter__(self):
         return self
@@ -159,21 +200,79 @@ class DatabaseBroker(object):
     def __exit__(self, *exc):
         self.close()
 
-    @contextmanager
-    def transaction(self):
-        """``BEGIN IMMEDIATE`` .. ``COMMIT``; rolled back on any error.
+    # -- running SQL without ever blocking the hub -----------------------
+    def _retry(self, attempt, args):
+        """``offload(attempt, *args)`` until it reports done; between tries
+        ``pause`` (cooperative on the hub) with backoff and jitter, at most
+        ``timeout`` seconds in all, then LockTimeout."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.0005
+        while True:
+            done, value = self.offload(attempt, *args)
+            if done:
+                return value
+            if time.monotonic() >= deadline:
+                raise LockTimeout('%s: database locked for more than %.1f s'
+                                  % (self.db_file, self.timeout))
+            pause(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.02)
 
-        Waiting for the write lock and the commit (the fsync) are the
-        slow, blocking parts: they go through ``offload``.
-        """
-        conn = self.conn
-        self.offload(conn.execute, 'BEGIN IMMEDIATE')
+    def run_read(self, func, *args):
+        """``func(conn, *args)``, retried while the database is locked."""
+        return self._retry(self._try_read, (func, args))
+
+    def _try_read(self, func, args):
         try:
-            yield conn
-        except BaseException:
-            conn.execute('ROLLBACK')
+            return True, func(self.conn, *args)
+        except sqlite3.OperationalError as err:
+            if is_busy_error(err):
+                return False, None
             raise
-        self.offload(conn.execute, 'COMMIT')
+
+    def run_write(self, func, *args):
+        """``func(conn, *args)`` in one write transaction (``BEGIN
+        IMMEDIATE`` .. ``COMMIT``), all in one offloaded call, so the lock
+        is held only while the work runs.  Waits for the write lock as
+        ``_retry`` does; rolled back on any error.  ``func`` may commit
+        itself (the pending-file merge does)."""
+        return self._retry(self._try_write, (func, args))
+
+    def _try_write(self, func, args):
+        conn = self.conn
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+        except sqlite3.OperationalError as err:
+            if is_busy_error(err):
+                return False, None
+            raise
+        try:
+            value = func(conn, *args)
+            if conn.in_transaction:
+                self._commit(conn)
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute('ROLLBACK')
+                except sqlite3.Error:
+                    pass
+            raise
+        return True, value
+
+    def _commit(self, conn):
+        """COMMIT.  In WAL mode it never waits for a lock; a database in
+        rollback-journal mode (a copy being checked) may have to wait for
+        its readers, polling within ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.0005
+        while True:
+            try:
+                conn.execute('COMMIT')
+                return
+            except sqlite3.OperationalError as err:
+                if not is_busy_error(err) or time.monotonic() >= deadline:
+                    raise
+            pause(delay)
+            delay = min(delay * 2, 0.02)
 
     # -- creation --------------------------------------------------------
     def initialize(self, put_timestamp=None, **kwargs):
@@ -263,12 +362,22 @@ class DatabaseBroker(object):
         """
         if fresh:
             self.commit_pending(stale_ok=True)
-        cur = self.conn.execute('SELECT * FROM %s' % self.stat_table)
+        return self.run_read(self._stat_row)
+
+    def _stat_row(self, conn):
+        cur = conn.execute('SELECT * FROM %s' % self.stat_table)
         names = [d[0] for d in cur.description]
         row = cur.fetchone()
         if row is None:
             raise DatabaseError('%s has no stat row' % self.db_file)
         return dict(zip(names, row))
+
+    def get_info_and_metadata(self, fresh=True):
+        """(stat row, metadata) read in one call (HEAD, GET)."""
+        if fresh:
+            self.commit_pending(stale_ok=True)
+        return self.run_read(lambda conn: (self._stat_row(conn),
+                                        self._metadata(conn)))
 
     def is_status_deleted(self):
         return self.get_info()['status'] == 'DELETED'
@@ -276,37 +385,37 @@ class DatabaseBroker(object):
     def update_put_timestamp(self, timestamp):
         """Newer put timestamps win; returns True if it changed."""
         ts = norm_ts(timestamp)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                'UPDATE %s SET put_timestamp = ? WHERE put_timestamp < ?'
-                % self.stat_table, (ts, ts))
-            return cur.rowcount > 0
+        return self.run_write(lambda conn: conn.execute(
+            'UPDATE %s SET put_timestamp = ? WHERE put_timestamp < ?'
+            % self.stat_table, (ts, ts)).rowcount > 0)
 
     def update_status_changed_at(self, timestamp):
         ts = norm_ts(timestamp)
-        with self.transaction() as conn:
-            conn.execute('UPDATE %s SET status_changed_at = ? '
-                         'WHERE status_changed_at < ?' % self.stat_table,
-                         (ts, ts))
+        self.run_write(lambda conn: conn.execute(
+            'UPDATE %s SET status_changed_at = ? WHERE status_changed_at < ?'
+            % self.stat_table, (ts, ts)))
 
     def delete_db(self, timestamp):
         """Mark deleted at ``timestamp``; user metadata is cleared as Swift
         does, so a re-created database starts without the old metadata."""
         ts = norm_ts(timestamp)
-        cleared = dict((key, ('', ts)) for key in self.metadata)
-        with self.transaction() as conn:
+
+        def delete(conn):
+            cleared = dict((key, ('', ts)) for key in self._metadata(conn))
             self._update_metadata(conn, cleared)
             conn.execute(
                 'UPDATE %s SET delete_timestamp = ?, status = ?, '
                 'status_changed_at = ? WHERE delete_timestamp < ?'
                 % self.stat_table, (ts, 'DELETED', ts, ts))
+        self.run_write(delete)
 
     def merge_timestamps(self, created_at, put_timestamp, delete_timestamp):
         """Replication: adopt a remote's newer put/delete timestamps."""
         created_at = norm_ts(created_at)
         put_ts = norm_ts(put_timestamp)
         del_ts = norm_ts(delete_timestamp)
-        with self.transaction() as conn:
+
+        def merge(conn):
             before = self._deleted_state(conn)
             conn.execute(
                 'UPDATE %s SET created_at = MIN(?, created_at), '
@@ -318,6 +427,7 @@ class DatabaseBroker(object):
                 conn.execute('UPDATE %s SET status_changed_at = ? '
                              'WHERE status_changed_at < ?'
                              % self.stat_table, (changed, changed))
+        self.run_write(merge)
 
     # the counter that must be zero for the database to count as deleted
     count_column = 'object_count'
@@ -332,7 +442,10 @@ class DatabaseBroker(object):
     @property
     def metadata(self):
         """{key: (value, timestamp)} including cleared ('') keys."""
-        row = self.conn.execute(
+        return self.run_read(self._metadata)
+
+    def _metadata(self, conn):
+        row = conn.execute(
             'SELECT metadata FROM %s' % self.stat_table).fetchone()
         return _load_meta(row[0] if row else '')
 
@@ -344,8 +457,7 @@ class DatabaseBroker(object):
         """
         if not new_meta:
             return
-        with self.transaction() as conn:
-            self._update_metadata(conn, new_meta)
+        self.run_write(self._update_metadata, new_meta)
 
     def _update_metadata(self, conn, new_meta):
         row = conn.execute('SELECT metadata FROM %s'
@@ -375,7 +487,8 @@ class DatabaseBroker(object):
         sync point moves to the highest ROWID seen in ``items``.
         """
         items = list(items)
-        with self.transaction() as conn:
+
+        def merge(conn):
             if items:
                 self._merge_rows(conn, items)
             if source:
@@ -385,6 +498,7 @@ class DatabaseBroker(object):
                     self._merge_syncs(conn, [{'remote_id': source,
                                               'sync_point': max_row}],
                                       incoming=True)
+        self.run_write(merge)
 
     def _merge_rows(self, conn, items):
         raise NotImplementedError
@@ -393,18 +507,20 @@ class DatabaseBroker(object):
     def put_record(self, item):
         """Queue one row update: append it to the pending file.
 
-        Cheap and non-blocking (no SQLite, no fsync): see the module
-        docstring for when it is merged and what that trades.  When the
-        pending file is full, it is merged now together with ``item``.
-        Raises DatabaseNotFound when there is no database.
+        Cheap (no SQLite, no fsync): see the module docstring for when it
+        is merged and what that trades.  When the pending file is full, it
+        is merged now together with ``item``.  Raises DatabaseNotFound
+        when there is no database, LockTimeout when a lock stays held.
         """
         if not self.pending.cap:
             self.merge_items([item])
             return
         try:
-            self.pending.append(item, may_create=self.exists)
+            if self.pending.append(item, may_create=self.exists):
+                return
         except FileNotFoundError:
             raise DatabaseNotFound(self.db_file)
+        self._merge_pending([item])
 
     def commit_pending(self, stale_ok=False):
         """Merge every pending record into SQLite in one transaction.
@@ -412,8 +528,10 @@ class DatabaseBroker(object):
         Returns how many records were merged.  With ``stale_ok`` a lock
         held too long by someone else is not an error (0 is returned).
         """
+        if not self.pending.size():
+            return 0
         try:
-            return self.pending.drain()
+            return self._merge_pending()
         except LockTimeout:
             if stale_ok:
                 return 0
@@ -422,12 +540,16 @@ class DatabaseBroker(object):
     def pending_size(self):
         return self.pending.size()
 
-    def _merge_pending_items(self, items):
-        self.offload(self._merge_items_now, items)
+    def _merge_pending(self, extra=()):
+        """Database write lock first, then the pending file's flock (see
+        the module docstring): read, merge, commit, truncate."""
+        return self.run_write(self._merge_pending_locked, list(extra))
 
-    def _merge_items_now(self, items):
-        with self.transaction() as conn:
+    def _merge_pending_locked(self, conn, extra):
+        def merge(items):
             self._merge_rows(conn, items)
+            self._commit(conn)
+        return self.pending.merge_all(merge, extra)
 
     def _apply_changes(self, conn, hash_delta, deltas):
         """Fold a row-hash XOR and counter deltas {column: n} into stat."""
@@ -441,37 +563,45 @@ class DatabaseBroker(object):
 
     def get_max_row(self):
         self.commit_pending()
-        row = self.conn.execute('SELECT MAX(ROWID) FROM %s'
-                                % self.item_table).fetchone()
+        return self.run_read(self._max_row)
+
+    def _max_row(self, conn):
+        row = conn.execute('SELECT MAX(ROWID) FROM %s'
+                           % self.item_table).fetchone()
         return row[0] if row and row[0] is not None else -1
 
     def get_items_since(self, start, count):
         """Up to ``count`` rows with ROWID > start, oldest change first."""
         self.commit_pending()
         cols = ', '.join(('ROWID',) + tuple(self.item_columns))
-        cur = self.conn.execute(
-            'SELECT %s FROM %s WHERE ROWID > ? ORDER BY ROWID LIMIT ?'
-            % (cols, self.item_table), (start, count))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur]
+
+        def items(conn):
+            cur = conn.execute(
+                'SELECT %s FROM %s WHERE ROWID > ? ORDER BY ROWID LIMIT ?'
+                % (cols, self.item_table), (start, count))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur]
+        return self.run_read(items)
 
     def get_sync(self, remote_id, incoming=True):
         table = 'incoming_sync' if incoming else 'outgoing_sync'
-        row = self.conn.execute(
-            'SELECT sync_point FROM %s WHERE remote_id = ?' % table,
-            (remote_id,)).fetchone()
-        return row[0] if row else -1
+
+        def sync(conn):
+            row = conn.execute(
+                'SELECT sync_point FROM %s WHERE remote_id = ?' % table,
+                (remote_id,)).fetchone()
+            return row[0] if row else -1
+        return self.run_read(sync)
 
     def get_syncs(self, incoming=True):
         table = 'incoming_sync' if incoming else 'outgoing_sync'
-        return [{'remote_id': r[0], 'sync_point': r[1]}
-                for r in self.conn.execute(
-                    'SELECT remote_id, sync_point FROM %s' % table)]
+        return self.run_read(lambda conn: [
+            {'remote_id': r[0], 'sync_point': r[1]} for r in conn.execute(
+                'SELECT remote_id, sync_point FROM %s' % table)])
 
     def merge_syncs(self, sync_points, incoming=True):
         """Record sync points [{'remote_id', 'sync_point'}]; never go back."""
-        with self.transaction() as conn:
-            self._merge_syncs(conn, sync_points, incoming)
+        self.run_write(self._merge_syncs, sync_points, incoming)
 
     def _merge_syncs(self, conn, sync_points, incoming):
         table = 'incoming_sync' if incoming else 'outgoing_sync'
@@ -487,12 +617,15 @@ class DatabaseBroker(object):
     def get_replication_info(self):
         """What a replicator compares before deciding what to send."""
         self.commit_pending()
-        info = self.get_info(fresh=False)
-        info['max_row'] = self.get_max_row()
-        info['count'] = self.conn.execute(
-            'SELECT COUNT(*) FROM %s' % self.item_table).fetchone()[0]
-        info['metadata'] = info.get('metadata') or ''
-        return info
+
+        def read(conn):
+            info = self._stat_row(conn)
+            info['max_row'] = self._max_row(conn)
+            info['count'] = conn.execute(
+                'SELECT COUNT(*) FROM %s' % self.item_table).fetchone()[0]
+            info['metadata'] = info.get('metadata') or ''
+            return info
+        return self.run_read(read)
 
     def reclaim(self, age_timestamp):
         """Drop deleted rows older than age_timestamp (tombstone reaping).
@@ -502,8 +635,7 @@ class DatabaseBroker(object):
         """
         ts = norm_ts(age_timestamp)
         self.commit_pending()
-        with self.transaction() as conn:
-            self._reclaim(conn, ts)
+        self.run_write(self._reclaim, ts)
 
     def _reclaim(self, conn, ts):
         raise NotImplementedError
@@ -521,11 +653,11 @@ class DatabaseBroker(object):
         past the whole sub-directory, so a page costs one query per
         sub-directory, not one row per object.  ``path`` lists only the
         direct children of a pseudo-directory (Swift's ``path=``).
-        Pending rows are merged first; the queries go through ``offload``.
+        Pending rows are merged first; the queries run in one ``run_read``.
         """
         self.commit_pending()
-        return self.offload(
-            listing_rows, self.conn, self.item_table, select_cols, limit,
+        return self.run_read(
+            listing_rows, self.item_table, select_cols, limit,
             marker, end_marker, prefix, delimiter, reverse, path,
             make_subdir)
 

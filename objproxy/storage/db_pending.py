@@ -8,9 +8,17 @@ durability trade-off).
 
 Each record is written as ``\\n<json list>\\n`` in a single ``write``, so a
 record torn by a crash is the unfinished piece after the last newline and
-is skipped, and the leading newline keeps the next record parseable.  A
-merge holds the lock for read + merge + truncate: a record appended
-meanwhile waits and lands in the emptied file, so nothing is lost.
+is skipped, and the leading newline keeps the next record parseable.
+
+Locking: an append holds the flock only for one ``write``.  A merge
+(``merge_all``) holds it for read + merge + truncate, so a record appended
+meanwhile waits and lands in the emptied file and nothing is lost; the
+caller must already hold the database's write lock then (lock order:
+database, then pending file).  Nobody ever waits for the database while
+holding the flock, so an append waits at most for one merge, never for
+whatever keeps the database busy.  Every wait polls with
+``objproxy.common.offload.pause``: on the hub other requests run
+meanwhile; after ``timeout`` seconds it gives up with ``LockTimeout``.
 """
 import fcntl
 import json
@@ -18,7 +26,7 @@ import os
 import time
 from contextlib import contextmanager
 
-import eventlet
+from objproxy.common.offload import pause
 
 # Swift's PENDING_CAP: merge once the pending file holds this many bytes
 PENDING_CAP = 131072
@@ -27,21 +35,18 @@ PENDING_LOCK_TIMEOUT = 10.0
 
 
 class LockTimeout(Exception):
-    """The pending file stayed locked longer than the lock timeout."""
+    """A lock (pending file or database) stayed held longer than the lock
+    timeout.  It fails the one request that waited: the server answers a
+    503 marked ``X-Backend-Busy``; the node itself is healthy."""
 
 
 class PendingFile(object):
-    """Records of ``fields`` (a tuple of names) queued in ``path``.
+    """Records of ``fields`` (a tuple of names) queued in ``path``."""
 
-    ``merge(items)`` writes a list of row dicts to the database; it is
-    called with the lock held.
-    """
-
-    def __init__(self, path, fields, merge, cap=PENDING_CAP,
+    def __init__(self, path, fields, cap=PENDING_CAP,
                  timeout=PENDING_LOCK_TIMEOUT):
         self.path = path
         self.fields = fields
-        self.merge = merge
         self.cap = cap
         self.timeout = timeout
 
@@ -55,7 +60,8 @@ class PendingFile(object):
             return 0
 
     def append(self, item, may_create):
-        """Queue ``item``; when the file is full, merge it all now.
+        """Queue ``item``: True, or False when the file is full (nothing
+        written: the caller merges the file together with ``item``).
 
         A missing file is made only if ``may_create()`` (its database
         exists: one pushed by replication comes without a pending file);
@@ -64,19 +70,35 @@ class PendingFile(object):
         record = self.encode(item)
         with self.locked(may_create) as fd:
             if os.fstat(fd).st_size + len(record) > self.cap:
-                self._merge_locked(fd, [item])
-            else:
-                os.write(fd, record)
+                return False
+            os.write(fd, record)
+        return True
 
-    def drain(self):
-        """Merge every queued record; how many there were."""
-        if not self.size():
-            return 0
+    def merge_all(self, merge, extra=()):
+        """Read every queued record, ``merge(items + extra)``, truncate.
+
+        The caller holds the database's write lock; ``merge`` must commit
+        (the file is emptied only after it returned).  A missing file
+        merges just ``extra``.  Returns how many items were merged.
+        """
+        extra = list(extra)
         try:
-            with self.locked() as fd:
-                return self._merge_locked(fd)
+            fd = self._open()
         except FileNotFoundError:
-            return 0
+            if extra:
+                merge(extra)
+            return len(extra)
+        try:
+            self._lock(fd)
+            data = self._read_all(fd)
+            items = self.decode(data) + extra
+            if items:
+                merge(items)
+            if data:
+                os.ftruncate(fd, 0)
+            return len(items)
+        finally:
+            os.close(fd)  # closing drops the flock
 
     def encode(self, item):
         values = [item.get(field) for field in self.fields]
@@ -102,8 +124,8 @@ class PendingFile(object):
             items.append(dict(zip(self.fields, values)))
         return items
 
-    def _merge_locked(self, fd, extra=()):
-        """With the lock held: read, merge, truncate."""
+    @staticmethod
+    def _read_all(fd):
         chunks = []
         os.lseek(fd, 0, os.SEEK_SET)
         while True:
@@ -111,39 +133,40 @@ class PendingFile(object):
             if not data:
                 break
             chunks.append(data)
-        items = self.decode(b''.join(chunks)) + list(extra)
-        if items:
-            self.merge(items)
-        if chunks:
-            os.ftruncate(fd, 0)
-        return len(items)
+        return b''.join(chunks)
 
     @contextmanager
     def locked(self, may_create=None):
         """The file open for appending, under an exclusive flock; a missing
-        file is made only if ``may_create()`` says so.
-
-        Waits cooperatively (other green threads run) up to ``timeout``.
-        """
-        flags = os.O_RDWR | os.O_APPEND
+        file is made only if ``may_create()`` says so."""
+        fd = self._open(may_create)
         try:
-            fd = os.open(self.path, flags)
-        except FileNotFoundError:
-            if may_create is None or not may_create():
-                raise
-            fd = os.open(self.path, flags | os.O_CREAT, 0o644)
-        try:
-            deadline = time.time() + self.timeout
-            delay = 0.001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.time() >= deadline:
-                        raise LockTimeout(self.path)
-                    eventlet.sleep(delay)
-                    delay = min(delay * 2, 0.05)
+            self._lock(fd)
             yield fd
         finally:
             os.close(fd)  # closing drops the flock
+
+    def _open(self, may_create=None):
+        flags = os.O_RDWR | os.O_APPEND
+        try:
+            return os.open(self.path, flags)
+        except FileNotFoundError:
+            if may_create is None or not may_create():
+                raise
+            return os.open(self.path, flags | os.O_CREAT, 0o644)
+
+    def _lock(self, fd):
+        """flock ``fd``, polling (``pause``: cooperative on the hub) up to
+        ``timeout``, then LockTimeout."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout('%s locked for more than %.1f s'
+                                      % (self.path, self.timeout))
+                pause(delay)
+                delay = min(delay * 2, 0.02)

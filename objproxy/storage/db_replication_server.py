@@ -20,6 +20,13 @@ container|account``) with the operation in ``X-Backend-Replicate-Op``:
                  it has all of the sender's rows (``X-Backend-Source-Id``),
                  and moved into place, or merged row by row if a replica
                  appeared meanwhile.
+
+Like the container and account servers, this app runs on a storage node's
+eventlet hub, so it never waits for a lock or an fsync there: brokers
+offload every SQLite call and wait for locks cooperatively (see
+db_broker), and a database still locked after ``db_lock_timeout`` seconds
+answers ``503`` with ``X-Backend-Busy: true``: the replicator retries on
+its next pass, and nothing counts it against the node.
 """
 import errno
 import json
@@ -27,11 +34,14 @@ import os
 import sqlite3
 import uuid
 
-from objproxy.common.config import get_bool
+from objproxy.common.config import get_bool, get_float
 from objproxy.common.exceptions import DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
+from objproxy.common.offload import run_in_thread
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
+from objproxy.storage.db_broker import is_busy_error
+from objproxy.storage.db_pending import LockTimeout
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 
@@ -76,7 +86,9 @@ def apply_sender_info(broker, info):
 
 
 def snapshot_db(db_file, target):
-    """A consistent, self-contained copy of a (WAL) database at target."""
+    """A consistent, self-contained copy of a (WAL) database at target.
+
+    Blocking (it reads the whole database): for daemons, or offloaded."""
     src = sqlite3.connect(db_file, timeout=25)
     try:
         dst = sqlite3.connect(target)
@@ -103,12 +115,22 @@ class DbReplicationServer(object):
         self.devices = conf.get('devices', '/srv/node')
         self.mount_check = get_bool(conf, 'mount_check', False)
         self.fsync = get_bool(conf, 'fsync', True)
+        self.lock_timeout = get_float(conf, 'db_lock_timeout', 5.0,
+                                      minimum=0)
+        self.offload = run_in_thread
         objproxy_dir = conf.get('objproxy_dir')
         if objproxy_dir and os.path.exists(os.path.join(objproxy_dir,
                                                         'objproxy.conf')):
             load_hash_config(objproxy_dir)
 
+    def open_broker(self, broker_class, path, fsync=None):
+        return broker_class(path, fsync=self.fsync if fsync is None
+                            else fsync, timeout=self.lock_timeout,
+                            pending_timeout=self.lock_timeout,
+                            offload=self.offload)
+
     def __call__(self, env, start_response):
+        busy = False
         try:
             status, body = self.handle(env)
         except HTTPError as err:
@@ -117,7 +139,10 @@ class DbReplicationServer(object):
             status, body = 400, str(err)
         except DeviceUnavailable as err:
             status, body = 507, str(err)
+        except LockTimeout as err:
+            status, body, busy = 503, 'database busy: %s' % err, True
         except sqlite3.DatabaseError as err:
+            busy = is_busy_error(err)
             status, body = 503, 'database error: %s' % err
         if isinstance(body, str):
             body = body.encode('utf-8')
@@ -125,9 +150,11 @@ class DbReplicationServer(object):
                   405: 'Method Not Allowed', 411: 'Length Required',
                   499: 'Client Disconnect', 503: 'Service Unavailable',
                   507: 'Insufficient Storage'}.get(status, 'Error')
-        start_response('%d %s' % (status, reason), [
-            ('Content-Type', 'application/json' if status == 200
-             else 'text/plain'), ('Content-Length', str(len(body)))])
+        headers = [('Content-Type', 'application/json' if status == 200
+                    else 'text/plain'), ('Content-Length', str(len(body)))]
+        if busy:
+            headers.append(('X-Backend-Busy', 'true'))
+        start_response('%d %s' % (status, reason), headers)
         return [body]
 
     # -- parsing -----------------------------------------------------------
@@ -156,7 +183,7 @@ class DbReplicationServer(object):
         body = self._json_body(env)
         if not os.path.exists(path):
             raise HTTPError(404, 'no such database')
-        broker = broker_class(path, fsync=self.fsync)
+        broker = self.open_broker(broker_class, path)
         try:
             if op == 'sync':
                 return 200, self.op_sync(broker, body)
@@ -253,17 +280,20 @@ class DbReplicationServer(object):
                 left -= len(data)
             fp.flush()
             if self.fsync:
-                os.fsync(fp.fileno())
+                self.offload(os.fsync, fp.fileno())
 
     def _adopt_copy(self, tmp, broker_class, name_hash, source_id):
         """Check the copy and make it a replica of its own; its new id."""
-        probe = broker_class(tmp, fsync=self.fsync)
+        probe = self.open_broker(broker_class, tmp)
         try:
-            conn = probe.conn
             try:
-                ok = conn.execute('PRAGMA quick_check').fetchall()[0]
+                ok = probe.run_read(
+                    lambda conn: conn.execute('PRAGMA quick_check')
+                    .fetchall()[0])
                 info = probe.get_info()
             except sqlite3.DatabaseError as err:
+                if is_busy_error(err):
+                    raise
                 raise HTTPError(400, 'pushed database is unusable: %s' % err)
             if not ok or ok[0] != 'ok':
                 raise HTTPError(400, 'pushed database failed quick_check')
@@ -275,11 +305,13 @@ class DbReplicationServer(object):
                 raise HTTPError(400, 'pushed database is not %s' % name_hash)
             new_id = str(uuid.uuid4())
             max_row = probe.get_max_row()
-            with probe.transaction() as txn:
-                txn.execute('UPDATE %s SET id = ?' % probe.stat_table,
-                            (new_id,))
-                txn.execute('DELETE FROM incoming_sync')
-                txn.execute('DELETE FROM outgoing_sync')
+
+            def adopt(conn):
+                conn.execute('UPDATE %s SET id = ?' % probe.stat_table,
+                             (new_id,))
+                conn.execute('DELETE FROM incoming_sync')
+                conn.execute('DELETE FROM outgoing_sync')
+            probe.run_write(adopt)
             if source_id:
                 probe.merge_syncs([{'remote_id': source_id,
                                     'sync_point': max_row}])
@@ -287,17 +319,7 @@ class DbReplicationServer(object):
             probe.close()
         # a fresh connection: no statement of the broker's may be pending
         # when the journal mode changes
-        conn = sqlite3.connect(tmp, timeout=25)
-        try:
-            conn.execute('PRAGMA journal_mode = WAL').fetchall()
-            conn.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()
-        finally:
-            conn.close()
-        for ext in ('-wal', '-shm'):
-            try:
-                os.unlink(tmp + ext)
-            except OSError:
-                pass
+        self.offload(_to_wal, tmp)
         return new_id
 
     def _install(self, tmp, path):
@@ -312,16 +334,12 @@ class DbReplicationServer(object):
                 return False
             raise
         if self.fsync:
-            fd = os.open(os.path.dirname(path), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self.offload(_fsync_dir, os.path.dirname(path))
         return True
 
     def _merge_copy(self, tmp, path, broker_class):
-        copy = broker_class(tmp, fsync=False)
-        broker = broker_class(path, fsync=self.fsync)
+        copy = self.open_broker(broker_class, tmp, fsync=False)
+        broker = self.open_broker(broker_class, path)
         try:
             apply_sender_info(broker, replication_info(copy))
             point = -1
@@ -334,3 +352,27 @@ class DbReplicationServer(object):
         finally:
             copy.close()
             broker.close()
+
+
+def _to_wal(path):
+    """Switch a (private, unshared) database copy to WAL mode, checkpoint
+    it and drop the -wal/-shm files, so it can be linked into place."""
+    conn = sqlite3.connect(path, timeout=0)
+    try:
+        conn.execute('PRAGMA journal_mode = WAL').fetchall()
+        conn.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()
+    finally:
+        conn.close()
+    for ext in ('-wal', '-shm'):
+        try:
+            os.unlink(path + ext)
+        except OSError:
+            pass
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

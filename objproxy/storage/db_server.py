@@ -13,9 +13,18 @@ also merges what was left pending every ``db_pending_interval`` seconds,
 so an idle database does not keep rows pending forever.  Options (flat
 node conf): ``db_pending_cap`` (bytes, 131072; 0 merges every row at
 once), ``db_pending_interval`` (seconds, 5; 0 never on a timer),
-``db_threadpool`` (true: SQLite commits, merges and listing queries run
-in eventlet's thread pool so they do not stall the server's other
-requests).
+``db_threadpool`` (true: every SQLite call runs in eventlet's thread pool
+so it does not stall the server's other requests), ``db_lock_timeout``
+(seconds, 5: how long a request waits, cooperatively, for a database's
+write lock or its pending file's lock).
+
+A busy database fails only the request that waited for it: after
+``db_lock_timeout`` the answer is ``503`` with ``X-Backend-Busy: true``
+(Swift answers its LockTimeout per request too).  The proxy does not
+count such an answer against the node, so a hot container can never get
+the whole node error-limited.  The timeout is well below the proxy's
+``node_timeout`` (10 s) so the proxy hears this answer instead of timing
+out (a timeout does count against the node).
 """
 import os
 import sqlite3
@@ -32,11 +41,22 @@ from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.offload import run_in_thread
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.db_broker import (
-    DatabaseAlreadyExists, DatabaseNotFound)
+    DatabaseAlreadyExists, DatabaseNotFound, is_busy_error)
 from objproxy.storage.db_pending import PENDING_CAP, LockTimeout
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 from objproxy.storage.listing import ListingError
+
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+# the header that tells the proxy "this request failed, the node is fine"
+BUSY_HEADER = 'X-Backend-Busy'
+
+
+def busy_response(body='Database busy'):
+    """503 for one request that found its database (or pending file)
+    locked for too long."""
+    return plain_response(503, body, {BUSY_HEADER: 'true'})
 
 
 class HTTPError(Exception):
@@ -89,6 +109,8 @@ class DBServer(object):
                                           minimum=0)
         self.offload = (run_in_thread
                         if get_bool(conf, 'db_threadpool', True) else None)
+        self.lock_timeout = get_float(conf, 'db_lock_timeout',
+                                      DEFAULT_LOCK_TIMEOUT, minimum=0)
         self._pending = {}      # db_file -> (account, container)
         self._flusher = None
         self.objproxy_dir = conf.get('objproxy_dir')
@@ -116,16 +138,21 @@ class DBServer(object):
             resp = plain_response(err.status, err.body)
         except DatabaseNotFound:
             resp = plain_response(404, 'Not found')
-        except LockTimeout:
-            self.logger.error('%s %s: pending file locked too long',
-                              req.method, req.path)
-            resp = plain_response(503, 'Database busy')
+        except LockTimeout as err:
+            # this request only: the node is healthy (see BUSY_HEADER)
+            self.logger.warning('%s %s: %s', req.method, req.path, err)
+            resp = busy_response()
         except sqlite3.OperationalError as err:
-            # locked beyond busy_timeout, disk full, I/O error
-            self.logger.error('%s %s: database error: %s', req.method,
-                              req.path, err)
-            resp = plain_response(507 if 'full' in str(err) else 503,
-                                  'Database unavailable')
+            if is_busy_error(err):
+                self.logger.warning('%s %s: database busy: %s', req.method,
+                                    req.path, err)
+                resp = busy_response()
+            else:
+                # disk full, I/O error
+                self.logger.error('%s %s: database error: %s', req.method,
+                                  req.path, err)
+                resp = plain_response(507 if 'full' in str(err) else 503,
+                                      'Database unavailable')
         except sqlite3.DatabaseError as err:
             self.logger.error('%s %s: corrupt database: %s', req.method,
                               req.path, err)
@@ -189,7 +216,8 @@ class DBServer(object):
     def open_broker(self, db_file, account=None, container=None):
         return self.broker_class(
             db_file, account, container, fsync=self.fsync,
-            pending_cap=self.pending_cap, offload=self.offload)
+            timeout=self.lock_timeout, pending_cap=self.pending_cap,
+            pending_timeout=self.lock_timeout, offload=self.offload)
 
     # -- rows left in pending files ----------------------------------------
     def row_queued(self, broker):
@@ -267,9 +295,10 @@ class DBServer(object):
                     if self.is_meta_header(key))
 
     @staticmethod
-    def metadata_headers(broker):
-        return dict((key, value)
-                    for key, (value, ts) in broker.metadata.items()
+    def metadata_headers(broker, metadata=None):
+        if metadata is None:
+            metadata = broker.metadata
+        return dict((key, value) for key, (value, ts) in metadata.items()
                     if value != '')
 
     def create_or_open(self, broker, timestamp, **kwargs):

@@ -416,38 +416,51 @@ def test_pending_cap_zero_merges_at_once(tmp_path):
     assert sql_rows(broker) == [('o',)] and broker.pending_size() == 0
 
 
+class SlowMergeBroker(ContainerBroker):
+    """Its merges hold the locks for ``merge_delay`` seconds."""
+    merge_delay = 0.6
+
+    def _merge_rows(self, conn, items):
+        self.merge_started = time.time()
+        time.sleep(self.merge_delay)
+        return super()._merge_rows(conn, items)
+
+
 def test_append_during_merge_is_not_lost(tmp_path):
     """A record appended by another process while a merge holds the lock
     waits, then lands in the truncated file and is merged later."""
-    started = []
-
-    def slow_offload(func, *args):
-        started.append(time.time())
-        time.sleep(0.6)           # the merge is slow: lock held meanwhile
-        return func(*args)
-    broker = ContainerBroker(str(tmp_path / 'x' / 'c.db'), 'a', 'c',
-                             fsync=False, offload=slow_offload)
+    broker = SlowMergeBroker(str(tmp_path / 'x' / 'c.db'), 'a', 'c',
+                             fsync=False)
     broker.initialize('1')
-    started.clear()
     broker.put_object('first', '2', 1, 't', 'e')
     script = textwrap.dedent('''
-        import sys, time
+        import os, sys, time
         from objproxy.storage.container_broker import ContainerBroker
         b = ContainerBroker(sys.argv[1], 'a', 'c', fsync=False)
-        time.sleep(0.2)
+        print('ready', flush=True)
+        while not os.path.exists(sys.argv[2]):  # the merge has begun
+            time.sleep(0.005)
         start = time.time()
         b.put_object('second', '3', 2, 't', 'e')
-        print(time.time() - start)
+        print(time.time() - start, flush=True)
         ''')
-    child = subprocess.Popen([sys.executable, '-c', script, broker.db_file],
-                             stdout=subprocess.PIPE)
+    flag = str(tmp_path / 'merging')
+    child = subprocess.Popen([sys.executable, '-c', script, broker.db_file,
+                              flag], stdout=subprocess.PIPE)
     try:
-        time.sleep(0.15)  # let the child import; it appends mid-merge
+        assert child.stdout.readline().strip() == b'ready'
+        orig = broker._merge_rows
+
+        def merge_and_signal(conn, items):
+            open(flag, 'w').close()
+            return orig(conn, items)
+        broker._merge_rows = merge_and_signal
         assert broker.commit_pending() == 1
         waited = float(child.communicate(timeout=30)[0])
     finally:
         if child.poll() is None:
             child.kill()
+    del broker._merge_rows
     assert sql_rows(broker) == [('first',)]
     assert waited > 0.1          # it really waited for the merge's lock
     assert broker.pending_size() > 0
