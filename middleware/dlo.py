@@ -244,8 +244,10 @@ class DynamicLargeObject(object):
             return SegmentStreamer(
                 self.app, env, pieces, self.logger, 'DLO', what,
                 self.max_get_time, self.rate_limit_after, self.rate_per_sec)
+        # several ranges of a DLO get the whole object, as from Swift
         return ranged_response(env, start_response, method, headers,
-                               listing.length, ctype, body_for_window)
+                               listing.length, ctype, body_for_window,
+                               multirange=False)
 
 
 def parse_manifest_header(value):

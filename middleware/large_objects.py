@@ -64,8 +64,10 @@ class ListingError(Exception):
 
 # A byte span of one segment: path (WSGI string), first byte, stop
 # (exclusive), the segment's whole size (None: unknown) and its expected
-# ETag (None: unchecked).
-Piece = namedtuple('Piece', 'path first stop size etag')
+# ETag (None: unchecked); or of bytes inlined in the manifest (data, with
+# path None), which are served without a subrequest.
+Piece = namedtuple('Piece', 'path first stop size etag data',
+                   defaults=(None,))
 
 
 def trans_id(env):
@@ -292,6 +294,11 @@ class SegmentStreamer(object):
         count = 0
         try:
             for piece in self.pieces:
+                if piece.data is not None:
+                    # already in memory: no subrequest, no rate limit
+                    if piece.stop > piece.first:
+                        yield piece.data[piece.first:piece.stop]
+                    continue
                 under = self.rate_limit_under_size
                 if under is None or piece.size is None or piece.size < under:
                     count += 1
@@ -408,16 +415,21 @@ def pieces_in_window(entries, start, stop):
 
 
 def ranged_response(env, start_response, method, headers, length,
-                    content_type, body_for_window):
+                    content_type, body_for_window, multirange=True):
     """Answer GET/HEAD for a whole object assembled from segments.
 
     ``headers`` are the response headers (no Content-Length/Range);
     ``body_for_window(start, stop)`` yields the bytes of that window.
+    Without ``multirange``, a request for several ranges gets the whole
+    object (200), as Swift's DLO answers.
     """
     headers = list(headers) + [('Accept-Ranges', 'bytes')]
     wanted = None
     if method == 'GET':
         wanted = ranges.parse_range(env.get('HTTP_RANGE'), length)
+        if not multirange and wanted is not None and \
+                len(env['HTTP_RANGE'].split(',')) > 1:
+            wanted = None
     if wanted == []:
         return respond(start_response, 416, b'', headers + [
             ('Content-Range', 'bytes */%d' % length)])
@@ -529,7 +541,11 @@ def copy_whole_object(reader_app, put_app, env, start_response, obj_parts,
     if paths is None:
         return None
     src_path, dest_path, src_names = paths
-    get_env = make_subrequest_env(env, 'GET', src_path, source=source)
+    # ?part-number= on a copy picks the part of the source that is copied
+    part = parse_qs(env.get('QUERY_STRING', '')).get('part-number')
+    get_env = make_subrequest_env(
+        env, 'GET', src_path, source=source,
+        query_string='part-number=%s' % quote(part[0]) if part else '')
     src = call_app(reader_app, get_env)
     if not src.ok:
         return pass_on(src, start_response)
@@ -538,23 +554,7 @@ def copy_whole_object(reader_app, put_app, env, start_response, obj_parts,
     except (KeyError, ValueError):
         src.close()
         return respond(start_response, 500, b'Copy source has no length')
-    request_headers = dict(
-        (key[5:].replace('_', '-').title(), value)
-        for key, value in env.items() if key.startswith('HTTP_'))
-    raw = env.get('headers_raw')
-    sent_type = raw is None or any(k.lower() == 'content-type'
-                                   for k, _v in raw)
-    if env.get('CONTENT_TYPE') and sent_type:
-        request_headers['Content-Type'] = env['CONTENT_TYPE']
-    dest_headers = copying.copy_metadata(src.headers, request_headers)
-    for key in list(dest_headers):
-        if key.lower() in MANIFEST_HEADERS or \
-                key.lower().startswith('x-object-sysmeta-slo-'):
-            del dest_headers[key]
-    ctype = dest_headers.pop('content-type', None) or \
-        src.headers.get('content-type')
-    if ctype:
-        dest_headers['Content-Type'] = strip_swift_bytes(ctype)
+    dest_headers = copy_headers(env, src.headers)
     reader = copying.BodyReader(src.app_iter)
     put_env = make_subrequest_env(env, 'PUT', dest_path,
                                   headers=dest_headers, source=source,
@@ -567,19 +567,49 @@ def copy_whole_object(reader_app, put_app, env, start_response, obj_parts,
         src.close()
     headers = header_items(put.header_list, ('content-length',))
     if put.ok:
-        headers += [
-            ('X-Copied-From', '%s/%s' % (quote(src_names[1]),
-                                         quote(src_names[2]))),
-            ('X-Copied-From-Account', quote(src_names[0]))]
-        if src.headers.get('last-modified'):
-            headers.append(('X-Copied-From-Last-Modified',
-                            src.headers['last-modified']))
+        headers += copied_from(src_names, src.headers)
     else:
         logger.info('%s copy of %s failed: %s (txn %s)', source,
                     wsgi_to_str(src_path), put.status, trans_id(env))
     headers.append(('Content-Length', str(len(body))))
     start_response(put.status, headers)
     return [body]
+
+
+def copy_headers(env, src_headers):
+    """The destination's headers for a copy of a large object: the
+    source's metadata and the client's, without the source's manifest
+    headers (the destination's are set by whoever writes it)."""
+    request_headers = dict(
+        (key[5:].replace('_', '-').title(), value)
+        for key, value in env.items() if key.startswith('HTTP_'))
+    raw = env.get('headers_raw')
+    sent_type = raw is None or any(k.lower() == 'content-type'
+                                   for k, _v in raw)
+    if env.get('CONTENT_TYPE') and sent_type:
+        request_headers['Content-Type'] = env['CONTENT_TYPE']
+    dest_headers = copying.copy_metadata(src_headers, request_headers)
+    for key in list(dest_headers):
+        if key.lower() in MANIFEST_HEADERS or key.lower().startswith(
+                ('x-object-sysmeta-slo-',
+                 'x-object-sysmeta-container-update-override-')):
+            del dest_headers[key]
+    ctype = dest_headers.pop('content-type', None) or \
+        src_headers.get('content-type')
+    if ctype:
+        dest_headers['Content-Type'] = strip_swift_bytes(ctype)
+    return dest_headers
+
+
+def copied_from(src_names, src_headers):
+    """The X-Copied-From* headers of a successful copy."""
+    out = [('X-Copied-From', '%s/%s' % (quote(src_names[1]),
+                                        quote(src_names[2]))),
+           ('X-Copied-From-Account', quote(src_names[0]))]
+    if src_headers.get('last-modified'):
+        out.append(('X-Copied-From-Last-Modified',
+                    src_headers['last-modified']))
+    return out
 
 
 def strip_swift_bytes(content_type):

@@ -2,34 +2,38 @@
 
 Why: a DLO is only as reliable as a container listing (eventually
 consistent, any object under the prefix joins in).  An SLO manifest names
-its segments exactly -- path, ETag, size and an optional byte range -- and
-is validated when uploaded, so what a client gets back is exactly what it
-assembled; manifests may nest (a segment may itself be an SLO).
+its segments exactly -- path, ETag, size and an optional byte range, or
+small inline data -- and is validated when uploaded, so what a client gets
+back is exactly what it assembled; manifests may nest (a segment may
+itself be an SLO).
 
-* ``PUT ?multipart-manifest=put`` with a JSON list of
-  ``{"path", "etag", "size_bytes", "range"}``: every segment is HEADed as
-  the client and checked; the manifest is stored with
-  ``X-Static-Large-Object: True``, the SLO ETag and size as sysmeta
-  (``X-Object-Sysmeta-Slo-Etag``/``-Size``) and ``;swift_bytes=<size>`` on
-  its content type.  Every such PUT is handled here, so a manifest body is
-  never stored as a plain object (clamav lets manifests through unscanned;
-  their segments were scanned when they were uploaded).
+* ``PUT ?multipart-manifest=put``: ``middleware.slo_put`` (validation,
+  ``?heartbeat=on``); the format itself is ``middleware.slo_manifest``.
+  Every such PUT is handled there, so a manifest body is never stored as
+  a plain object (clamav lets manifests through unscanned; their segments
+  were scanned when they were uploaded, inline data is a few bytes of the
+  manifest itself).
 * ``GET``/``HEAD`` stream the segments (ranges across segments, nested
-  SLOs, per-segment ranges) with the SLO ETag -- the quoted MD5 of the
-  segments' ETags, as Swift -- and conditional requests evaluated against
-  it.  ``?multipart-manifest=get`` returns the manifest
-  (``&format=raw``: in the PUT format, ready to upload again).
-* ``DELETE ?multipart-manifest=delete`` removes the segments (recursively)
-  and the manifest, reporting in the bulk-delete format (JSON, XML or
-  plain text per ``Accept``).
+  SLOs, per-segment ranges, inline data) with the SLO ETag -- the quoted
+  MD5 of the parts' ETags, as Swift -- conditional requests evaluated
+  against it, and the manifest's own ETag as ``X-Manifest-Etag``.
+  ``?part-number=N`` answers part N (a top-level entry of the manifest)
+  as a ``206`` with ``X-Parts-Count``.  ``?multipart-manifest=get``
+  returns the stored manifest (``&format=raw``: in the upload format, with
+  the object's own content type, ready to upload again).
+* ``DELETE ?multipart-manifest=delete``: ``middleware.slo_delete``.
 * ``COPY`` (or ``PUT`` with ``X-Copy-From``) of a manifest copies the
-  content unless ``?multipart-manifest=get``.
+  content (``?part-number=`` picks one part); with
+  ``?multipart-manifest=get`` it copies the manifest, uploaded again at
+  the destination (so its segments are checked there, as the client).
+* Container listings in JSON show an SLO's ETag as ``slo_etag`` next to
+  the manifest's own ``hash``.
 
 The filter sits right of gatekeeper, so the sysmeta it sets reaches the
 proxy and the sysmeta the proxy returns is read here before gatekeeper
-strips it.  Streaming and failure handling are ``middleware.dlo``'s
+strips it.  Streaming and failure handling are ``middleware.large_objects``'
 (SegmentStreamer): O(chunk) memory, a bad or missing segment cuts the body
-short and is logged.
+short and is logged; a first segment that cannot be read is a 409.
 
 Config (Swift's options)::
 
@@ -46,93 +50,62 @@ Config (Swift's options)::
     # segment HEADs (PUT) and DELETEs run this many at a time
     concurrency = 2
     delete_concurrency = 2
+    # seconds between the whitespace of a ?heartbeat=on upload
+    yield_frequency = 10
 """
-import datetime
 import hashlib
 import io
 import json
-import mimetypes
-import socket
 from urllib.parse import parse_qs
 
-from eventlet import GreenPool
-
-from objproxy.common.config import (
-    check_options, config_true_value, get_float, get_int)
+from objproxy.common.config import check_options, get_float, get_int
 from objproxy.common.logs import get_logger
-from objproxy.common.paths import str_to_wsgi, wsgi_to_str
+from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
+    wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.storage import ranges
+from objproxy.proxy.response import status_line
 from middleware.large_objects import (
-    COPY_CHECKED, MAX_NESTING, ClosingIter, Piece, SegmentError,
-    SegmentStreamer, call_app, conditional_response, copy_source,
-    copy_whole_object, has_conditions, header_items, is_copy, is_slo,
-    make_subrequest_env, multipart_manifest, object_path, pass_on,
-    probe_manifest, ranged_response, respond, strip_swift_bytes, trans_id,
-    unquote_etag, WHOLE_OBJECT_DROP)
-from middleware.slo_delete import ManifestDeleter, results_body
+    COPY_CHECKED, LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
+    SegmentError, SegmentStreamer, call_app, conditional_response,
+    copied_from, copy_headers, copy_source, copy_whole_object,
+    first_window_readable, has_conditions, header_items, is_copy, is_slo,
+    make_subrequest_env, object_path, pass_on, probe_manifest,
+    ranged_response, respond, strip_swift_bytes, trans_id, unquote_etag,
+    WHOLE_OBJECT_DROP)
+from middleware.slo_delete import ManifestDeleter
+from middleware.slo_manifest import (
+    SLO_ETAG, SLO_SIZE, UPDATE_OVERRIDE_ETAG, decode_data, entry_length, load_manifest,
+    raw_manifest, segment_span, slo_etag, slo_size)
+from middleware.slo_put import ManifestUpload
 
 SECTION = 'filter:slo'
 KNOWN_OPTIONS = ('max_manifest_segments', 'max_manifest_size',
                  'min_segment_size', 'rate_limit_after_segment',
                  'rate_limit_segments_per_sec', 'rate_limit_under_size',
-                 'max_get_time',
-                 'concurrency', 'delete_concurrency')
-SLO_ETAG = 'x-object-sysmeta-slo-etag'
-SLO_SIZE = 'x-object-sysmeta-slo-size'
-SEGMENT_KEYS = ('path', 'etag', 'size_bytes', 'range')
-READ_CHUNK = 65536
+                 'max_get_time', 'concurrency', 'delete_concurrency',
+                 'yield_frequency')
+BAD_PART = b'Part number must be an integer greater than 0'
 
 
-def segment_span(entry):
-    """(first, stop) of the bytes an entry contributes, in its segment."""
-    if entry.get('range'):
-        first, _, last = entry['range'].partition('-')
-        return int(first), int(last) + 1
-    return 0, int(entry['bytes'])
+class BadPart(ValueError):
+    """An unusable ?part-number=; the 400's body."""
 
 
-def slo_etag(entries):
-    md5 = hashlib.md5()
-    for entry in entries:
-        if entry.get('range'):
-            md5.update(('%s:%s;' % (entry['hash'], entry['range'])).encode())
-        else:
-            md5.update(entry['hash'].encode())
-    return md5.hexdigest()
-
-
-def slo_size(entries):
-    return sum(stop - first for first, stop in map(segment_span, entries))
-
-
-def iso_last_modified(http_date):
-    seconds = ranges.parse_http_date(http_date)
-    if seconds is None:
+def part_number(env, query):
+    """The requested part (int), None when not asked; BadPart if bad."""
+    values = query.get('part-number')
+    if not values:
         return None
-    when = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    return when.strftime('%Y-%m-%dT%H:%M:%S.%f')
-
-
-class BadManifest(ValueError):
-    """The uploaded manifest is malformed; status and message."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def read_client(source, size):
-    """One read of the client's body; a broken body is the client's 4xx."""
     try:
-        return source.read(size)
-    except socket.timeout:
-        raise BadManifest(408, 'Timed out reading the manifest')
-    except ValueError as err:      # eventlet's ChunkReadError and kin
-        raise BadManifest(400, 'Invalid chunked body: %s' % err)
-    except (OSError, EOFError):
-        raise BadManifest(499, 'Client disconnected')
+        number = int(values[0])
+    except ValueError:
+        raise BadPart(BAD_PART)
+    if number <= 0:
+        raise BadPart(BAD_PART)
+    if env.get('HTTP_RANGE'):
+        raise BadPart(b'Range requests are not supported with part number '
+                      b'queries')
+    return number
 
 
 class StaticLargeObject(object):
@@ -160,39 +133,46 @@ class StaticLargeObject(object):
                                    minimum=1, maximum=10)
         self.delete_concurrency = get_int(conf, 'delete_concurrency', 2,
                                           SECTION, minimum=1, maximum=10)
+        self.yield_frequency = get_float(conf, 'yield_frequency', 10,
+                                         SECTION, minimum=0.01)
         # a stored manifest may predate a lower limit: read generously
         self.manifest_read_limit = max(self.max_manifest_size,
                                        8 * 1024 * 1024) * 4
         self.deleter = ManifestDeleter(app, self.delete_concurrency,
                                        self.manifest_read_limit)
+        self.uploader = ManifestUpload(self)
 
     # ----------------------------------------------------------- routing
     def __call__(self, env, start_response):
         method = env.get('REQUEST_METHOD')
         parts = object_path(env)
         if parts is None:
+            if method == 'GET' and is_container_path(env):
+                return self.handle_listing(env, start_response)
             return self.app(env, start_response)
         query = parse_qs(env.get('QUERY_STRING', ''))
-        mm = multipart_manifest(env)
-        if method == 'PUT' and 'put' in query.get('multipart-manifest', ()):
-            return self.handle_manifest_put(env, start_response, parts)
+        mm = query.get('multipart-manifest', [''])[0]
+        if method == 'PUT' and mm == 'put':
+            return self.uploader(env, start_response, parts)
         if method == 'PUT' and 'HTTP_X_STATIC_LARGE_OBJECT' in env:
             return respond(start_response, 400,
                            b'X-Static-Large-Object is a reserved header. To '
                            b'create a static large object add query param '
                            b'multipart-manifest=put.')
-        if is_copy(env) and mm != 'get':
+        if is_copy(env):
+            if mm == 'get':
+                return self.handle_manifest_copy(env, start_response, parts)
             return self.handle_copy(env, start_response, parts)
         if method == 'DELETE' and mm == 'delete':
             return self.deleter(env, start_response, parts)
         if method in ('GET', 'HEAD'):
             if mm == 'get':
                 return self.handle_manifest_get(env, start_response, query)
-            return self.handle_read(env, start_response, parts)
+            return self.handle_read(env, start_response, parts, query)
         return self.app(env, start_response)
 
     # -------------------------------------------------------------- reads
-    def handle_read(self, env, start_response, parts):
+    def handle_read(self, env, start_response, parts, query):
         method = env['REQUEST_METHOD']
         resp = call_app(self.app, env)
         if not is_slo(resp.headers):
@@ -201,26 +181,34 @@ class StaticLargeObject(object):
                                        'SLO')
                 if probe is not None and is_slo(probe.headers):
                     resp.close()
-                    return self.serve(env, start_response, parts, probe)
+                    return self.serve(env, start_response, parts, query,
+                                      probe)
             return pass_on(resp, start_response)
         if resp.status_int == 200:
-            return self.serve(env, start_response, parts, resp,
+            return self.serve(env, start_response, parts, query, resp,
                               body=resp if method == 'GET' else None)
         resp.close()
         probe = probe_manifest(self.app, env, env['PATH_INFO'], 'SLO')
         if probe is None or not is_slo(probe.headers):
             return respond(start_response, 503, b'Manifest vanished')
-        return self.serve(env, start_response, parts, probe)
+        return self.serve(env, start_response, parts, query, probe)
 
-    def serve(self, env, start_response, parts, head, body=None):
+    def serve(self, env, start_response, parts, query, head, body=None):
         """Answer a GET/HEAD of an SLO given its manifest's headers (and
         its open body when we already have it)."""
         method = env['REQUEST_METHOD']
         manifest = None
         try:
+            part = part_number(env, query)
+        except BadPart as err:
+            if body is not None:
+                body.close()
+            return respond(start_response, 400,
+                           err.args[0] if method == 'GET' else b'')
+        try:
             etag = head.headers.get(SLO_ETAG)
             size = head.headers.get(SLO_SIZE)
-            if etag is None or size is None or method == 'GET':
+            if etag is None or size is None or method == 'GET' or part:
                 manifest = self._manifest_entries(env, env['PATH_INFO'],
                                                   body)
                 body = None
@@ -238,9 +226,12 @@ class StaticLargeObject(object):
             'content-type', 'application/octet-stream'))
         headers = header_items(
             head.header_list, WHOLE_OBJECT_DROP + (
-                'content-type', SLO_ETAG, SLO_SIZE, 'x-static-large-object'))
+                'content-type', SLO_ETAG, SLO_SIZE, 'x-static-large-object',
+                'x-manifest-etag', UPDATE_OVERRIDE_ETAG.lower()))
         headers += [('Content-Type', ctype), ('Etag', '"%s"' % etag),
-                    ('X-Static-Large-Object', 'True')]
+                    ('X-Static-Large-Object', 'True'),
+                    ('X-Manifest-Etag',
+                     unquote_etag(head.headers.get('etag')))]
         cond = conditional_response(env, start_response, method, etag,
                                     head.headers.get('last-modified'),
                                     headers)
@@ -256,8 +247,42 @@ class StaticLargeObject(object):
                 self.app, env, pieces, self.logger, 'SLO', what,
                 self.max_get_time, self.rate_limit_after, self.rate_per_sec,
                 self.rate_limit_under_size)
+        if part is not None:
+            return self.serve_part(env, start_response, manifest, part, size,
+                                   headers, body_for_window)
         return ranged_response(env, start_response, method, headers, size,
                                ctype, body_for_window)
+
+    def serve_part(self, env, start_response, manifest, part, size, headers,
+                   body_for_window):
+        """``?part-number=``: one top-level entry of the manifest, 206."""
+        method = env['REQUEST_METHOD']
+        headers = headers + [('X-Parts-Count', str(len(manifest)))]
+        if part > len(manifest):
+            body = b'The requested part number is not satisfiable' \
+                if method == 'GET' else b''
+            return respond(start_response, 416, body, headers + [
+                ('Content-Range', 'bytes */%d' % size)],
+                content_type=dict((k.lower(), v) for k, v in headers)
+                ['content-type'])
+        first = sum(entry_length(e) for e in manifest[:part - 1])
+        stop = first + entry_length(manifest[part - 1])
+        headers = [(k, v) for k, v in headers
+                   if k.lower() != 'content-type'] + [
+            ('Content-Type', dict((k.lower(), v) for k, v in headers)
+             ['content-type']),
+            ('Accept-Ranges', 'bytes'),
+            ('Content-Length', str(stop - first)),
+            ('Content-Range', 'bytes %d-%d/%d' % (first, stop - 1, size))]
+        if method == 'HEAD':
+            start_response(status_line(206), headers)
+            return []
+        body = body_for_window(first, stop)
+        if not first_window_readable(body):
+            return respond(start_response, 409, b'There was a conflict '
+                           b'when trying to complete your request.')
+        start_response(status_line(206), headers)
+        return body
 
     def _manifest_entries(self, env, path, resp=None, expect_etag=None):
         """The parsed manifest at ``path`` (raw GET unless ``resp``)."""
@@ -282,27 +307,30 @@ class StaticLargeObject(object):
         finally:
             resp.close()
         try:
-            entries = json.loads(data)
-            if not isinstance(entries, list):
-                raise ValueError('not a list')
-            for entry in entries:
-                segment_span(entry)
-                entry['name'], entry['hash']
-        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            return load_manifest(data)
+        except ValueError as err:
             raise SegmentError('manifest %s is corrupt: %s'
                                % (wsgi_to_str(path), err))
-        return entries
 
     def _pieces(self, env, version, account, entries, start, stop, depth):
-        """Leaf segment pieces for [start, stop) of a manifest's bytes."""
+        """Leaf pieces for [start, stop) of a manifest's bytes."""
         offset = 0
         for entry in entries:
-            first, last = segment_span(entry)
-            length = last - first
+            if 'data' in entry:
+                data = decode_data(entry['data'])
+                first, last, length = 0, len(data), len(data)
+            else:
+                data = None
+                first, last = segment_span(entry)
+                length = last - first
             end = offset + length
             if end > start and offset < stop and length > 0:
                 lo = max(start, offset) - offset + first
                 hi = min(stop, end) - offset + first
+                if data is not None:
+                    yield Piece(None, lo, hi, length, None, data)
+                    offset = end
+                    continue
                 path = str_to_wsgi('/%s/%s/%s' % (
                     version, account, entry['name'].lstrip('/')))
                 if entry.get('sub_slo'):
@@ -321,227 +349,38 @@ class StaticLargeObject(object):
                 return
 
     def handle_manifest_get(self, env, start_response, query):
-        resp = call_app(self.app, env)
+        raw = query.get('format', [''])[0] == 'raw'
+        if raw and env['REQUEST_METHOD'] == 'HEAD':
+            sub = dict(env, REQUEST_METHOD='GET')
+            resp = call_app(self.app, sub)
+        else:
+            resp = call_app(self.app, env)
         if not resp.ok or not is_slo(resp.headers):
             return pass_on(resp, start_response)
-        headers = header_items(resp.header_list,
-                               ('content-type', SLO_ETAG, SLO_SIZE))
-        headers.append(('Content-Type', 'application/json; charset=utf-8'))
-        raw = query.get('format', [''])[0] == 'raw'
-        if not raw or env['REQUEST_METHOD'] != 'GET':
+        if not raw:
+            headers = header_items(resp.header_list,
+                                   ('content-type', SLO_ETAG, SLO_SIZE))
+            headers.append(('Content-Type',
+                            'application/json; charset=utf-8'))
             start_response(resp.status, headers)
-            return pass_on_body(resp)
+            return ClosingIter(resp.app_iter, resp.close)
         try:
-            entries = json.loads(resp.read(self.manifest_read_limit))
-            out = []
-            for entry in entries:
-                item = {'path': entry['name'], 'etag': entry['hash'],
-                        'size_bytes': entry['bytes']}
-                if entry.get('range'):
-                    item['range'] = entry['range']
-                out.append(item)
-        except (ValueError, TypeError, KeyError) as err:
+            body = raw_manifest(load_manifest(
+                resp.read(self.manifest_read_limit)))
+        except ValueError as err:
             return respond(start_response, 500,
                            'Unreadable manifest: %s' % err)
-        body = json.dumps(out).encode()
-        headers = [(k, v) for k, v in headers
-                   if k.lower() not in ('content-length', 'etag')]
-        headers += [('Content-Length', str(len(body))),
+        headers = header_items(resp.header_list, (
+            'content-type', 'content-length', 'etag', SLO_ETAG, SLO_SIZE))
+        headers += [('Content-Type', strip_swift_bytes(
+                        resp.headers.get('content-type',
+                                         'application/octet-stream'))),
+                    ('Content-Length', str(len(body))),
                     ('Etag', hashlib.md5(body).hexdigest())]
         start_response(resp.status, headers)
-        return [body]
+        return [body] if env['REQUEST_METHOD'] == 'GET' else []
 
-    # ------------------------------------------------------------- writes
-    def _read_body(self, env):
-        limit = self.max_manifest_size
-        length = env.get('CONTENT_LENGTH')
-        if length not in (None, ''):
-            try:
-                length = int(length)
-            except ValueError:
-                raise BadManifest(400, 'Invalid Content-Length')
-            if length > limit:
-                raise BadManifest(413, 'Manifest File > %d bytes' % limit)
-        source = env['wsgi.input']
-        parts = []
-        size = 0
-        while True:
-            want = min(READ_CHUNK, limit + 1 - size)
-            chunk = read_client(source, want)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise BadManifest(413, 'Manifest File > %d bytes' % limit)
-            parts.append(chunk)
-        return b''.join(parts)
-
-    def _parse_manifest(self, data):
-        try:
-            segments = json.loads(data)
-        except (ValueError, RecursionError):   # RecursionError: deep nesting
-            raise BadManifest(400, 'Manifest must be valid JSON.')
-        if not isinstance(segments, list):
-            raise BadManifest(400, 'Manifest must be a list.')
-        if not segments:
-            raise BadManifest(400, 'Manifest must have at least one '
-                              'segment.')
-        if len(segments) > self.max_manifest_segments:
-            raise BadManifest(413, 'Number of segments must be <= %d'
-                              % self.max_manifest_segments)
-        problems = []
-        for index, seg in enumerate(segments):
-            if not isinstance(seg, dict):
-                problems.append('Index %d: not a JSON object' % index)
-                continue
-            extra = sorted(set(seg) - set(SEGMENT_KEYS))
-            if extra:
-                problems.append('Index %d: extraneous keys %s' % (
-                    index, ', '.join('"%s"' % k for k in extra)))
-                continue
-            path = seg.get('path')
-            if not isinstance(path, str) or \
-                    '/' not in path.lstrip('/') or \
-                    path.lstrip('/').startswith('/') or \
-                    path.lstrip('/').endswith('/') or '\x00' in path:
-                problems.append('Index %d: path does not refer to an '
-                                'object. Path must be of the form '
-                                '/container/object.' % index)
-                continue
-            size = seg.get('size_bytes')
-            if size is not None:
-                if isinstance(size, str) and size.isdigit():
-                    size = seg['size_bytes'] = int(size)
-                if isinstance(size, bool) or not isinstance(size, int) or \
-                        size < 0:
-                    problems.append('Index %d: invalid size_bytes' % index)
-                    continue
-            etag = seg.get('etag')
-            if etag is not None and not isinstance(etag, str):
-                problems.append('Index %d: invalid etag' % index)
-                continue
-            rng = seg.get('range')
-            if rng is not None and not isinstance(rng, str):
-                problems.append('Index %d: invalid range' % index)
-        if problems:
-            raise BadManifest(400, '\n'.join(problems))
-        return segments
-
-    def _check_segment(self, env, version, account, seg):
-        """HEAD one segment as the client; (entry, problem)."""
-        name = '/' + seg['path'].lstrip('/')
-        path = str_to_wsgi('/%s/%s%s' % (version, account, name))
-        sub = make_subrequest_env(env, 'HEAD', path, source='SLO')
-        try:
-            # through ourselves: a nested SLO reports its whole size/ETag
-            resp = call_app(self, sub)
-            resp.drain()
-        except SegmentError as err:
-            return None, (name, '503 %s' % err)
-        if not resp.ok:
-            return None, (name, resp.status)
-        problems = []
-        try:
-            size = int(resp.headers.get('content-length'))
-        except (TypeError, ValueError):
-            return None, (name, 'Unknown size')
-        etag = unquote_etag(resp.headers.get('etag'))
-        if seg.get('size_bytes') is not None and seg['size_bytes'] != size:
-            problems.append('Size Mismatch')
-        if seg.get('etag') is not None and \
-                unquote_etag(seg['etag']) != etag:
-            problems.append('Etag Mismatch')
-        entry = {'name': name, 'bytes': size, 'hash': etag,
-                 'content_type': strip_swift_bytes(
-                     resp.headers.get('content-type', '')),
-                 'last_modified': iso_last_modified(
-                     resp.headers.get('last-modified'))}
-        if is_slo(resp.headers):
-            entry['sub_slo'] = True
-        if seg.get('range'):
-            wanted = ranges.parse_range('bytes=' + seg['range'], size)
-            if wanted is None:
-                problems.append('Invalid Range')
-            elif not wanted:
-                problems.append('Unsatisfiable Range')
-            elif len(wanted) > 1:
-                problems.append('Multiple Ranges')
-            else:
-                first, stop = wanted[0]
-                if (first, stop) != (0, size):
-                    entry['range'] = '%d-%d' % (first, stop - 1)
-        if problems:
-            return None, (name, ', '.join(problems))
-        return entry, None
-
-    def handle_manifest_put(self, env, start_response, parts):
-        version, account, _container, obj = parts
-        accept = env.get('HTTP_ACCEPT')
-        if 'HTTP_X_COPY_FROM' in env:
-            return respond(start_response, 400, b'Copy requests cannot '
-                           b'use multipart-manifest=put')
-        try:
-            segments = self._parse_manifest(self._read_body(env))
-        except BadManifest as err:
-            return respond(start_response, err.status, err.message + '\n')
-        pool = GreenPool(self.concurrency)
-        checked = list(pool.imap(
-            lambda seg: self._check_segment(env, version, account, seg),
-            segments))
-        entries = []
-        problems = []
-        last = len(checked) - 1
-        for index, (entry, problem) in enumerate(checked):
-            if problem:
-                problems.append(problem)
-                continue
-            first, stop = segment_span(entry)
-            if stop - first < self.min_segment_size and index < last:
-                problems.append((entry['name'], 'Too small; each segment '
-                                 'must be at least %d byte%s.' % (
-                                     self.min_segment_size,
-                                     '' if self.min_segment_size == 1
-                                     else 's')))
-            entries.append(entry)
-        if problems:
-            ctype, body = results_body(accept, {}, problems, 'upload')
-            return respond(start_response, 400, body, content_type=ctype)
-        etag = slo_etag(entries)
-        total = slo_size(entries)
-        client_etag = env.get('HTTP_ETAG')
-        if client_etag is not None and unquote_etag(client_etag) != etag:
-            return respond(start_response, 422,
-                           b'Unprocessable Entity: the ETag does not match '
-                           b'the manifest\'s SLO ETag')
-        body = json.dumps(entries).encode()
-        raw = env.get('headers_raw')
-        sent_type = raw is None or any(k.lower() == 'content-type'
-                                       for k, _v in raw)
-        ctype = env.get('CONTENT_TYPE') if sent_type else None
-        if not ctype or config_true_value(
-                env.get('HTTP_X_DETECT_CONTENT_TYPE')):
-            ctype = mimetypes.guess_type(obj)[0] or \
-                'application/octet-stream'
-        ctype = strip_swift_bytes(ctype)
-        env.pop('HTTP_TRANSFER_ENCODING', None)
-        env.pop('HTTP_X_DETECT_CONTENT_TYPE', None)
-        env['wsgi.input'] = io.BytesIO(body)
-        env['CONTENT_LENGTH'] = str(len(body))
-        env['CONTENT_TYPE'] = '%s;swift_bytes=%d' % (ctype, total)
-        env['HTTP_ETAG'] = hashlib.md5(body).hexdigest()
-        env['HTTP_X_STATIC_LARGE_OBJECT'] = 'True'
-        env['HTTP_X_OBJECT_SYSMETA_SLO_ETAG'] = etag
-        env['HTTP_X_OBJECT_SYSMETA_SLO_SIZE'] = str(total)
-        if raw is not None:
-            env['headers_raw'] = tuple(raw) + (('Content-Type', ctype),)
-        resp = call_app(self.app, env)
-        if not resp.ok:
-            return pass_on(resp, start_response)
-        out = header_items(resp.header_list, ('etag',))
-        out.append(('Etag', '"%s"' % etag))
-        start_response(resp.status, out)
-        return pass_on_body(resp)
-
+    # ------------------------------------------------------------- copies
     def handle_copy(self, env, start_response, parts):
         paths = copy_source(env, parts)
         if paths is not None:
@@ -556,10 +395,96 @@ class StaticLargeObject(object):
         env[COPY_CHECKED] = True
         return self.app(env, start_response)
 
+    def handle_manifest_copy(self, env, start_response, parts):
+        """Copy an SLO's manifest: read it in the upload format and upload
+        it at the destination, as the client (its segments are checked
+        there, in the destination's account)."""
+        paths = copy_source(env, parts)
+        head = None
+        if paths is not None:
+            head = probe_manifest(self.app, env, paths[0], 'SLO')
+        if head is None or not is_slo(head.headers):
+            return self.app(env, start_response)
+        src_path, dest_path, src_names = paths
+        sub = make_subrequest_env(
+            env, 'GET', src_path, source='SLO',
+            query_string='multipart-manifest=get&format=raw')
+        src = call_app(self, sub)
+        if not src.ok:
+            return pass_on(src, start_response)
+        try:
+            body = src.read(self.manifest_read_limit)
+        except ValueError:
+            return respond(start_response, 500, b'Manifest too large')
+        headers = copy_headers(env, head.headers)
+        put_env = make_subrequest_env(
+            env, 'PUT', dest_path, query_string='multipart-manifest=put',
+            headers=headers, source='SLO', body=io.BytesIO(body),
+            content_length=len(body))
+        for key in ('HTTP_ACCEPT', 'HTTP_IF_NONE_MATCH'):
+            if key in env:
+                put_env[key] = env[key]
+        dest = call_app(self, put_env)
+        answer = dest.read(LISTING_BODY_LIMIT)
+        out = header_items(dest.header_list, ('content-length',))
+        if dest.ok:
+            out += copied_from(src_names, head.headers)
+        out.append(('Content-Length', str(len(answer))))
+        start_response(dest.status, out)
+        return [answer]
+
+    # ----------------------------------------------------------- listings
+    def handle_listing(self, env, start_response):
+        """Split ``; slo_etag=`` out of each JSON listing row's hash."""
+        resp = call_app(self.app, env)
+        ctype = resp.headers.get('content-type', '').split(';')[0].strip()
+        try:
+            length = int(resp.headers.get('content-length'))
+        except (TypeError, ValueError):
+            length = None
+        if resp.status_int != 200 or ctype != 'application/json' or \
+                length is None or length > LISTING_BODY_LIMIT:
+            return pass_on(resp, start_response)
+        body = resp.read(LISTING_BODY_LIMIT)
+        try:
+            listing = json.loads(body) if b'slo_etag=' in body else None
+        except ValueError:
+            listing = None
+        if isinstance(listing, list) and split_listing_etags(listing):
+            body = json.dumps(listing).encode('utf-8')
+        headers = header_items(resp.header_list, ('content-length',))
+        start_response(resp.status, headers + [
+            ('Content-Length', str(len(body)))])
+        return [body]
 
 
-def pass_on_body(resp):
-    return ClosingIter(resp.app_iter, resp.close)
+def split_listing_etags(listing):
+    """Move the SLO ETag parameter of listing rows to ``slo_etag``;
+    whether any row changed."""
+    changed = False
+    for item in listing:
+        value = item.get('hash') if isinstance(item, dict) else None
+        if not isinstance(value, str) or 'slo_etag=' not in value:
+            continue
+        params = [p.strip() for p in value.split(';')]
+        kept = [params[0]]
+        for param in params[1:]:
+            key, sep, val = param.partition('=')
+            if sep and key.strip().lower() == 'slo_etag':
+                item['slo_etag'] = '"%s"' % val.strip()
+                changed = True
+            else:
+                kept.append(param)
+        item['hash'] = '; '.join(kept)
+    return changed
+
+
+def is_container_path(env):
+    try:
+        parts = split_path(wsgi_to_str(env.get('PATH_INFO', '')), 3, 3)
+    except (PathError, ValueError):
+        return False
+    return all(parts)
 
 
 def filter_factory(global_conf, **local_conf):
@@ -570,7 +495,7 @@ def filter_factory(global_conf, **local_conf):
                   max_manifest_segments=settings.max_manifest_segments,
                   max_manifest_size=settings.max_manifest_size,
                   min_segment_size=settings.min_segment_size,
-                  yield_frequency=10)
+                  yield_frequency=int(settings.yield_frequency))
 
     def factory(app):
         return StaticLargeObject(app, conf)

@@ -19,15 +19,20 @@ from middleware.large_objects import (
     respond)
 
 
-def results_body(accept, results, errors, kind='delete'):
-    """Swift's bulk-operation response body; (content type, bytes)."""
+def results_body(accept, results, errors, kind='delete', declaration=True):
+    """Swift's bulk-operation response body; (content type, bytes).
+
+    ``declaration``: whether XML starts with one (a heartbeat answer, sent
+    after whitespace, does not)."""
     accept = (accept or '').lower()
     if 'application/json' in accept:
         doc = dict(results, Errors=[list(e) for e in errors])
         return 'application/json; charset=utf-8', json.dumps(doc).encode()
     if 'xml' in accept:
         tag = kind
-        out = ['<?xml version="1.0" encoding="UTF-8"?>\n<%s>' % tag]
+        out = ['<?xml version="1.0" encoding="UTF-8"?>\n' if declaration
+               else '']
+        out.append('<%s>' % tag)
         for key in sorted(results):
             name = key.lower().replace(' ', '_')
             out.append('<%s>%s</%s>' % (name, escape(str(results[key])),
