@@ -26,7 +26,6 @@ import argparse
 import collections
 import fcntl
 import http.client
-import json
 import os
 import shlex
 import shutil
@@ -585,20 +584,23 @@ def main(argv=None):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
 
+    closing = []
     try:
-        return _main(args, started, reproduce)
+        status = _main(args, closing)
     except SetupError as err:
         log('compat: %s' % err)
-        log('compat: reproduce with: %s' % reproduce)
-        return 2
+        status = 2
     except KeyboardInterrupt:
         log('compat: interrupted')
-        return 130
-    finally:
-        log('compat: elapsed %.0fs' % (time.monotonic() - started))
+        status = 130
+    log('compat: reproduce with: %s' % reproduce)
+    log('compat: elapsed %.0fs' % (time.monotonic() - started))
+    for line in closing:
+        log(line)
+    return status
 
 
-def _main(args, started, reproduce):
+def _main(args, closing):
     suite = Suite(args.cache_dir)
     t0 = time.monotonic()
     if suite.ensure():
@@ -681,17 +683,19 @@ def _main(args, started, reproduce):
             log('compat: the cluster had trouble during the run: %s'
                 % '; '.join(problems))
         log('compat: junit %s' % junit)
-        log('compat: reproduce with: %s' % reproduce)
         if args.keep:
             keep_up(aio, suite, junit, selection, env)
         listed_run = len(verdict.expected) - verdict.not_run
         if verdict.ok:
-            log('compat: OK, all %d listed test(s) that ran passed'
-                % listed_run)
-            return 0
-        log('compat: FAILED, %d of %d listed test(s) did not pass'
-            % (len(verdict.not_passing), listed_run))
-        return 1
+            closing.append('compat: OK, every listed test that ran passed')
+        else:
+            closing.append('compat: FAILED, %d listed test(s) did not pass'
+                           % len(verdict.not_passing))
+        # the listed tests, in the plain "N passed, N failed" form
+        closing.append('compat: %d passed, %d failed'
+                       % (listed_run - len(verdict.not_passing),
+                          len(verdict.not_passing)))
+        return 0 if verdict.ok else 1
     finally:
         if aio is not None:
             aio.stop()
