@@ -1,6 +1,9 @@
 """slo filter logic against the in-memory Swift of test_dlo.py."""
+import base64
 import hashlib
 import json
+
+import eventlet
 
 import pytest
 from webob import Response
@@ -141,6 +144,9 @@ def test_manifest_get_and_raw_format(app, manifest):
     assert json.loads(resp.body)[1] == {
         'path': '/s/two', 'etag': etag_of(SEGS['/v1/a/s/two']),
         'size_bytes': 10}
+    # the object's own content type, and the ETag of this very body
+    assert resp.headers['Content-Type'] == 'video/mp4'
+    assert resp.headers['Etag'] == etag_of(resp.body)
 
 
 def test_validation_reports_each_bad_segment(app, swift):
@@ -280,3 +286,180 @@ def test_only_small_segments_are_rate_limited(swift, monkeypatch):
                                       seg('/v1/a/s/three')])
     assert call(app, '/v1/a/c/big').body == WHOLE
     assert len(sleeps) == 1            # just the 3-byte segment
+
+
+# ------------------------------------------------------ inline data segments
+def b64(data):
+    return base64.b64encode(data).decode('ascii')
+
+
+def test_inline_data_segments_are_stored_and_served(app, swift):
+    resp = put_manifest(app, '/v1/a/c/mixed', [
+        {'data': b64(b'HEAD')}, seg('/v1/a/s/one'), {'data': b64(b'TAIL')}])
+    assert resp.status_int == 201, resp.body
+    whole = b'HEAD' + SEGS['/v1/a/s/one'] + b'TAIL'
+    etag = etag_of((etag_of(b'HEAD') + etag_of(SEGS['/v1/a/s/one']) +
+                    etag_of(b'TAIL')).encode())
+    assert resp.headers['Etag'] == '"%s"' % etag
+    stored = json.loads(swift.objects['/v1/a/c/mixed'][1])
+    assert stored[0] == {'data': b64(b'HEAD')}
+    got = call(app, '/v1/a/c/mixed')
+    assert (got.body, got.headers['Etag']) == (whole, '"%s"' % etag)
+    ranged = call(app, '/v1/a/c/mixed', headers={'Range': 'bytes=2-15'})
+    assert (ranged.status_int, ranged.body) == (206, whole[2:16])
+    # inline bytes cost no subrequest: one manifest GET, one segment GET
+    assert len([c for c in swift.methods('GET') if 's/one' in c[1]]) == 2
+    raw = call(app, '/v1/a/c/mixed', query='multipart-manifest=get&'
+                                           'format=raw')
+    assert json.loads(raw.body)[2] == {'data': b64(b'TAIL')}
+
+
+def test_nested_manifest_with_inline_data(app, swift):
+    put_manifest(app, '/v1/a/c/mixed', [{'data': b64(b'HEAD')},
+                                        seg('/v1/a/s/two')])
+    resp = put_manifest(app, '/v1/a/c/outer', [{'path': '/c/mixed'}])
+    assert resp.status_int == 201, resp.body
+    assert call(app, '/v1/a/c/outer', headers={
+        'Range': 'bytes=1-5'}).body == b'EAD22'
+
+
+@pytest.mark.parametrize('manifest,message', [
+    ([{'data': b64(b'x')}], b'at least one object-backed segment'),
+    ([{'data': '!!not base64'}, {'path': '/s/one'}], b'valid base64'),
+    ([{'data': ''}, {'path': '/s/one'}], b'too small'),
+    ([{'data': b64(b'x'), 'etag': None}, {'path': '/s/one'}],
+     b'extraneous keys "etag"'),
+    ([{'etag': None}], b"one of 'data' or 'path'"),
+    ([{'path': '/c/self'}], b'must not include itself'),
+    ([{'path': '/s/one', 'range': '1-2,4-5'}], b'multiple ranges'),
+])
+def test_bad_segments_are_400_with_the_reason(app, swift, manifest, message):
+    resp = put_manifest(app, '/v1/a/c/self', manifest)
+    assert resp.status_int == 400 and message in resp.body, resp.body
+    assert '/v1/a/c/self' not in swift.objects
+
+
+def test_upload_sets_the_listing_etag_override(manifest, swift):
+    stored, body = swift.objects['/v1/a/c/big']
+    assert stored['x-object-sysmeta-container-update-override-etag'] == \
+        '%s; slo_etag=%s' % (etag_of(body), SLO_ETAG)
+
+
+def test_json_listings_show_the_slo_etag(app, manifest, swift):
+    swift.stale_hash['/v1/a/c/big'] = 'abc; slo_etag=%s' % SLO_ETAG
+    listing = json.loads(call(app, '/v1/a/c', query='format=json').body)
+    assert listing[0]['hash'] == 'abc'
+    assert listing[0]['slo_etag'] == '"%s"' % SLO_ETAG
+
+
+# ---------------------------------------------------------- part numbers
+def test_part_number_answers_one_part(app, manifest):
+    resp = call(app, '/v1/a/c/big', query='part-number=2')
+    assert (resp.status_int, resp.body) == (206, SEGS['/v1/a/s/two'])
+    assert resp.headers['Content-Range'] == 'bytes 10-19/23'
+    assert resp.headers['X-Parts-Count'] == '3'
+    assert resp.headers['Etag'] == '"%s"' % SLO_ETAG
+    assert resp.headers['X-Manifest-Etag'] == manifest_md5(app)
+    head = call(app, '/v1/a/c/big', 'HEAD', query='part-number=3')
+    assert head.status_int == 206
+    assert head.headers['Content-Length'] == '3'
+    assert head.headers['Content-Range'] == 'bytes 20-22/23'
+
+
+def manifest_md5(app):
+    return call(app, '/v1/a/c/big', 'HEAD',
+                query='multipart-manifest=get').headers['Etag']
+
+
+def test_part_number_out_of_range_or_invalid(app, manifest):
+    resp = call(app, '/v1/a/c/big', query='part-number=4')
+    assert resp.status_int == 416
+    assert resp.body == b'The requested part number is not satisfiable'
+    assert resp.headers['Content-Range'] == 'bytes */23'
+    assert resp.headers['X-Parts-Count'] == '3'
+    head = call(app, '/v1/a/c/big', 'HEAD', query='part-number=4')
+    assert (head.status_int, head.body) == (416, b'')
+    bad = call(app, '/v1/a/c/big', query='part-number=0')
+    assert bad.status_int == 400
+    assert bad.body == b'Part number must be an integer greater than 0'
+    assert call(app, '/v1/a/c/big', 'HEAD',
+                query='part-number=x').status_int == 400
+    assert call(app, '/v1/a/c/big', query='part-number=1',
+                headers={'Range': 'bytes=0-1'}).status_int == 400
+
+
+def test_copy_with_part_number_copies_that_part(app, manifest, swift):
+    resp = call(app, '/v1/a/c/big', 'COPY', {'Destination': 'c/part'},
+                query='part-number=2')
+    assert resp.status_int == 201
+    assert swift.objects['/v1/a/c/part'][1] == SEGS['/v1/a/s/two']
+
+
+# ---------------------------------------------------------- manifest copies
+def test_manifest_copy_is_uploaded_again_at_the_destination(app, manifest,
+                                                            swift):
+    resp = call(app, '/v1/a/c/big', 'COPY', {
+        'Destination': 'c/copy', 'Content-Type': 'image/jpeg'},
+        query='multipart-manifest=get')
+    assert resp.status_int == 201, resp.body
+    assert resp.headers['X-Copied-From'] == 'c/big'
+    stored, body = swift.objects['/v1/a/c/copy']
+    assert body == swift.objects['/v1/a/c/big'][1]
+    assert stored['content-type'] == 'image/jpeg;swift_bytes=23'
+    assert stored['x-object-meta-color'] == 'blue'
+    # another account: the segments are looked for there, as the client
+    resp = call(app, '/v1/a/c/big', 'COPY', {
+        'Destination': 'c/copy', 'Destination-Account': 'b',
+        'Accept': 'application/json'}, query='multipart-manifest=get')
+    assert resp.status_int == 400
+    assert [e[1] for e in json.loads(resp.body)['Errors']] == \
+        ['404 Not Found'] * 3
+
+
+# -------------------------------------------------------------- heartbeat
+def heartbeat_put(app, segments, headers=None):
+    return call(app, '/v1/a/c/hb', 'PUT', headers or {},
+                json.dumps(segments).encode(),
+                query='multipart-manifest=put&heartbeat=on')
+
+
+def test_heartbeat_upload_answers_202_then_the_outcome(app, swift):
+    resp = heartbeat_put(app, [seg('/v1/a/s/one')],
+                         {'Accept': 'application/json'})
+    assert resp.status_int == 202
+    assert resp.content_type == 'application/json'
+    assert resp.body.startswith(b' ') and b'\r\n\r\n' in resp.body
+    outcome = json.loads(resp.body.split(b'\r\n\r\n', 1)[1])
+    assert outcome['Response Status'] == '201 Created'
+    assert outcome['Errors'] == [] and 'Last Modified' in outcome
+    assert outcome['Etag'] == '"%s"' % etag_of(
+        etag_of(SEGS['/v1/a/s/one']).encode())
+    assert '/v1/a/c/hb' in swift.objects
+
+
+def test_heartbeat_upload_reports_problems_in_plain_text(app, swift):
+    resp = heartbeat_put(app, [seg('/v1/a/s/one'), {'path': 'no/such'}])
+    assert resp.status_int == 202
+    lines = resp.body.split(b'\r\n\r\n', 1)[1].decode().split('\n')
+    assert 'Response Status: 400 Bad Request' in lines
+    assert 'Response Body: Bad Request' in lines
+    assert lines[-3:] == ['Errors:', 'no/such, 404 Not Found', '']
+    assert '/v1/a/c/hb' not in swift.objects
+    resp = heartbeat_put(app, [seg('/v1/a/s/one')],
+                         {'Etag': 'wrong', 'Accept': 'application/json'})
+    outcome = json.loads(resp.body.split(b'\r\n\r\n', 1)[1])
+    assert outcome['Response Status'] == '422 Unprocessable Entity'
+
+
+def test_heartbeat_whitespace_while_segments_are_checked(swift,
+                                                        monkeypatch):
+    app = slo.StaticLargeObject(swift, {'yield_frequency': '0.01'})
+    real = app.uploader._head
+
+    def slow_head(*args):
+        eventlet.sleep(0.05)
+        return real(*args)
+    monkeypatch.setattr(app.uploader, '_head', slow_head)
+    resp = heartbeat_put(app, [seg('/v1/a/s/one')])
+    assert resp.body.index(b'\r\n\r\n') > 2      # several spaces first
+    assert b'Response Status: 201 Created' in resp.body
