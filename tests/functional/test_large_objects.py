@@ -3,6 +3,7 @@
 The proxy config written by the all-in-one cluster does not name ``slo``
 or ``dlo``: these tests also prove the proxy inserts them itself.
 """
+import base64
 import hashlib
 import http.client
 import json
@@ -366,3 +367,49 @@ def test_dlo_copy_and_bad_header(owner):
     status, _, _ = owner.call('PUT', '/%s/bad' % container, {
         'X-Object-Manifest': 'no-slash'})
     assert status == 400
+
+
+def test_slo_inline_data_part_numbers_and_heartbeat(owner):
+    container = unique('inline')
+    pieces = [os.urandom(2000), os.urandom(1000)]
+    put_segments(owner, container, pieces)
+    manifest = [
+        {'data': base64.b64encode(b'<head>').decode()},
+        {'path': '/%s/seg00' % container},
+        {'path': '/%s/seg01' % container},
+        {'data': base64.b64encode(b'<tail>').decode()},
+    ]
+    # ?heartbeat=on: 202 at once, chunked, whitespace then the outcome
+    conn = http.client.HTTPConnection(owner.host, owner.port, timeout=60)
+    try:
+        conn.request('PUT', '%s/%s/mixed?multipart-manifest=put&heartbeat=on'
+                     % (owner.account, container), body=json.dumps(manifest),
+                     headers={'X-Auth-Token': owner.token,
+                              'Accept': 'application/json'})
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 202, body
+        assert resp.getheader('Transfer-Encoding') == 'chunked'
+    finally:
+        conn.close()
+    lead, _, outcome = body.partition(b'\r\n\r\n')
+    assert not lead.strip()
+    outcome = json.loads(outcome)
+    assert outcome['Response Status'] == '201 Created', outcome
+    whole = b'<head>' + pieces[0] + pieces[1] + b'<tail>'
+    status, got, body = owner.call('GET', '/%s/mixed' % container)
+    assert (status, body) == (200, whole)
+    assert got['etag'] == outcome['Etag']
+    status, got, body = owner.call('GET', '/%s/mixed' % container,
+                                   {'Range': 'bytes=3-10'})
+    assert (status, body) == (206, whole[3:11])
+    # parts are the manifest's entries, inline ones included
+    status, got, body = owner.call('GET', '/%s/mixed' % container,
+                                   query='part-number=2')
+    assert (status, body) == (206, pieces[0])
+    assert got['content-range'] == 'bytes 6-2005/%d' % len(whole)
+    assert got['x-parts-count'] == '4'
+    status, got, _ = owner.call('HEAD', '/%s/mixed' % container,
+                                query='part-number=9')
+    assert status == 416 and got['content-range'] == 'bytes */%d' % len(
+        whole)
