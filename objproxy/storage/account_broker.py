@@ -56,7 +56,11 @@ class AccountBroker(DatabaseBroker):
             info['delete_timestamp'] > info['put_timestamp'])
 
     def empty(self):
-        return not self.get_info()['container_count']
+        """No rows, counting the pending ones: a lock held too long is a
+        LockTimeout here, never a stale "empty" (that would allow a
+        DELETE of a database that still has rows)."""
+        self.commit_pending()
+        return not self.get_info(fresh=False)['container_count']
 
     def put_container(self, name, put_timestamp, delete_timestamp,
                       object_count, bytes_used):

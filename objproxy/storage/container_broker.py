@@ -65,7 +65,11 @@ class ContainerBroker(DatabaseBroker):
                 info['delete_timestamp'] > info['put_timestamp'])
 
     def empty(self):
-        return not self.get_info()['object_count']
+        """No rows, counting the pending ones: a lock held too long is a
+        LockTimeout here, never a stale "empty" (that would allow a
+        DELETE of a database that still has rows)."""
+        self.commit_pending()
+        return not self.get_info(fresh=False)['object_count']
 
     # -- object rows -------------------------------------------------------
     def put_object(self, name, timestamp, size, content_type, etag,

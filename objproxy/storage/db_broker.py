@@ -222,6 +222,8 @@ class DatabaseBroker(object):
         return self._retry(self._try_read, (func, args))
 
     def _try_read(self, func, args):
+        # connecting may find the database locked too (a closing
+        # connection checkpointing, a recovery): retried the same way
         try:
             return True, func(self.conn, *args)
         except sqlite3.OperationalError as err:
@@ -238,8 +240,8 @@ class DatabaseBroker(object):
         return self._retry(self._try_write, (func, args))
 
     def _try_write(self, func, args):
-        conn = self.conn
         try:
+            conn = self.conn
             conn.execute('BEGIN IMMEDIATE')
         except sqlite3.OperationalError as err:
             if is_busy_error(err):
@@ -653,9 +655,11 @@ class DatabaseBroker(object):
         past the whole sub-directory, so a page costs one query per
         sub-directory, not one row per object.  ``path`` lists only the
         direct children of a pseudo-directory (Swift's ``path=``).
-        Pending rows are merged first; the queries run in one ``run_read``.
+        Pending rows are merged first (as Swift, a pending file locked for
+        too long leaves the listing slightly stale rather than failing
+        it); the queries run in one ``run_read``.
         """
-        self.commit_pending()
+        self.commit_pending(stale_ok=True)
         return self.run_read(
             listing_rows, self.item_table, select_cols, limit,
             marker, end_marker, prefix, delimiter, reverse, path,

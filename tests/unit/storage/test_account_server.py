@@ -144,3 +144,33 @@ def test_container_reports_are_queued(server):
     assert report(server, 'c1', '2', del_ts='3').status_int == 204
     resp = call(server, '/sda/1/a?format=json')
     assert [c['name'] for c in json.loads(resp.body)] == ['c2']
+
+
+def test_locked_account_database_answers_busy_for_that_request_only(
+        tmp_path):
+    """A write to an account whose database stays locked gets 503 with
+    X-Backend-Busy; a container report is still queued (201), the hub
+    never stalls."""
+    import eventlet
+    from objproxy.common.hashing import hash_path
+    from tests.unit.storage.hub_watch import HubWatch, WriteLockHolder
+    set_hash_config('test-prefix', 'test-suffix')
+    (tmp_path / 'sda').mkdir()
+    app = AccountServer({'devices': str(tmp_path), 'fsync': 'false',
+                         'log_address': '/nonexistent',
+                         'db_lock_timeout': '0.3'})
+    assert call(app, '/sda/1/a', 'PUT', {'X-Timestamp': '1'}).status_int \
+        == 201
+    h = hash_path('a')
+    db_file = str(tmp_path / 'sda' / 'accounts' / '1' / h[-3:] / h /
+                  (h + '.db'))
+    with WriteLockHolder(db_file), HubWatch() as watch:
+        post = eventlet.spawn(call, app, '/sda/1/a', 'POST', {
+            'X-Timestamp': '2', 'X-Account-Meta-K': 'v'})
+        assert report(app, 'c1', '1', count=1, used=1).status_int == 201
+        resp = post.wait()
+    assert resp.status_int == 503
+    assert resp.headers['X-Backend-Busy'] == 'true'
+    assert watch.max_gap < 0.5
+    head = call(app, '/sda/1/a', 'HEAD')
+    assert head.headers['X-Account-Container-Count'] == '1'

@@ -1,5 +1,6 @@
 """ContainerServer through webob Request.blank on a temporary devices dir."""
 import json
+import time
 import os
 from urllib.parse import quote
 
@@ -319,3 +320,82 @@ def test_slo_rows_list_their_total_size(server):
     # the container's own usage counts what was stored (as Swift)
     assert call(server, '/sda/1/a/c', 'HEAD').headers[
         'X-Container-Bytes-Used'] == '125'
+
+
+# -- a busy database fails one request, never the node ----------------------
+def _db_file(tmp_path, account, container):
+    h = hash_path(account, container)
+    return str(tmp_path / 'sda' / 'containers' / '1' / h[-3:] / h /
+               (h + '.db'))
+
+
+@pytest.fixture
+def quick_server(tmp_path):
+    """A server whose requests wait at most 0.3 s for a database lock."""
+    set_hash_config('test-prefix', 'test-suffix')
+    (tmp_path / 'sda').mkdir()
+    app = ContainerServer({'devices': str(tmp_path), 'fsync': 'false',
+                           'log_address': '/nonexistent',
+                           'db_lock_timeout': '0.3'})
+    yield app
+    app.reporter.stop()
+
+
+def test_locked_database_answers_busy_for_that_request_only(
+        quick_server, tmp_path):
+    """While another thread holds c1's write lock, a write to c1 gets 503
+    with X-Backend-Busy (the proxy then does not count it against the
+    node); meanwhile the hub keeps serving: c2 answers at once, object
+    rows for c1 are still queued, and nothing stalls for 0.5 s."""
+    import eventlet
+    from tests.unit.storage.hub_watch import HubWatch, WriteLockHolder
+    assert put_container(quick_server, '1', '/sda/1/a/c1').status_int == 201
+    assert put_container(quick_server, '1', '/sda/1/a/c2').status_int == 201
+    with WriteLockHolder(_db_file(tmp_path, 'a', 'c1')), \
+            HubWatch() as watch:
+        post = eventlet.spawn(call, quick_server, '/sda/1/a/c1', 'POST',
+                              {'X-Timestamp': '2',
+                               'X-Container-Meta-K': 'v'})
+        eventlet.sleep(0)
+        start = time.monotonic()
+        assert call(quick_server, '/sda/1/a/c2', 'HEAD').status_int == 204
+        assert call(quick_server, '/sda/1/a/c1/o', 'PUT', {
+            'X-Timestamp': '3', 'X-Size': '1', 'X-Content-Type': 't',
+            'X-Etag': 'e', 'X-Backend-Layer': 'container'}).status_int == 201
+        assert time.monotonic() - start < 0.25
+        resp = post.wait()
+    assert resp.status_int == 503
+    assert resp.headers['X-Backend-Busy'] == 'true'
+    assert watch.max_gap < 0.5
+    # the lock is gone: the same request now works
+    assert call(quick_server, '/sda/1/a/c1', 'POST', {
+        'X-Timestamp': '2', 'X-Container-Meta-K': 'v'}).status_int == 204
+
+
+def test_locked_pending_file_answers_busy(quick_server, tmp_path):
+    """An object row whose pending file stays locked (by another worker
+    or process) gets 503 + X-Backend-Busy after db_lock_timeout."""
+    from tests.unit.storage.hub_watch import FlockHolder, HubWatch
+    assert put_container(quick_server, '1', '/sda/1/a/c').status_int == 201
+    pending = _db_file(tmp_path, 'a', 'c') + '.pending'
+    with FlockHolder(pending), HubWatch() as watch:
+        resp = put_row(quick_server, 'o', '2')
+    assert resp.status_int == 503
+    assert resp.headers['X-Backend-Busy'] == 'true'
+    assert watch.max_gap < 0.5
+    assert put_row(quick_server, 'o', '2').status_int == 201
+
+
+def test_other_database_errors_are_not_marked_busy(server, monkeypatch):
+    """Only a lock timeout is the request's own problem; an I/O error is
+    the node's and stays a plain 503."""
+    import sqlite3
+    from objproxy.storage.container_broker import ContainerBroker
+    assert put_container(server).status_int == 201
+
+    def broken(self, fresh=True):
+        raise sqlite3.OperationalError('disk I/O error')
+    monkeypatch.setattr(ContainerBroker, 'get_info_and_metadata', broken)
+    resp = call(server, '/sda/1/a/c', 'HEAD')
+    assert resp.status_int == 503
+    assert 'X-Backend-Busy' not in resp.headers

@@ -8,13 +8,16 @@ import sys
 import textwrap
 import time
 
+import eventlet
 import pytest
 
+from objproxy.common.offload import run_in_thread
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_broker import (
     DatabaseAlreadyExists, DatabaseNotFound, LockTimeout)
 from objproxy.storage.listing_query import upper_bound
+from tests.unit.storage.hub_watch import FlockHolder, HubWatch, WriteLockHolder
 
 
 def make_cb(tmp_path, name='c.db', ts='1'):
@@ -509,3 +512,110 @@ def test_account_rows_pending(tmp_path):
             info['bytes_used']) == (2, 4, 35)
     broker.put_container('c2', '1', '2', 0, 0)
     assert [r[0] for r in broker.list_containers_iter(10)] == ['c1']
+
+
+# -- locks never stall the hub ------------------------------------------------
+def _hub_safe_broker(tmp_path, offload, timeout):
+    broker = ContainerBroker(str(tmp_path / 'x' / 'c.db'), 'a', 'c',
+                             fsync=False, timeout=timeout, offload=offload,
+                             pending_timeout=timeout)
+    broker.initialize('1')
+    return broker
+
+
+@pytest.mark.parametrize('offload', [None, run_in_thread],
+                         ids=['inline', 'thread_pool'])
+def test_waiting_for_the_write_lock_lets_other_green_threads_run(
+        tmp_path, offload):
+    """A write that finds the SQLite write lock held by another thread
+    waits cooperatively: a green thread ticking every 10 ms keeps ticking,
+    and the write goes through once the lock is released."""
+    broker = _hub_safe_broker(tmp_path, offload, timeout=5)
+    with WriteLockHolder(broker.db_file) as holder, HubWatch() as watch:
+        # the holder lets go only after the hub has run for ~0.4 s: if the
+        # write blocked the hub, the lock would never be released
+        watch.on_tick.append(lambda ticks: ticks >= 40 and holder.release())
+        broker.update_metadata({'X-Container-Meta-K': ('v', '2')})
+        assert watch.ticks >= 40
+    assert watch.max_gap < 0.5
+    assert broker.metadata['X-Container-Meta-K'][0] == 'v'
+
+
+@pytest.mark.parametrize('offload', [None, run_in_thread],
+                         ids=['inline', 'thread_pool'])
+def test_write_lock_held_too_long_is_a_lock_timeout(tmp_path, offload):
+    """Past the broker's timeout the write gives up with LockTimeout (the
+    request's own error), and the hub was never stalled meanwhile."""
+    broker = _hub_safe_broker(tmp_path, offload, timeout=0.3)
+    with WriteLockHolder(broker.db_file), HubWatch() as watch:
+        start = time.monotonic()
+        with pytest.raises(LockTimeout):
+            broker.update_put_timestamp('5')
+        assert time.monotonic() - start < 3
+        with pytest.raises(LockTimeout):
+            broker.merge_items([obj('o', '2')])
+    assert watch.max_gap < 0.5
+    assert broker.get_info()['put_timestamp'] == '0000000001.00000'
+
+
+def test_append_does_not_wait_for_a_merge_waiting_for_the_database(
+        tmp_path):
+    """A merge of the pending file takes the database write lock before
+    the pending file's lock, so while it waits for a busy database an
+    append (an object update) still goes through at once."""
+    attempts = []
+
+    def offload(func, *args):
+        result = run_in_thread(func, *args)
+        attempts.append(result)
+        return result
+    broker = _hub_safe_broker(tmp_path, offload, timeout=5)
+    broker.put_object('first', '2', 1, 't', 'e')
+    other = ContainerBroker(broker.db_file, 'a', 'c', fsync=False,
+                            timeout=5, pending_timeout=1,
+                            offload=run_in_thread)
+    with WriteLockHolder(broker.db_file) as holder, HubWatch() as watch:
+        del attempts[:]
+        merging = eventlet.spawn(broker.commit_pending)
+        while not attempts and not merging.dead:
+            eventlet.sleep(0.005)         # until the merge found it busy
+        assert not merging.dead
+        start = time.monotonic()
+        other.put_object('second', '3', 1, 't', 'e')
+        appended_in = time.monotonic() - start
+        holder.release()
+        assert merging.wait() == 2
+    assert appended_in < 0.3
+    assert watch.max_gap < 0.5
+    assert sql_rows(broker) == [('first',), ('second',)]
+
+
+def test_emptiness_is_never_judged_on_stale_rows(tmp_path):
+    """empty() (what a DELETE checks) merges the pending rows first; when
+    it cannot, it fails instead of calling a container with queued rows
+    empty."""
+    broker = _hub_safe_broker(tmp_path, None, timeout=0.2)
+    broker.put_object('o', '2', 1, 't', 'e')
+    with FlockHolder(broker.pending.path):
+        with pytest.raises(LockTimeout):
+            broker.empty()
+    assert not broker.empty()
+
+
+def test_listing_of_a_busy_database_is_served_stale(tmp_path):
+    """As Swift: a listing whose pending rows cannot be merged in time
+    shows what SQLite holds instead of failing."""
+    broker = _hub_safe_broker(tmp_path, None, timeout=0.2)
+    broker.merge_items([obj('merged', '2')])
+    broker.put_object('queued', '3', 1, 't', 'e')
+    with WriteLockHolder(broker.db_file):
+        assert names(broker.list_objects_iter(10)) == ['merged']
+    assert names(broker.list_objects_iter(10)) == ['merged', 'queued']
+
+
+def test_connections_have_no_sqlite_busy_timeout(tmp_path):
+    """SQLite's own busy handler would sleep in C on the calling thread
+    (the hub): connections must fail at once and let the broker wait."""
+    broker = make_cb(tmp_path)
+    assert broker.run_read(
+        lambda conn: conn.execute('PRAGMA busy_timeout').fetchone()[0]) == 0
