@@ -156,9 +156,12 @@ def test_segmented_upload_round_trip(cluster, owner, payload, tmp_path,
     assert (status, body) == (206, data[-6:])
     status, headers, body = owner.call('GET', path, {
         'Range': 'bytes=0-1,%d-%d' % (2 * MIB - 1, 2 * MIB)})
-    assert status == 206
-    assert headers['content-type'].startswith('multipart/byteranges')
-    assert data[2 * MIB - 1:2 * MIB + 1] in body and data[:2] in body
+    if mode == '--use-slo':
+        assert status == 206
+        assert headers['content-type'].startswith('multipart/byteranges')
+        assert data[2 * MIB - 1:2 * MIB + 1] in body and data[:2] in body
+    else:   # as Swift: a DLO answers several ranges with the whole object
+        assert (status, body) == (200, data)
     status, _, _ = owner.call('GET', path, {
         'Range': 'bytes=%d-' % len(data)})
     assert status == 416
