@@ -561,6 +561,10 @@ def parse_args(argv):
     parser.add_argument('--no-daemons', action='store_true',
                         help='run the cluster without the replicators, '
                              'auditors and updaters (objproxy-aio runs them)')
+    parser.add_argument('--junit', metavar='FILE',
+                        help='judge this junit xml of an earlier full run '
+                             '(and --update from it) instead of running the '
+                             'suite')
     parser.add_argument('--install-only', action='store_true',
                         help='install the suite into the cache and exit')
     argv = list(argv)
@@ -607,6 +611,8 @@ def _main(args, closing):
         log('compat: suite installed in %.0fs' % (time.monotonic() - t0))
     if args.install_only:
         return 0
+    if args.junit:
+        return judge_only(args, suite, closing)
     out_dir = os.path.abspath(args.out_dir or
                               os.path.join(suite.cache_dir, 'out'))
     os.makedirs(out_dir, exist_ok=True)
@@ -685,22 +691,42 @@ def _main(args, closing):
         log('compat: junit %s' % junit)
         if args.keep:
             keep_up(aio, suite, junit, selection, env)
-        listed_run = len(verdict.expected) - verdict.not_run
-        if verdict.ok:
-            closing.append('compat: OK, every listed test that ran passed')
-        else:
-            closing.append('compat: FAILED, %d listed test(s) did not pass'
-                           % len(verdict.not_passing))
-        # the listed tests, in the plain "N passed, N failed" form
-        closing.append('compat: %d passed, %d failed'
-                       % (listed_run - len(verdict.not_passing),
-                          len(verdict.not_passing)))
-        return 0 if verdict.ok else 1
+        return finish(verdict, closing)
     finally:
         if aio is not None:
             aio.stop()
         if remove_data:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def judge_only(args, suite, closing):
+    """--junit: compare an earlier run's junit xml, run nothing."""
+    if not os.path.isfile(args.junit):
+        raise SetupError('no such junit file: %s' % args.junit)
+    results = parse_junit(args.junit)
+    verdict = Verdict(results, read_expected(args.expected),
+                      full_run=not args.narrowed)
+    report(verdict, junit_messages(args.junit))
+    if args.update and verdict.new_passes:
+        added = update_expected(args.expected, verdict.new_passes)
+        log('compat: added %d test(s) to %s'
+            % (len(added), os.path.relpath(args.expected)))
+    return finish(verdict, closing)
+
+
+def finish(verdict, closing):
+    """The closing lines and the exit status."""
+    listed_run = len(verdict.expected) - verdict.not_run
+    if verdict.ok:
+        closing.append('compat: OK, every listed test that ran passed')
+    else:
+        closing.append('compat: FAILED, %d listed test(s) did not pass'
+                       % len(verdict.not_passing))
+    # the listed tests, in the plain "N passed, N failed" form
+    closing.append('compat: %d passed, %d failed'
+                   % (listed_run - len(verdict.not_passing),
+                      len(verdict.not_passing)))
+    return 0 if verdict.ok else 1
 
 
 def rerun(verdict, suite, out_dir, env, aio, problems, messages):
