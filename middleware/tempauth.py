@@ -338,18 +338,20 @@ class TempAuth(object):
         return False, None
 
     def _check_account_acl_update(self, req, container):
-        """Validate ``X-Account-Access-Control`` on account PUT/POST."""
+        """Refuse a malformed ``X-Account-Access-Control`` on account
+        PUT/POST; the proxy stores a valid one as sysmeta."""
         if container or req.method not in ('PUT', 'POST'):
             return None
-        if ACCOUNT_ACL_HEADER not in req.headers:
+        text = req.headers.get(ACCOUNT_ACL_HEADER)
+        if text is None:
             return None
-        text = req.headers.pop(ACCOUNT_ACL_HEADER)
         try:
             parse_account_acl(text)
         except ValueError as err:
-            return Response(request=req, status=400, content_type='text/plain',
-                            body=str(err).encode('utf-8'))
-        req.headers[ACCOUNT_ACL_SYSMETA] = text.strip()
+            body = 'X-Account-Access-Control invalid: %s\n\nInput: %s\n' % (
+                err, text)
+            return Response(request=req, status=400, body=body.encode(
+                'utf-8'), content_type='text/plain')
         return None
 
     # -- the auth endpoint -----------------------------------------------

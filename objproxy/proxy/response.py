@@ -97,6 +97,8 @@ class Response(object):
         return data
 
     def __call__(self, env, start_response):
+        if self.status == 204 and self.get_header('content-length') is None:
+            self.headers.append(('Content-Length', '0'))   # as Swift
         start_response(status_line(self.status), self.headers)
         if env.get('REQUEST_METHOD') == 'HEAD':
             close = getattr(self.app_iter, 'close', None)

@@ -22,7 +22,8 @@ from objproxy.common.paths import (
 from objproxy.common.registry import register_info
 from objproxy.proxy.controllers.account import AccountController
 from objproxy.proxy.controllers.capabilities import InfoController
-from objproxy.proxy.controllers.container import ContainerController
+from objproxy.proxy.controllers.container import (
+    DEFAULT_POLICY, ContainerController)
 from objproxy.proxy.controllers.obj import ObjectController
 from objproxy.proxy.error_limiter import ErrorLimiter
 from objproxy.proxy.getter import Getter
@@ -47,6 +48,7 @@ OWNER_HEADERS = (
     'x-account-meta-temp-url-key-2', 'x-container-meta-temp-url-key',
     'x-container-meta-temp-url-key-2', 'x-account-access-control')
 API_VERSIONS = ('v1', 'v1.0')
+HTML = 'text/html; charset=UTF-8'
 DEFAULT_CHUNK_SIZE = 256 * 1024
 
 VERSION = '0.1.0'
@@ -144,7 +146,7 @@ class Application(object):
             max_containers_per_account=self.max_containers_per_account,
             valid_api_versions=list(API_VERSIONS),
             strict_cors_mode=True,
-            policies=[{'name': 'Policy-0', 'default': True}],
+            policies=[{'name': DEFAULT_POLICY, 'default': True}],
         )
 
     def request_node_count(self, replicas):
@@ -286,8 +288,8 @@ class Application(object):
         if version not in API_VERSIONS:
             return plain_error(400, 'Invalid API version: %s' % version[:64])
         too_long = name_too_long('Account', account)
-        if too_long:
-            return plain_error(400, too_long)
+        if too_long:     # Swift's account and container 400s are HTML
+            return Response(400, body=too_long, content_type=HTML)
         if not container:                    # "/v1/AUTH_x/" is the account
             return AccountController(self, account)
         unstorable = ('Invalid container name' if container in ('.', '..')
@@ -296,7 +298,7 @@ class Application(object):
             # no node can hold such a container: creating one is the
             # client's error, anything else finds nothing (as in Swift)
             if obj is None and method == 'PUT':
-                return plain_error(400, unstorable)
+                return Response(400, body=unstorable, content_type=HTML)
             return error_response(404)
         if obj is None:
             return ContainerController(self, account, container)

@@ -299,3 +299,21 @@ def test_only_owners_see_account_acls_and_tempurl_keys(client, tester3):
         client.req('POST', '', headers={
             'X-Account-Access-Control': '{}',
             'X-Remove-Account-Meta-Temp-URL-Key': 'x'})
+
+
+def test_an_empty_account_acl_removes_it(client):
+    acl = json.dumps({'read-only': ['test:tester3']})
+    assert client.req('POST', '', headers={
+        'X-Account-Access-Control': acl}).status == 204
+    assert 'x-account-access-control' in client.req('HEAD', '').hdrs
+    assert client.req('POST', '', headers={
+        'X-Account-Access-Control': '{}'}).status == 204
+    assert 'x-account-access-control' not in client.req('HEAD', '').hdrs
+
+
+def test_a_garbage_account_acl_is_400_and_changes_nothing(client):
+    resp = client.req('POST', '', headers={
+        'X-Account-Access-Control': '{"admin": "test2:tester2"}'})
+    assert resp.status == 400
+    assert resp.body.startswith(b'X-Account-Access-Control invalid')
+    assert 'x-account-access-control' not in client.req('HEAD', '').hdrs

@@ -14,6 +14,10 @@ from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import cache_key, container_info_from_headers
 from objproxy.proxy.response import Response, error_response, plain_error
 
+# The one storage policy of this cluster (every replica is a full copy).
+DEFAULT_POLICY = 'Policy-0'
+
+
 def check_listing_params(req, limit_max):
     """412 for a bad or too large ``limit``; None when fine."""
     limit = req.GET.get('limit')
@@ -96,6 +100,8 @@ class ContainerController(Controller):
                 new_info = container_info_from_headers(resp.status, rheaders)
                 req.environ.setdefault('swift.infocache', {})[cache_key(
                     self.account_name, self.container_name)] = new_info
+        if 200 <= resp.status < 300:
+            resp.set_header('X-Storage-Policy', DEFAULT_POLICY)
         if not is_owner(req.environ):
             strip_owner_headers(resp, self.app.swift_owner_headers)
         return resp
@@ -135,6 +141,9 @@ class ContainerController(Controller):
                                    len(self.container_name.encode('utf-8')),
                                    constraints.LIMITS[
                                        'max_container_name_length']))
+        policy = req.headers.get('X-Storage-Policy', '').strip()
+        if policy and policy.lower() != DEFAULT_POLICY.lower():
+            return plain_error(400, 'Invalid X-Storage-Policy %r' % policy)
         timestamp = Timestamp.now()
         headers, bad = self._meta_headers(req, timestamp)
         if bad:

@@ -44,8 +44,10 @@ def backend_meta(req_headers, server_type):
                     acl = parse_account_acl(value)
                 except ValueError:
                     raise MetadataError('Invalid X-Account-Access-Control')
+                # an empty ACL ("{}") removes it, as in Swift
                 out[ACCOUNT_ACL_SYSMETA] = json.dumps(
-                    acl, separators=(',', ':'), sort_keys=True)
+                    acl, separators=(',', ':'), sort_keys=True) if acl else ''
+
             else:
                 out[ACCOUNT_ACL_SYSMETA] = ''
     return out

@@ -316,12 +316,12 @@ def test_owner_sets_and_sees_account_acl():
     resp = call(mw, '/v1/AUTH_test', token, 'POST',
                 **{'X-Account-Access-Control': acl})
     assert resp.status_int == 200
-    sent = app.seen[-1].headers
-    assert sent['X-Account-Sysmeta-Core-Access-Control'] == acl
-    assert 'X-Account-Access-Control' not in sent
+    sent = app.seen[-1].headers       # the proxy stores it as sysmeta
+    assert sent['X-Account-Access-Control'] == acl
     resp = call(mw, '/v1/AUTH_test', token, 'POST',
                 **{'X-Account-Access-Control': '{"bogus": []}'})
     assert resp.status_int == 400
+    assert resp.body.startswith(b'X-Account-Access-Control invalid: ')
     assert b'bogus' in resp.body
     resp = call(mw, '/v1/AUTH_test', token, 'POST',
                 **{'X-Account-Access-Control': 'not json'})
