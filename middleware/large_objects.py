@@ -507,7 +507,15 @@ def copy_source(env, obj_parts):
     a COPY or a PUT with X-Copy-From; None when malformed (the proxy then
     answers the error)."""
     version, account, container, obj = obj_parts
-    headers = EnvironHeaders(env)
+    headers = {}
+    for key in ('Destination', 'Destination-Account', 'X-Copy-From',
+                'X-Copy-From-Account'):
+        value = EnvironHeaders(env).get(key)
+        if value is not None:
+            try:    # a header's raw UTF-8 arrives as latin-1 (WSGI)
+                headers[key] = wsgi_to_str(value)
+            except PathError:
+                return None
     try:
         if env['REQUEST_METHOD'] == 'COPY':
             src = (account, container, obj)

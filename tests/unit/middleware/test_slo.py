@@ -463,3 +463,12 @@ def test_heartbeat_whitespace_while_segments_are_checked(swift,
     resp = heartbeat_put(app, [seg('/v1/a/s/one')])
     assert resp.body.index(b'\r\n\r\n') > 2      # several spaces first
     assert b'Response Status: 201 Created' in resp.body
+
+
+def test_copy_from_header_with_raw_utf8(app, swift):
+    put_manifest(app, '/v1/a/c/%C3%A9t%C3%A9', [seg('/v1/a/s/one')])
+    # X-Copy-From's UTF-8 bytes reach the WSGI environ as latin-1
+    resp = call(app, '/v1/a/c/flat', 'PUT', body=b'',
+                env={'HTTP_X_COPY_FROM': 'c/\xc3\xa9t\xc3\xa9'})
+    assert resp.status_int == 201, resp.body
+    assert swift.objects['/v1/a/c/flat'][1] == SEGS['/v1/a/s/one']
