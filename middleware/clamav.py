@@ -67,13 +67,17 @@ Configuration::
     # poll /healthcheck often without a clamd connection per poll.
     ping_cache = 1
 
-The ``X-Object-Meta-Scanned-By`` label.  Object metadata travels to the
-storage nodes in the request headers, *before* the body, so the label has
-to be chosen before the body starts and can never be revised afterwards.
-The scheme keeps it honest by only deciding what is known at that point:
+The verdict is object system metadata, set on the PUT and stored with the
+object: ``X-Object-Sysmeta-Av-Verdict``, ``-Engine`` and ``-Scanned-At``.
+GET and HEAD show it as ``X-Object-Av-Verdict``, ``X-Object-Av-Engine``
+and ``X-Object-Av-Scanned-At``.  Clients cannot forge it (gatekeeper drops
+any sysmeta they send), it does not count against their 90 metadata keys,
+a metadata POST keeps it, and server-side copies carry it.  Metadata
+travels to the storage nodes in the request headers, *before* the body,
+so the verdict is chosen before the body starts:
 
-``ClamAV <version>[/<db version>/<db date>]`` (clamd's VERSION answer)
-    The body was streamed to clamd and clamd answered OK.  The label is
+``clean`` (engine: clamd's VERSION answer, and the time of the scan)
+    The body was streamed to clamd and clamd answered OK.  The verdict is
     set before the body flows, but an object carrying it can only be
     committed after that OK, because the last chunk is withheld until then.
 ``unscanned; oversize``
@@ -84,10 +88,10 @@ The scheme keeps it honest by only deciding what is known at that point:
 
 An empty body (``Content-Length: 0``) is scanned before the request goes
 on: the proxy never reads it, so there is no last chunk to withhold.  It
-is labelled as scanned only once clamd answered OK for the empty stream;
+is labelled clean only once clamd answered OK for the empty stream;
 if clamd does not answer, it is treated like clamd being unavailable
-(503, or stored with ``unscanned; clamd-unavailable`` when
-``on_error = allow``).
+(503, or stored ``unscanned; clamd-unavailable`` when ``on_error =
+allow``).
 
 Consequences of never relabelling: once a scan has started, the object is
 labelled as scanned, so any failure *after* that point rejects the upload
@@ -103,13 +107,10 @@ Passed through untouched: every other request; SLO manifest uploads
 (``multipart-manifest=put``, their body is a segment list, not a file);
 server-side copies (``PUT`` with ``X-Copy-From``, which must have an
 empty body or get ``400`` as in Swift, and ``COPY``), which copy the
-source's data *and* its label, so a copy of a scanned object is
-labelled as scanned and a copy of an unscanned one as unscanned.  POST
+source's data *and* its verdict, so a copy of a scanned object is
+labelled clean and a copy of an unscanned one as unscanned.  POST
 form uploads do not exist in objproxy yet; when they do they must be
-routed through ScanningInput too.  A label sent by a client on any object
-PUT, POST or COPY is dropped, so it cannot be forged.  A metadata POST
-replaces all user metadata (Swift semantics) and a client cannot resend
-the label, so after a POST the object reads as not known to be scanned.
+routed through ScanningInput too.
 
 Health: ``ClamavFilter.health_check()`` PINGs clamd (green socket,
 ``ping_timeout``, result cached ``ping_cache`` seconds, one PING in flight
@@ -141,7 +142,13 @@ from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.registry import register_info
 
 SECTION = 'filter:clamav'
-LABEL_ENV = 'HTTP_X_OBJECT_META_SCANNED_BY'
+# The verdict is object sysmeta: clients cannot forge it (gatekeeper strips
+# sysmeta they send), it does not count against their metadata, it survives
+# POST and copies carry it; reads show it under public names.
+VERDICT_ENV_PREFIX = 'HTTP_X_OBJECT_SYSMETA_AV_'
+VERDICT_SYSMETA_PREFIX = 'x-object-sysmeta-av-'
+VERDICT_PUBLIC_PREFIX = 'X-Object-Av-'
+VERDICT_CLEAN = 'clean'
 LABEL_OVERSIZE = 'unscanned; oversize'
 LABEL_UNAVAILABLE = 'unscanned; clamd-unavailable'
 KNOWN_OPTIONS = (
@@ -398,13 +405,16 @@ class ClamavFilter(object):
 
     def __call__(self, env, start_response):
         method = env.get('REQUEST_METHOD')
-        if method not in ('PUT', 'POST', 'COPY'):
+        if method not in ('PUT', 'POST', 'COPY', 'GET', 'HEAD'):
             return self.app(env, start_response)
         target = self._object_path(env)
         if target is None:
             return self.app(env, start_response)
-        # Only this filter may set the label (see the module docstring).
-        env.pop(LABEL_ENV, None)
+        # Only this filter may set the verdict (see the module docstring).
+        for key in [k for k in env if k.startswith(VERDICT_ENV_PREFIX)]:
+            del env[key]
+        if method in ('GET', 'HEAD'):
+            return self.app(env, expose_verdict(start_response))
         if method != 'PUT':
             return self.app(env, start_response)
         if 'HTTP_X_COPY_FROM' in env:
@@ -455,7 +465,7 @@ class ClamavFilter(object):
                     % self.max_scan_size)
             self.logger.warning('clamav: storing oversize upload unscanned '
                                 '%s length=%d', where, length)
-            env[LABEL_ENV] = LABEL_OVERSIZE
+            set_verdict(env, LABEL_OVERSIZE)
             return self.app(env, start_response)
 
         if not self.slots.acquire(timeout=self.scan_queue_timeout):
@@ -481,7 +491,7 @@ class ClamavFilter(object):
                 if self.on_error == 'allow':
                     self.logger.error('clamav: clamd unavailable, storing '
                                       'unscanned %s: %s', where, err)
-                    env[LABEL_ENV] = LABEL_UNAVAILABLE
+                    set_verdict(env, LABEL_UNAVAILABLE)
                     return self.app(env, start_response)
                 self.logger.error('clamav: clamd unavailable, refusing '
                                   'upload %s: %s', where, err)
@@ -498,7 +508,7 @@ class ClamavFilter(object):
                         start_response, '403 Forbidden',
                         ('Forbidden: the upload matches the virus '
                          'signature %s\n' % verdict.signature).encode('utf-8'))
-                env[LABEL_ENV] = label
+                set_verdict(env, VERDICT_CLEAN, label)
                 return self.app(env, start_response)
 
             def on_reject(status, kind, detail, received):
@@ -529,7 +539,7 @@ class ClamavFilter(object):
                 env['wsgi.input'], stream, length, self.max_scan_size,
                 self.chunk_size, on_reject)
             env['wsgi.input'] = scan_input
-            env[LABEL_ENV] = label
+            set_verdict(env, VERDICT_CLEAN, label)
             started = []
 
             def tracking_start_response(status, headers, exc_info=None):
@@ -626,6 +636,31 @@ class ClamavFilter(object):
             time.monotonic() - self._health_at < self.ping_cache
 
 
+def set_verdict(env, verdict, engine=None):
+    """Label the upload (request sysmeta, stored with the object)."""
+    env[VERDICT_ENV_PREFIX + 'VERDICT'] = verdict
+    if engine is not None:
+        env[VERDICT_ENV_PREFIX + 'ENGINE'] = engine
+        env[VERDICT_ENV_PREFIX + 'SCANNED_AT'] = time.strftime(
+            '%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+
+
+def expose_verdict(start_response):
+    """A start_response that adds ``X-Object-Av-*`` for the stored verdict
+    (gatekeeper, further left, drops the sysmeta itself)."""
+    def start(status, headers, exc_info=None):
+        extra = [(VERDICT_PUBLIC_PREFIX +
+                  name[len(VERDICT_SYSMETA_PREFIX):].title(), value)
+                 for name, value in headers
+                 if name.lower().startswith(VERDICT_SYSMETA_PREFIX)]
+        if extra:
+            headers = list(headers) + extra
+        if exc_info is not None:
+            return start_response(status, headers, exc_info)
+        return start_response(status, headers)
+    return start
+
+
 def _respond(start_response, status, body, headers=None, exc_info=None):
     out = {'Content-Type': 'text/plain; charset=UTF-8'}
     out.update(headers or {})
@@ -645,7 +680,8 @@ def filter_factory(global_conf, **local_conf):
     register_info('clamav', max_scan_size=probe.max_scan_size,
                   oversize=probe.oversize, on_error=probe.on_error,
                   max_concurrent_scans=probe.max_concurrent_scans,
-                  scanned_by_header='X-Object-Meta-Scanned-By')
+                  verdict_headers=[VERDICT_PUBLIC_PREFIX + name for name in
+                                   ('Verdict', 'Engine', 'Scanned-At')])
 
     def clamav_filter(app):
         return ClamavFilter(app, conf, logger=probe.logger)

@@ -7,6 +7,7 @@ re-raises.  The key property checked everywhere: for an infected body it
 never receives the complete body, so no storage node could commit it.
 """
 import hashlib
+import re
 import logging
 import os
 import signal
@@ -88,7 +89,10 @@ class FakeProxy(object):
     def __call__(self, env, start_response):
         record = {'received': 0, 'md5': hashlib.md5(), 'complete': False,
                   'aborted': None, 'input': env['wsgi.input'],
-                  'label': env.get('HTTP_X_OBJECT_META_SCANNED_BY')}
+                  'verdict': env.get('HTTP_X_OBJECT_SYSMETA_AV_VERDICT'),
+                  'engine': env.get('HTTP_X_OBJECT_SYSMETA_AV_ENGINE'),
+                  'scanned_at': env.get(
+                      'HTTP_X_OBJECT_SYSMETA_AV_SCANNED_AT')}
         self.calls.append(record)
         if not self.read_body:
             start_response('412 Precondition Failed',
@@ -172,7 +176,7 @@ def test_clean_upload_is_stored_and_labelled(clamd, log, length):
     assert record['complete']
     assert record['received'] == body.size
     assert record['md5'].hexdigest() == hashlib.md5(body.whole()).hexdigest()
-    assert record['label'].startswith('ClamAV 1.')
+    assert record['engine'].startswith('ClamAV 1.')
     assert filt.slots.balance == filt.max_concurrent_scans
 
 
@@ -268,7 +272,7 @@ def test_clamd_unreachable_allowed_is_stored_unscanned(tmp_path, log, clamd):
     resp = put(filt, body)
     assert resp.status_int == 201
     assert app.calls[0]['complete']
-    assert app.calls[0]['label'] == 'unscanned; clamd-unavailable'
+    assert app.calls[0]['verdict'] == 'unscanned; clamd-unavailable'
     assert any('storing unscanned' in line for line in lines)
 
 
@@ -302,7 +306,7 @@ def test_oversize_with_length_allowed_unscanned(clamd, log):
     resp = put(filt, body)
     assert resp.status_int == 201
     assert app.calls[0]['received'] == body.size
-    assert app.calls[0]['label'] == 'unscanned; oversize'
+    assert app.calls[0]['verdict'] == 'unscanned; oversize'
 
 
 @pytest.mark.parametrize('oversize', ['refuse', 'allow'])
@@ -319,7 +323,7 @@ def test_chunked_oversize_refused_mid_stream(clamd, log, oversize):
 def test_exactly_max_scan_size_is_scanned(clamd, log):
     filt, app = make_filter(clamd, log[0], max_scan_size='1M')
     assert put(filt, GeneratedInput(MiB), length=False).status_int == 201
-    assert app.calls[0]['label'].startswith('ClamAV')
+    assert app.calls[0]['engine'].startswith('ClamAV')
 
 
 def test_invalid_content_length(clamd, log):
@@ -380,7 +384,7 @@ def test_pass_through_untouched(clamd, log, method, path, query, headers):
     filt, app = make_filter(clamd, log[0])
     body = GeneratedInput(0 if 'X-Copy-From' in headers else 1000,
                           eicar_at=0)
-    headers = dict(headers, **{'X-Object-Meta-Scanned-By': 'forged'})
+    headers = dict(headers, **{'X-Object-Sysmeta-Av-Verdict': 'forged'})
     req = Request.blank(path + ('?' + query if query else ''),
                         environ={'REQUEST_METHOD': method,
                                  'wsgi.input': body,
@@ -389,19 +393,49 @@ def test_pass_through_untouched(clamd, log, method, path, query, headers):
     resp = req.get_response(filt)
     assert resp.status_int == 201
     assert app.calls[0]['input'] is body
-    if method == 'GET' or path == '/v1/a/c':
-        assert app.calls[0]['label'] == 'forged'  # not an object write
+    if path == '/v1/a/c':
+        assert app.calls[0]['verdict'] == 'forged'  # not an object
     else:
-        assert app.calls[0]['label'] is None  # clients cannot set it
+        assert app.calls[0]['verdict'] is None  # clients cannot set it
 
 
-def test_forged_label_on_put_replaced(clamd, log):
+def test_forged_verdict_on_put_replaced(clamd, log):
     filt, app = make_filter(clamd, log[0])
     resp = put(filt, GeneratedInput(100), headers={
-        'X-Object-Meta-Scanned-By': 'ClamAV trust me'})
+        'X-Object-Sysmeta-Av-Engine': 'ClamAV trust me',
+        'X-Object-Sysmeta-Av-Verdict': 'clean'})
     assert resp.status_int == 201
-    assert app.calls[0]['label'] != 'ClamAV trust me'
-    assert app.calls[0]['label'].startswith('ClamAV 1.')
+    assert app.calls[0]['engine'] != 'ClamAV trust me'
+    assert app.calls[0]['engine'].startswith('ClamAV 1.')
+
+
+def test_a_clean_upload_is_labelled_clean_with_engine_and_time(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    assert put(filt, GeneratedInput(100)).status_int == 201
+    record = app.calls[0]
+    assert record['verdict'] == 'clean'
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$',
+                    record['scanned_at'])
+
+
+def test_user_metadata_is_left_alone(clamd, log):
+    filt, app = make_filter(clamd, log[0])
+    assert put(filt, GeneratedInput(100), headers={
+        'X-Object-Meta-Scanned-By': 'mine'}).status_int == 201
+    assert app.calls[0]['verdict'] == 'clean'
+
+
+def test_reads_show_the_stored_verdict_under_public_names():
+    from middleware.clamav import expose_verdict
+    seen = []
+    start = expose_verdict(lambda status, headers: seen.append(headers))
+    start('200 OK', [('X-Object-Sysmeta-Av-Verdict', 'clean'),
+                     ('X-Object-Sysmeta-Av-Scanned-At', '2026-12-01T00:00Z'),
+                     ('X-Object-Meta-Color', 'blue')])
+    headers = dict(seen[0])
+    assert headers['X-Object-Av-Verdict'] == 'clean'
+    assert headers['X-Object-Av-Scanned-At'] == '2026-12-01T00:00Z'
+    assert headers['X-Object-Meta-Color'] == 'blue'
 
 
 # --- configuration --------------------------------------------------------
@@ -591,14 +625,14 @@ def test_empty_upload_is_scanned_before_it_is_labelled(clamd, log):
     filt, app = make_filter(clamd, log[0])
     resp = put(filt, EmptyInput())
     assert resp.status_int == 201
-    assert app.calls[0]['label'].startswith('ClamAV ')
+    assert app.calls[0]['engine'].startswith('ClamAV ')
 
 
 def test_empty_upload_gets_an_answer_from_clamd(fake_clamd, log):
     fake = fake_clamd(instream='ok')
     filt, app = make_filter(fake, log[0])
     assert put(filt, EmptyInput()).status_int == 201
-    assert app.calls[0]['label'] == fake.version
+    assert app.calls[0]['engine'] == fake.version
     assert 'INSTREAM-END' in fake.commands  # the empty stream was ended
 
 
@@ -621,7 +655,7 @@ def test_empty_upload_without_a_verdict_allowed_is_labelled_unscanned(
     fake = fake_clamd(instream='close')
     filt, app = make_filter(fake, log[0], on_error='allow')
     assert put(filt, EmptyInput()).status_int == 201
-    assert app.calls[0]['label'] == 'unscanned; clamd-unavailable'
+    assert app.calls[0]['verdict'] == 'unscanned; clamd-unavailable'
 
 
 def test_empty_upload_with_clamd_unreachable_is_refused(tmp_path, log,
