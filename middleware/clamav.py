@@ -139,7 +139,7 @@ from objproxy.common.config import (
 from objproxy.common.exceptions import ConfigError, InputRejected
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.registry import register_info
+from objproxy.common.registry import cap_info, register_info
 
 SECTION = 'filter:clamav'
 # The verdict is object sysmeta: clients cannot forge it (gatekeeper strips
@@ -163,6 +163,9 @@ DEFAULT_MAX_SCAN_SIZE = 512 * 1024 * 1024
 DEFAULT_SCAN_TIMEOUT = 20.0
 DEFAULT_CLIENT_TIMEOUT = 60.0
 UNREACHABLE = 'clamd unreachable'
+TOO_LARGE = (b'Request Entity Too Large: the body is larger than the '
+             b'virus-scan limit of %d bytes; upload it in segments (for '
+             b'example swift upload --segment-size)\n')
 
 
 def _trans_id(env):
@@ -460,9 +463,7 @@ class ClamavFilter(object):
                                  where, length, self.max_scan_size)
                 return _respond(
                     start_response, '413 Request Entity Too Large',
-                    b'Request Entity Too Large: the body is larger than '
-                    b'the virus-scan limit of %d bytes\n'
-                    % self.max_scan_size)
+                    TOO_LARGE % self.max_scan_size)
             self.logger.warning('clamav: storing oversize upload unscanned '
                                 '%s length=%d', where, length)
             set_verdict(env, LABEL_OVERSIZE)
@@ -522,9 +523,7 @@ class ClamavFilter(object):
                     self.logger.info(
                         'clamav: refused oversize chunked upload %s after '
                         '%d bytes: %s', where, received, detail)
-                    body = ('Request Entity Too Large: the body is larger '
-                            'than the virus-scan limit of %d bytes\n'
-                            % self.max_scan_size)
+                    body = (TOO_LARGE % self.max_scan_size).decode()
                 else:
                     self.logger.error(
                         'clamav: scan failed, upload refused %s after %d '
@@ -677,6 +676,8 @@ def filter_factory(global_conf, **local_conf):
     conf = dict(global_conf or {})
     conf.update(local_conf)
     probe = ClamavFilter(None, conf)
+    if probe.oversize == 'refuse':      # the one effective size limit
+        cap_info('swift', 'max_file_size', probe.max_scan_size)
     register_info('clamav', max_scan_size=probe.max_scan_size,
                   oversize=probe.oversize, on_error=probe.on_error,
                   max_concurrent_scans=probe.max_concurrent_scans,

@@ -47,6 +47,8 @@ def clean_acl(name, value):
         if not host or host in ('-',):
             raise ValueError('No host/domain value after referrer '
                              'designation in ACL: %r' % item)
+        if host.startswith('*.'):
+            host = host[1:]       # "*.example.com" means ".example.com"
         if '://' in host:
             host = urlparse(host).hostname or ''
             if not host:
@@ -83,6 +85,8 @@ def referrer_allowed(referer, referrers):
     for rule in referrers:
         negate = rule.startswith('-')
         target = rule[1:] if negate else rule
+        if target.startswith('*.'):
+            target = target[1:]
         if target == '*':
             matches = True
         elif not host:

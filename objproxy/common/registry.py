@@ -7,6 +7,7 @@ import copy
 
 _info = {}
 _admin_info = {}
+_caps = {}     # (section, key) -> the lowest limit any filter enforces
 
 
 def register_info(name='objproxy', admin=False, **kwargs):
@@ -15,8 +16,19 @@ def register_info(name='objproxy', admin=False, **kwargs):
     section.update(kwargs)
 
 
+def cap_info(name, key, value):
+    """A filter enforces a lower limit than the section advertises (e.g.
+    clamav's scan limit under ``swift.max_file_size``): ``/info`` shows the
+    lowest, whatever order the factories ran in."""
+    _caps[(name, key)] = min(value, _caps.get((name, key), value))
+
+
 def get_info(admin=False, disallowed_sections=()):
     info = copy.deepcopy(_info)
+    for (name, key), cap in _caps.items():
+        section = info.get(name)
+        if section is not None and key in section:
+            section[key] = min(section[key], cap)
     for section in disallowed_sections:
         info.pop(section, None)
     if admin:
@@ -28,3 +40,4 @@ def clear_info():
     """For tests that build several pipelines in one process."""
     _info.clear()
     _admin_info.clear()
+    _caps.clear()

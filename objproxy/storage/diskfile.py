@@ -247,7 +247,8 @@ def merge_metadata(data_meta, meta_meta):
 # Headers a POST replaces (everything else stays from the PUT).
 POST_REPLACEABLE = frozenset((
     'content-disposition', 'content-encoding', 'x-delete-at',
-    'cache-control', 'content-language', 'expires', 'x-robots-tag'))
+    'cache-control', 'content-language', 'expires', 'x-robots-tag',
+    'x-object-manifest'))      # a POST makes or unmakes a DLO, as in Swift
 
 
 def is_replaceable_key(key):

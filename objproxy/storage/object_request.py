@@ -167,9 +167,16 @@ def update_targets(env):
 
 
 def update_overrides(env, update):
-    """Apply X-Backend-Container-Update-Override-* to a container update."""
-    prefix = 'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_'
-    for key, value in env.items():
-        if key.startswith(prefix):
-            update['X-' + header_title('HTTP_' + key[len(prefix):])] = \
-                value
+    """Apply container-update overrides to a container update.
+
+    ``X-Object-Sysmeta-Container-Update-Override-*`` is stored with the
+    object (a filter such as slo sets it so listings show the SLO's ETag);
+    ``X-Backend-Container-Update-Override-*`` is for this request only and
+    wins over it, as in Swift.
+    """
+    for prefix in ('HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_',
+                   'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_'):
+        for key, value in env.items():
+            if key.startswith(prefix):
+                update['X-' + header_title('HTTP_' + key[len(prefix):])] = \
+                    value

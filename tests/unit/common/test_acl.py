@@ -34,3 +34,12 @@ def test_an_account_acl_parses():
     assert parse_account_acl('{"read-only": ["a:b"]}') == {
         'read-only': ['a:b']}
     assert parse_account_acl('  ') == {}
+
+
+def test_a_star_dot_referrer_means_the_domain_and_its_hosts():
+    from objproxy.common.acl import clean_acl, referrer_allowed
+    assert clean_acl('X-Container-Read', '.r:*.example.com') == \
+        '.r:.example.com'
+    referrers, _groups = parse_acl('.r:*.example.com')
+    assert referrer_allowed('http://www.example.com/page', referrers)
+    assert not referrer_allowed('http://example.org/', referrers)

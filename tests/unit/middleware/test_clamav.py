@@ -23,7 +23,7 @@ from middleware import clamav
 from objproxy.common.clamd import EICAR_TEST_FILE
 from objproxy.common.exceptions import (
     ConfigError, InputRejected)
-from objproxy.common.registry import clear_info, get_info
+from objproxy.common.registry import clear_info, get_info, register_info
 
 MiB = 1024 * 1024
 FILLER = hashlib.sha256(b'objproxy').digest() * 2048  # 64 KiB, fixed
@@ -453,6 +453,30 @@ def test_factory_registers_info_and_refuses_unknown(clamd):
     with pytest.raises(ConfigError, match='scan_size_typo'):
         clamav.filter_factory({}, clamd_socket='/x', scan_size_typo='1')
     clear_info()
+
+
+def test_info_max_file_size_is_the_scan_limit_when_oversize_is_refused(
+        clamd):
+    clear_info()
+    try:
+        register_info('swift', max_file_size=5 * 1024 * MiB)
+        clamav.filter_factory({}, clamd_socket=clamd.socket_path,
+                              max_scan_size='64M')
+        assert get_info()['swift']['max_file_size'] == 64 * MiB
+        clear_info()
+        register_info('swift', max_file_size=5 * 1024 * MiB)
+        clamav.filter_factory({}, clamd_socket=clamd.socket_path,
+                              max_scan_size='64M', oversize='allow')
+        assert get_info()['swift']['max_file_size'] == 5 * 1024 * MiB
+    finally:
+        clear_info()
+
+
+def test_an_oversize_refusal_tells_the_client_to_segment(clamd, log):
+    filt, app = make_filter(clamd, log[0], max_scan_size='1K')
+    resp = put(filt, GeneratedInput(4096))
+    assert resp.status_int == 413
+    assert b'--segment-size' in resp.body
 
 
 def test_clamd_conf_limits_and_socket(clamd, tmp_path):

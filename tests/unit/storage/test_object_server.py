@@ -515,3 +515,13 @@ def test_ignore_range_if_metadata_present(app):
     resp = req(app, Range='bytes=0-1', **{
         'X-Backend-Ignore-Range-If-Metadata-Present': 'X-Other'})
     assert resp.status_int == 206 and resp.body == b'01'
+
+
+def test_post_makes_and_unmakes_a_dynamic_large_object(app):
+    put(app, t=1)
+    req(app, method='POST', **{'X-Timestamp': ts(2),
+                               'X-Object-Manifest': 'segs/prefix'})
+    assert req(app, method='HEAD').headers['X-Object-Manifest'] == \
+        'segs/prefix'
+    req(app, method='POST', **{'X-Timestamp': ts(3)})
+    assert 'X-Object-Manifest' not in req(app, method='HEAD').headers
