@@ -278,7 +278,8 @@ class ObjectController(Controller):
         ring = self.app.object_ring
         part = ring.get_part(self.account_name, self.container_name,
                              self.object_name)
-        targets = [dict(headers) for _ in range(ring.replica_count)]
+        # a POST that changes the content type updates the listing too
+        targets = self._write_targets(info, headers)
         resp = self.make_requests(ring, part, 'POST', self.obj_path, targets)
         if resp.status == 202:
             resp = Response(202, headers={
