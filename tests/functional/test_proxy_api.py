@@ -274,3 +274,42 @@ def test_bad_paths_and_names(client, container):
         400, 431)
     resp = client.req('OPTIONS', '/%s/x' % container)
     assert resp.status == 200
+
+
+def test_a_copy_with_a_range_copies_that_range(client, container):
+    data = os.urandom(1024)
+    assert client.req('PUT', '/%s/whole' % container, data).status == 201
+    resp = client.req('PUT', '/%s/part' % container, b'', {
+        'X-Copy-From': '%s/whole' % container, 'Range': 'bytes=100-200'})
+    assert resp.status == 201
+    got = client.req('GET', '/%s/part' % container)
+    assert got.body == data[100:201]
+    assert got.hdrs['etag'] == hashlib.md5(data[100:201]).hexdigest()
+    resp = client.req('COPY', '/%s/whole' % container, headers={
+        'Destination': '%s/tail' % container, 'Range': 'bytes=-24'})
+    assert resp.status == 201
+    assert client.req('GET', '/%s/tail' % container).body == data[-24:]
+
+
+def test_a_copy_evaluates_conditions_on_its_source(client, container):
+    assert client.req('PUT', '/%s/cond' % container, b'abc').status == 201
+    resp = client.req('PUT', '/%s/cond-copy' % container, b'', {
+        'X-Copy-From': '%s/cond' % container, 'If-Match': '"nope"'})
+    assert resp.status == 412
+    assert client.req('GET', '/%s/cond-copy' % container).status == 404
+
+
+def test_an_unreadable_copy_source_is_refused_before_the_destination(
+        client, pcluster, container):
+    """The source is read first, so a caller who may not read it learns
+    nothing about the destination (403, not 404)."""
+    other = Client(pcluster, 'test2:tester2', 'testing2')
+    private = 'private-%d' % int(time.time() * 1000000)
+    assert other.req('PUT', '/' + private).status == 201
+    assert other.req('PUT', '/%s/o' % private, b'x').status == 201
+    account2 = other.base.split('/')[-1]
+    for dest in ('/%s/copy' % container, '/no-such-container/copy'):
+        resp = client.req('PUT', dest, b'', {
+            'X-Copy-From': '%s/o' % private,
+            'X-Copy-From-Account': account2})
+        assert resp.status == 403, dest

@@ -154,26 +154,34 @@ class ObjectController(Controller):
         per_slot = container_update_headers(replicas, cpart, cnodes)
         return [dict(headers, **extra) for extra in per_slot]
 
-    def PUT(self, req):
+    def _check_writable(self, req):
+        """None when ``req`` may write here, else the 403/404/503."""
         info, denial = self._container(req, 'write_acl')
         if denial:
             return denial
         if not 200 <= info.get('status', 0) < 300:
             return error_response(404 if info.get('status') == 404 else 503)
+        return None
+
+    def PUT(self, req):
         if req.headers.get('X-Copy-From') is not None:
-            if req.content_length or 'chunked' in req.headers.get(
-                    'Transfer-Encoding', '').lower():
-                return plain_error(400, 'Copy requests require a zero byte '
-                                   'body')
-            try:
-                src_account, src_container, src_obj = copying.parse_location(
-                    req.headers, 'X-Copy-From', 'X-Copy-From-Account',
-                    self.account_name)
-            except copying.CopyError as err:
-                return plain_error(err.status, err.message)
-            return self.copy_into_self(req, src_account, src_container,
-                                       src_obj)
+            return self._put_copy(req)
+        refusal = self._check_writable(req)
+        if refusal:
+            return refusal
         return self.put_body(req, req.headers, req.environ['wsgi.input'].read)
+
+    def _put_copy(self, req):
+        if req.content_length or 'chunked' in req.headers.get(
+                'Transfer-Encoding', '').lower():
+            return plain_error(400, 'Copy requests require a zero byte body')
+        try:
+            src_account, src_container, src_obj = copying.parse_location(
+                req.headers, 'X-Copy-From', 'X-Copy-From-Account',
+                self.account_name)
+        except copying.CopyError as err:
+            return plain_error(err.status, err.message)
+        return self.copy_into_self(req, src_account, src_container, src_obj)
 
     def put_body(self, req, headers_in, reader, length=None):
         """Validate and stream one upload; used by PUT and by copies."""
@@ -321,20 +329,19 @@ class ObjectController(Controller):
             return plain_error(err.status, err.message)
         dest = ObjectController(self.app, dest_account, dest_container,
                                 dest_obj)
-        # the destination is what gets written: authorize against it
+        # from here on the request is the destination's PUT
         req.environ['PATH_INFO'] = '/v1/%s/%s/%s' % tuple(
             x.encode('utf-8').decode('latin-1')
             for x in (dest_account, dest_container, dest_obj))
         req.method = 'PUT'
-        info, denial = dest._container(req, 'write_acl')
-        if denial:
-            return denial
-        if not 200 <= info.get('status', 0) < 300:
-            return error_response(404 if info.get('status') == 404 else 503)
         return dest.copy_into_self(req, self.account_name,
                                    self.container_name, self.object_name)
 
     def copy_into_self(self, req, src_account, src_container, src_obj):
+        """Copy a source object here.  As in Swift the source is read first
+        (authorised by its own read ACL, with the client's Range and
+        conditional headers applied to it), then the destination is
+        checked and written."""
         app = self.app
         src_info = app.container_info(req.environ, src_account,
                                       src_container)
@@ -346,27 +353,28 @@ class ObjectController(Controller):
         denial = self.authorize(src_req, src_info.get('read_acl'))
         if denial:
             return denial
-        for key in ('Range', 'If-Match', 'If-None-Match',
-                    'If-Modified-Since', 'If-Unmodified-Since'):
-            if key in src_req.headers:
-                del src_req.headers[key]
         source = self.read_object(src_req, src_account, src_container,
                                   src_obj, 'GET')
-        if source.status != 200:
+        if source.status not in (200, 206):
             return source
+        refusal = self._check_writable(req)
         try:
             length = int(source.get_header('Content-Length'))
         except (TypeError, ValueError):
+            refusal = refusal or error_response(
+                500, 'Copy source has no length')
+        else:
+            if length > app.max_file_size:
+                refusal = refusal or error_response(413)
+        if refusal:
             close = getattr(source.app_iter, 'close', None)
             if close:
                 close()
-            return error_response(500, 'Copy source has no length')
-        if length > app.max_file_size:
-            source.app_iter.close()
-            return error_response(413)
+            return refusal
         src_headers = dict((k.lower(), v) for k, v in source.headers)
         dest_headers = copying.copy_metadata(src_headers, req.headers)
-        if src_headers.get('etag'):
+        if source.status == 200 and src_headers.get('etag'):
+            # a partial copy (206) gets its own ETag
             dest_headers['etag'] = src_headers['etag'].strip('"')
         reader = copying.BodyReader(source.app_iter)
         try:
