@@ -313,3 +313,13 @@ def test_an_unreadable_copy_source_is_refused_before_the_destination(
             'X-Copy-From': '%s/o' % private,
             'X-Copy-From-Account': account2})
         assert resp.status == 403, dest
+
+
+@pytest.mark.parametrize('coding,status', [('gzip, chunked', 501),
+                                           ('gzip,chunked', 501)])
+def test_transfer_codings_other_than_chunked_are_refused(
+        client, container, coding, status):
+    resp = client.req('PUT', '/%s/coded' % container, b'0\r\n\r\n',
+                      {'Transfer-Encoding': coding})
+    assert resp.status == status
+    assert client.req('GET', '/%s/coded' % container).status == 404

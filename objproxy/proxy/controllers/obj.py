@@ -191,9 +191,14 @@ class ObjectController(Controller):
         if length is not None:
             content_length = length
         elif te:
-            if te.split(',')[-1].strip() != 'chunked':
-                return plain_error(501, 'Transfer-Encoding %s is not '
-                                   'supported' % te)
+            codings = [c.strip() for c in te.split(',')]
+            if len(codings) > 1:            # e.g. "gzip, chunked"
+                return plain_error(501, 'Unsupported Transfer-Coding header '
+                                   'value specified in Transfer-Encoding '
+                                   'header')
+            if codings[0] != 'chunked':
+                return plain_error(400, 'Invalid Transfer-Encoding header '
+                                   'value')
             chunked = True
             content_length = None
         else:
