@@ -586,7 +586,9 @@ def main(argv=None):
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
+    # a SIGTERM or a closed terminal stops the cluster as Ctrl-C does
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
 
     closing = []
     try:
@@ -638,7 +640,11 @@ def _main(args, closing):
         url = aio.proxy_url
         log('compat: objproxy-aio up at %s in %.0fs (data %s)'
             % (url, time.monotonic() - t0, data_dir))
-        prime_accounts(url + '/auth/v1.0', PRIMED_USERS)
+        try:
+            prime_accounts(url + '/auth/v1.0', PRIMED_USERS)
+        except (OSError, http.client.HTTPException) as err:
+            raise SetupError('priming the test accounts failed: %r (logs '
+                             'in %s/log)' % (err, data_dir)) from err
 
         conf = os.path.join(out_dir, 'test.conf')
         with open(conf, 'w') as fp:
