@@ -323,3 +323,13 @@ def test_transfer_codings_other_than_chunked_are_refused(
                       {'Transfer-Encoding': coding})
     assert resp.status == status
     assert client.req('GET', '/%s/coded' % container).status == 404
+
+
+def test_an_unsatisfiable_range_still_advertises_byte_ranges(client,
+                                                             container):
+    assert client.req('PUT', '/%s/r416' % container, b'abc').status == 201
+    resp = client.req('GET', '/%s/r416' % container,
+                      headers={'Range': 'bytes=-0'})
+    assert resp.status == 416
+    assert resp.hdrs['accept-ranges'] == 'bytes'
+    assert resp.hdrs['content-range'] == 'bytes */3'

@@ -115,7 +115,7 @@ class ObjectController(Controller):
             return denial
         resp = self.read_object(req, self.account_name, self.container_name,
                                 self.object_name, req.method)
-        if 200 <= resp.status < 300:
+        if 200 <= resp.status < 300 or resp.status == 416:
             resp.set_header('Accept-Ranges', 'bytes')
         return resp
 
