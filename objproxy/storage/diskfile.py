@@ -31,7 +31,8 @@ from objproxy.common.offload import run_in_thread, run_inline
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
-    cleanup_ondisk_files, gather_ondisk_files, split_filename)
+    cleanup_ondisk_files, content_type_timestamp, gather_ondisk_files,
+    meta_filename, split_filename)
 from objproxy.storage.layout import (
     DATADIR, DEFAULT_KEEP_CACHE_SIZE, DEFAULT_RECLAIM_AGE, HASHES_FILE,
     INVALID_FILE, LOCK_FILE, NOSPACE_ERRNOS, QUARANTINE, TMP_PREFIX, TMPDIR)
@@ -46,7 +47,8 @@ from objproxy.storage.suffix_hashes import (
 __all__ = [
     # defined here
     'DiskFile', 'DiskFileWriter', 'merge_metadata', 'POST_REPLACEABLE',
-    'is_replaceable_key',
+    'is_replaceable_key', 'meta_content_type', 'swift_bytes_param',
+    'strip_swift_bytes',
     # re-exported: the names importers have always used from this module
     'DATADIR', 'DEFAULT_RECLAIM_AGE', 'HASHES_FILE', 'INVALID_FILE',
     'LOCK_FILE', 'NOSPACE_ERRNOS', 'QUARANTINE', 'TMP_PREFIX', 'TMPDIR',
@@ -54,6 +56,7 @@ __all__ = [
     'VERSION', 'CorruptFile', 'decode_tail', 'encode_metadata',
     'read_metadata', 'read_metadata_fd', 'fsync_dir', 'makedirs_fsynced',
     'cleanup_ondisk_files', 'gather_ondisk_files', 'split_filename',
+    'meta_filename', 'content_type_timestamp',
     'PartitionLock', '_is_suffix', 'get_hashes', 'hash_suffix',
     'invalidate_hash', 'clean_tmp', 'quarantine_dir', 'DiskFileError',
     'DiskFileNoSpace']
@@ -219,29 +222,88 @@ class DiskFile(object):
         self._write_small(Timestamp(timestamp), '.ts', meta)
 
     def write_meta(self, timestamp, metadata):
+        """Write a .meta; one carrying ``Content-Type`` must carry its
+        ``Content-Type-Timestamp`` too, and is named after both."""
         meta = dict(metadata)
         meta['name'] = self.name
         meta['X-Timestamp'] = Timestamp(timestamp).internal
-        self._write_small(Timestamp(timestamp), '.meta', meta)
+        ctype_ts = None
+        if 'Content-Type' in meta:
+            ctype_ts = Timestamp(meta['Content-Type-Timestamp'])
+            meta['Content-Type-Timestamp'] = ctype_ts.internal
+        else:
+            meta.pop('Content-Type-Timestamp', None)
+        self._write_small(Timestamp(timestamp), '.meta', meta,
+                          meta_filename(timestamp, ctype_ts))
 
-    def _write_small(self, timestamp, ext, metadata):
+    def _write_small(self, timestamp, ext, metadata, filename=None):
         w = DiskFileWriter(self)
         try:
             w.open()
-            w.commit(metadata, timestamp, ext)
+            w.commit(metadata, timestamp, ext, filename)
         finally:
             w.abort()
 
 
 def merge_metadata(data_meta, meta_meta):
-    """Data-file metadata with a .meta's user metadata replacing its own."""
+    """Data-file metadata with a .meta's user metadata replacing its own.
+
+    A content type in the .meta (``Content-Type`` with its
+    ``Content-Type-Timestamp``) replaces the data file's only when it was
+    set after that data file was written: a replica that gets a newer
+    PUT by replication keeps the PUT's content type even if it holds a
+    .meta from before.  An SLO's ``;swift_bytes=N`` on the data file's
+    content type (the manifest's total size, which listings show) stays.
+    """
     merged = dict((k, v) for k, v in data_meta.items()
                   if not is_replaceable_key(k))
     for key, value in meta_meta.items():
-        if key == 'name':
+        if key in ('name', 'Content-Type', 'Content-Type-Timestamp'):
             continue
         merged[key] = value
+    ctype = meta_content_type(data_meta, meta_meta)
+    if ctype is not None:
+        merged['Content-Type'] = ctype
+        merged['Content-Type-Timestamp'] = meta_meta['Content-Type-Timestamp']
     return merged
+
+
+def meta_content_type(data_meta, meta_meta):
+    """The content type a .meta gives the object, or None when the data
+    file's own stays (none in the .meta, or older than the data)."""
+    ctype = meta_meta.get('Content-Type')
+    try:
+        when = Timestamp(meta_meta.get('Content-Type-Timestamp'))
+        data_when = Timestamp(data_meta.get('X-Timestamp'))
+    except (ValueError, TypeError):
+        return None
+    if ctype is None or when <= data_when:
+        return None
+    swift_bytes = swift_bytes_param(data_meta.get('Content-Type', ''))
+    if swift_bytes is not None:
+        ctype = '%s;swift_bytes=%s' % (strip_swift_bytes(ctype), swift_bytes)
+    return ctype
+
+
+def _ctype_params(ctype):
+    return [p.strip() for p in ctype.split(';')]
+
+
+def swift_bytes_param(ctype):
+    """N of a ``;swift_bytes=N`` content-type parameter, or None."""
+    for param in _ctype_params(ctype)[1:]:
+        key, sep, value = param.partition('=')
+        if sep and key.strip().lower() == 'swift_bytes':
+            return value.strip()
+    return None
+
+
+def strip_swift_bytes(ctype):
+    """A content type without its ``swift_bytes`` parameter."""
+    params = _ctype_params(ctype)
+    return ';'.join([params[0]] + [
+        p for p in params[1:]
+        if p.partition('=')[0].strip().lower() != 'swift_bytes'])
 
 
 # Headers a POST replaces (everything else stays from the PUT).
@@ -329,11 +391,13 @@ class DiskFileWriter(object):
     def etag(self):
         return self.md5.hexdigest()
 
-    def commit(self, metadata, timestamp, ext='.data'):
-        """Make the file visible as ``<timestamp><ext>``."""
+    def commit(self, metadata, timestamp, ext='.data', filename=None):
+        """Make the file visible as ``<timestamp><ext>`` (or as
+        ``filename``, a name hashdir understands)."""
         timestamp = Timestamp(timestamp)
         self._write_all(encode_metadata(metadata))
-        target = os.path.join(self.df.hash_dir, timestamp.internal + ext)
+        target = os.path.join(self.df.hash_dir,
+                              filename or timestamp.internal + ext)
         try:
             self.df.offload(self._finalize, target)
         except OSError as err:

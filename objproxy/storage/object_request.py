@@ -166,17 +166,52 @@ def update_targets(env):
         raise HTTPError(400, str(err))
 
 
-def update_overrides(env, update):
+STORED_OVERRIDE = 'x-object-sysmeta-container-update-override-'
+REQUEST_OVERRIDE = 'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_'
+
+
+def update_overrides(env, update, stored=None):
     """Apply container-update overrides to a container update.
 
     ``X-Object-Sysmeta-Container-Update-Override-*`` is stored with the
     object (a filter such as slo sets it so listings show the SLO's ETag);
     ``X-Backend-Container-Update-Override-*`` is for this request only and
-    wins over it, as in Swift.
+    wins over it, as in Swift.  The stored ones come from the request's
+    own headers (a PUT, which stores them), or from ``stored``, the
+    object's metadata (a POST, which cannot change them).
     """
-    for prefix in ('HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_',
-                   'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_'):
+    if stored is None:
+        prefix = 'HTTP_' + STORED_OVERRIDE.upper().replace('-', '_')
         for key, value in env.items():
             if key.startswith(prefix):
                 update['X-' + header_title('HTTP_' + key[len(prefix):])] = \
                     value
+    else:
+        for key, value in stored.items():
+            if key.lower().startswith(STORED_OVERRIDE):
+                update['X-' + '-'.join(
+                    p.capitalize()
+                    for p in key[len(STORED_OVERRIDE):].split('-'))] = value
+    for key, value in env.items():
+        if key.startswith(REQUEST_OVERRIDE):
+            update['X-' + header_title('HTTP_' + key[len(REQUEST_OVERRIDE):])] \
+                = value
+
+
+def post_content_type(env):
+    """The content type a POST sets, or None when it leaves it alone.
+
+    A ``swift_bytes`` parameter is not the client's to set (it is the
+    size an SLO manifest's listing row shows, kept from the data file).
+    """
+    value = env.get('CONTENT_TYPE')
+    if value is None:
+        return None
+    params = [p.strip() for p in value.split(';')]
+    kept = [params[0]] + [
+        p for p in params[1:]
+        if p and p.partition('=')[0].strip().lower() != 'swift_bytes']
+    ctype = ';'.join(kept)
+    if not ctype.strip():
+        return None
+    return ctype

@@ -46,8 +46,8 @@ from objproxy.storage.devices import InvalidPath, validate_device
 from objproxy.storage.object_request import (
     ALLOWED_HEADERS, META_PREFIXES, POST_PREFIXES, HTTPError,
     check_delete_at, check_user_metadata, content_length, is_replication,
-    object_path, replicate_path, request_metadata, require_timestamp,
-    update_overrides, update_targets)
+    object_path, post_content_type, replicate_path, request_metadata,
+    require_timestamp, update_overrides, update_targets)
 from objproxy.storage.object_response import (
     BodyIter, VerifyingBodyIter, backend_timestamp_error,
     conditional_response, object_headers, respond, status_line,
@@ -330,14 +330,20 @@ class ObjectServer(object):
 
     # ---------------------------------------------------------------- POST
     def POST(self, env, start_response):
+        """Replace the object's user metadata; a Content-Type changes its
+        content type too, and then the container listing row is updated
+        (new content type, the POST's time as last modified, the data
+        file's size and ETag, stored overrides applied), as on a PUT."""
         device_path, partition, account, container, obj = \
             self._object_path(env)
         timestamp = require_timestamp(env)
+        replication = is_replication(env)
         check_user_metadata(env)
-        check_delete_at(env, is_replication(env))
+        check_delete_at(env, replication)
+        targets, cpart = update_targets(env)
         df = self._diskfile(device_path, partition, account, container, obj)
         try:
-            df.open()
+            current = df.open()
         except DiskFileDeleted as err:
             raise backend_timestamp_error(404, err.timestamp)
         except (DiskFileNotExist, DiskFileQuarantined):
@@ -348,7 +354,29 @@ class ObjectServer(object):
             raise backend_timestamp_error(409, df.timestamp)
         meta = request_metadata(env, POST_PREFIXES,
                                 diskfile.POST_REPLACEABLE)
+        ctype = post_content_type(env)
+        if ctype is not None:
+            meta['Content-Type'] = ctype
+            meta['Content-Type-Timestamp'] = timestamp.internal
+        elif 'Content-Type-Timestamp' in current:
+            # the content type an earlier POST set goes forward with this
+            # .meta, which replaces that POST's
+            meta['Content-Type'] = diskfile.strip_swift_bytes(
+                current['Content-Type'])
+            meta['Content-Type-Timestamp'] = \
+                current['Content-Type-Timestamp']
         df.write_meta(timestamp, meta)
+        if ctype is not None and targets and not replication:
+            data = df.data_metadata
+            update = {'X-Size': data['Content-Length'],
+                      'X-Content-Type': diskfile.meta_content_type(
+                          data, meta),
+                      'X-Etag': data['ETag'],
+                      'X-Trans-Id': env.get('HTTP_X_TRANS_ID', '-')}
+            update_overrides(env, update, stored=data)
+            self.notifier.update(device_path, df.name_hash, timestamp,
+                                 'PUT', account, container, obj, update,
+                                 targets, cpart)
         return respond(start_response, 202)
 
     # -------------------------------------------------------------- DELETE
