@@ -790,7 +790,8 @@ def keep_up(aio, suite, junit, selection, env):
                 log('compat: cluster: %s exited; stopping' % ', '.join(dead))
                 return
     except KeyboardInterrupt:
-        log('compat: stopping the cluster')
+        log('compat: stopping the cluster; its data dir %s is kept'
+            % aio.data_dir)
 
 
 def _tail(path, lines=30):
