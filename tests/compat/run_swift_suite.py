@@ -114,6 +114,30 @@ def junit_messages(path):
     return messages
 
 
+def junit_tracebacks(path):
+    """{'classname::name': the text of its first failure/error}."""
+    texts = {}
+    for case in ET.parse(path).getroot().iter('testcase'):
+        test_id = '%s::%s' % (case.get('classname', ''), case.get('name', ''))
+        for child in case:
+            if child.tag in ('failure', 'error') and test_id not in texts:
+                texts[test_id] = (child.text or child.get('message') or '')
+    return texts
+
+
+def show_tracebacks(verdict, junit, most=10, lines=25):
+    """The end of each listed failure's traceback (CI shows no files)."""
+    if not verdict.not_passing or not os.path.exists(junit):
+        return
+    texts = junit_tracebacks(junit)
+    shown = [t for t in sorted(verdict.not_passing) if texts.get(t)][:most]
+    for test_id in shown:
+        log('')
+        log('---- %s' % test_id)
+        for line in texts[test_id].rstrip().splitlines()[-lines:]:
+            log('  | ' + line)
+
+
 def read_expected(path):
     """The listed test ids (comments and blank lines ignored)."""
     if not os.path.exists(path):
@@ -680,8 +704,11 @@ def _main(args, closing):
         log('')
         report(verdict, messages)
 
+        last_junit = junit
         if verdict.not_passing and not args.no_rerun:
-            rerun(verdict, suite, out_dir, env, aio, problems, messages)
+            last_junit = rerun(verdict, suite, out_dir, env, aio, problems,
+                               messages) or junit
+        show_tracebacks(verdict, last_junit)
 
         if args.update and verdict.new_passes:
             added = update_expected(args.expected, verdict.new_passes)
@@ -742,10 +769,10 @@ def rerun(verdict, suite, out_dir, env, aio, problems, messages):
     if len(ids) >= MAX_RERUN:
         log('compat: %d listed tests did not pass; not re-running them '
             '(re-runs are for the odd flaky test)' % len(ids))
-        return
+        return None
     nodes = [n for n in (node_id(t, suite.root) for t in ids) if n]
     if not nodes:
-        return
+        return None
     log('')
     log('compat: re-running %d listed test(s) that did not pass, on their '
         'own, once' % len(nodes))
@@ -756,7 +783,7 @@ def rerun(verdict, suite, out_dir, env, aio, problems, messages):
     log('compat: re-run: pytest exited %d: %s'
         % (status, summary_line(log_path) or '(no summary line)'))
     if not os.path.exists(junit):
-        return
+        return None
     rerun_messages = junit_messages(junit)
     for test_id in verdict.rerun_passed(parse_junit(junit)):
         log('  FLAKY   %s passed when re-run on its own (first run: %s)'
@@ -766,6 +793,7 @@ def rerun(verdict, suite, out_dir, env, aio, problems, messages):
             % (outcome.upper(), test_id,
                ('  -- ' + rerun_messages[test_id])
                if rerun_messages.get(test_id) else ''))
+    return junit
 
 
 def keep_up(aio, suite, junit, selection, env):

@@ -47,6 +47,9 @@ def test_parse_junit_outcomes(tmp_path):
     messages = rss.junit_messages(str(tmp_path / 'junit.xml'))
     assert messages[DELETE] == 'AssertionError: 404 != 204'
     assert COPY not in messages
+    tracebacks = rss.junit_tracebacks(str(tmp_path / 'junit.xml'))
+    assert tracebacks[DELETE] == 'traceback'
+    assert tracebacks[TEARDOWN] == 'tb'
 
 
 def test_verdict_full_run(tmp_path):
