@@ -203,9 +203,15 @@ def post_content_type(env):
 
     A ``swift_bytes`` parameter is not the client's to set (it is the
     size an SLO manifest's listing row shows, kept from the data file).
+    eventlet's server fills in ``text/plain`` when a request has no
+    Content-Type; the raw headers it keeps tell that apart from one sent.
     """
     value = env.get('CONTENT_TYPE')
     if value is None:
+        return None
+    raw = env.get('headers_raw')
+    if raw is not None and not any(
+            k.lower() == 'content-type' for k, _ in raw):
         return None
     params = [p.strip() for p in value.split(';')]
     kept = [params[0]] + [
