@@ -20,6 +20,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.paths import (
     PathError, backend_query, split_path, wsgi_to_str)
 from objproxy.common.registry import register_info
+from objproxy.proxy import cors
 from objproxy.proxy.controllers.account import AccountController
 from objproxy.proxy.controllers.capabilities import InfoController
 from objproxy.proxy.controllers.container import (
@@ -40,6 +41,7 @@ KNOWN_OPTIONS = (
     'error_suppression_interval', 'recheck_account_existence',
     'recheck_container_existence', 'object_chunk_size', 'client_chunk_size',
     'memcache_servers', 'max_containers_per_account', 'swift_owner_headers',
+    'strict_cors_mode',
 )
 # What only an account's owners may see or set (Swift's default list).
 OWNER_HEADERS = (
@@ -119,6 +121,7 @@ class Application(object):
         # connection the node already closed
         self.pool = ConnectionPool(max_idle=64)
         self.disallowed_sections = get_list(conf, 'disallowed_sections')
+        self.strict_cors_mode = get_bool(conf, 'strict_cors_mode', True, s)
         self.swift_owner_headers = [
             name.lower() for name in get_list(
                 conf, 'swift_owner_headers', OWNER_HEADERS)]
@@ -145,7 +148,7 @@ class Application(object):
             allow_account_management=self.allow_account_management,
             max_containers_per_account=self.max_containers_per_account,
             valid_api_versions=list(API_VERSIONS),
-            strict_cors_mode=True,
+            strict_cors_mode=self.strict_cors_mode,
             policies=[{'name': DEFAULT_POLICY, 'default': True}],
         )
 
@@ -274,7 +277,15 @@ class Application(object):
         if method not in controller.allowed_methods:
             return error_response(405, headers={
                 'Allow': ', '.join(sorted(controller.allowed_methods))})
-        return getattr(controller, method)(req)
+        resp = getattr(controller, method)(req)
+        origin = req.headers.get('Origin')
+        if origin and method != 'OPTIONS' and isinstance(resp, Response) \
+                and getattr(controller, 'container_name', None):
+            info = self.container_info(env, controller.account_name,
+                                       controller.container_name)
+            cors.expose(info.get('cors') or {}, origin, resp,
+                        self.strict_cors_mode)
+        return resp
 
     def route(self, path, method):
         """The controller for an API path, or the 4xx that answers it

@@ -333,3 +333,37 @@ def test_an_unsatisfiable_range_still_advertises_byte_ranges(client,
     assert resp.status == 416
     assert resp.hdrs['accept-ranges'] == 'bytes'
     assert resp.hdrs['content-range'] == 'bytes */3'
+
+
+def test_a_malformed_if_delete_at_is_400_and_deletes_nothing(client,
+                                                             container):
+    assert client.req('PUT', '/%s/keep' % container, b'x').status == 201
+    resp = client.req('DELETE', '/%s/keep' % container,
+                      headers={'X-If-Delete-At': 'bad'})
+    assert resp.status == 400
+    assert client.req('GET', '/%s/keep' % container).status == 200
+
+
+def test_cors_headers_follow_the_containers_settings(client, container):
+    assert client.req('POST', '/' + container, headers={
+        'X-Container-Meta-Access-Control-Allow-Origin': 'http://ok.example',
+    }).status == 204
+    assert client.req('PUT', '/%s/page' % container, b'x', {
+        'X-Object-Meta-Color': 'red'}).status == 201
+    pre = client.raw('OPTIONS', client.base + '/%s/page' % container,
+                     headers={'Origin': 'http://ok.example',
+                              'Access-Control-Request-Method': 'GET'})
+    assert pre.status == 200
+    assert pre.hdrs['access-control-allow-origin'] == 'http://ok.example'
+    denied = client.raw('OPTIONS', client.base + '/%s/page' % container,
+                        headers={'Origin': 'http://evil.example',
+                                 'Access-Control-Request-Method': 'GET'})
+    assert denied.status == 401
+    got = client.req('GET', '/%s/page' % container,
+                     headers={'Origin': 'http://ok.example'})
+    assert got.hdrs['access-control-allow-origin'] == 'http://ok.example'
+    assert 'x-object-meta-color' in \
+        got.hdrs['access-control-expose-headers'].split(', ')
+    other = client.req('GET', '/%s/page' % container,
+                       headers={'Origin': 'http://evil.example'})
+    assert 'access-control-allow-origin' not in other.hdrs

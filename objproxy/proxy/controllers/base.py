@@ -14,6 +14,7 @@ import socket
 from eventlet import GreenPile, Timeout
 
 from objproxy.common.exceptions import ConnectionTimeout
+from objproxy.proxy import cors
 from objproxy.proxy.response import Response, error_response
 
 # Errors that mean "this node did not answer properly": try another one.
@@ -213,5 +214,10 @@ class Controller(object):
             'Allow': ', '.join(sorted(self.allowed_methods))})
 
     def OPTIONS(self, req):
-        allow = ', '.join(sorted(self.allowed_methods))
-        return Response(200, headers={'Allow': allow})
+        """``Allow``, and the answer to a browser's CORS preflight."""
+        settings = None
+        if self.container_name:
+            settings = self.app.container_info(
+                req.environ, self.account_name,
+                self.container_name).get('cors') or {}
+        return cors.preflight(self.allowed_methods, settings, req)

@@ -27,6 +27,10 @@ PASS_ON_GET = ('range', 'if-match', 'if-none-match', 'if-modified-since',
                'if-unmodified-since')
 
 
+# Swift's largest expiry time: later ones are stored as this (10 digits).
+MAX_DELETE_AT = 9999999999
+
+
 def config_true(value):
     return str(value or '').strip().lower() in ('true', '1', 'yes', 'on',
                                                  't', 'y')
@@ -72,7 +76,7 @@ def delete_at_header(req_headers, now=None):
             return None, 'Non-integer X-Delete-After'
         if after < 0:
             return None, 'X-Delete-After in past'
-        return str(int(now + after)), None
+        return str(min(int(now + after), MAX_DELETE_AT)), None
     if at is not None:
         try:
             at_value = int(at)
@@ -80,7 +84,7 @@ def delete_at_header(req_headers, now=None):
             return None, 'Non-integer X-Delete-At'
         if at_value < now:
             return None, 'X-Delete-At in past'
-        return str(at_value), None
+        return str(min(at_value, MAX_DELETE_AT)), None
     return None, None
 
 
@@ -305,10 +309,15 @@ class ObjectController(Controller):
         info, denial = self._container(req, 'write_acl')
         if denial:
             return denial
+        if_delete_at = req.headers.get('X-If-Delete-At')
+        if if_delete_at is not None and not if_delete_at.strip().isdigit():
+            return plain_error(400, 'Bad X-If-Delete-At header value')
         if not 200 <= info.get('status', 0) < 300:
             return error_response(404 if info.get('status') == 404 else 503)
         timestamp = Timestamp.now()
         headers = self.base_headers(req, timestamp)
+        if if_delete_at is not None:       # delete only that expiring copy
+            headers['X-If-Delete-At'] = if_delete_at.strip()
         targets = self._write_targets(info, headers)
         ring = self.app.object_ring
         part = ring.get_part(self.account_name, self.container_name,

@@ -47,3 +47,10 @@ def test_delete_at_rules():
         'Non-integer X-Delete-At'
     assert delete_at_header({'X-Delete-After': '-1'}, now=100)[1]
     assert delete_at_header({}, now=100) == (None, None)
+
+
+def test_expiry_times_past_swifts_largest_are_clamped():
+    assert delete_at_header({'X-Delete-At': '1' * 100}, now=100) == (
+        '9999999999', None)
+    assert delete_at_header({'X-Delete-After': '9' * 20}, now=100) == (
+        '9999999999', None)
