@@ -203,3 +203,89 @@ def test_partition_lock_excludes_others(dev):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             finally:
                 os.close(fd)
+
+
+def test_meta_content_type_wins_over_older_data_only(dev):
+    """A .meta's content type replaces the data file's, and is named
+    after it; a newer data file (e.g. replicated in later) keeps its own
+    content type even under that .meta, whose user metadata still
+    applies."""
+    df = make(dev)
+    write(df, b'v1', NOW)
+    df.write_meta(NOW + 1, {'Content-Type': 'image/jpeg',
+                            'Content-Type-Timestamp': Timestamp(NOW + 1),
+                            'X-Object-Meta-A': '1'})
+    t = [Timestamp(NOW + i).internal for i in range(4)]
+    assert sorted(os.listdir(df.hash_dir)) == [
+        t[0] + '.data', '%s-%s.meta' % (t[1], t[1])]
+    md = df.open()
+    df.close()
+    assert md['Content-Type'] == 'image/jpeg'
+    assert md['Content-Type-Timestamp'] == t[1]
+    assert df.timestamp == Timestamp(NOW + 1)
+    # a later POST carries the content type forward in its own .meta
+    df.write_meta(NOW + 3, {'Content-Type': 'image/jpeg',
+                            'Content-Type-Timestamp': t[1],
+                            'X-Object-Meta-B': '2'})
+    assert sorted(os.listdir(df.hash_dir)) == [
+        t[0] + '.data', '%s-%s.meta' % (t[3], t[1])]
+    # a data file newer than the content type but older than the .meta
+    write(df, b'v2', NOW + 2, **{'Content-Type': 'text/x'})
+    md = df.open()
+    df.close()
+    assert md['Content-Type'] == 'text/x'
+    assert 'Content-Type-Timestamp' not in md
+    assert md['X-Object-Meta-B'] == '2'
+    assert df.data_timestamp == Timestamp(NOW + 2)
+
+
+def test_meta_content_type_keeps_swift_bytes_of_data(dev):
+    df = make(dev)
+    write(df, b'[]', NOW, **{
+        'Content-Type': 'application/octet-stream;swift_bytes=1048576'})
+    df.write_meta(NOW + 1, {'Content-Type': 'image/jpeg;q=1',
+                            'Content-Type-Timestamp': Timestamp(NOW + 1)})
+    md = df.open()
+    df.close()
+    assert md['Content-Type'] == 'image/jpeg;q=1;swift_bytes=1048576'
+    assert md['Content-Length'] == '2'
+
+
+def test_meta_knowing_newer_content_type_wins_at_same_timestamp():
+    """Two replicas' .meta of one POST differ when only one knew an
+    earlier content-type change; that one is kept (and so replicated)."""
+    t = [Timestamp(NOW + i).internal for i in range(4)]
+    plain, knows, knows_more = (
+        t[3] + '.meta', '%s-%s.meta' % (t[3], t[1]),
+        '%s-%s.meta' % (t[3], t[2]))
+    info = diskfile.gather_ondisk_files([t[0] + '.data', plain, knows])
+    assert info['meta'] == knows and info['obsolete'] == [plain]
+    info = diskfile.gather_ondisk_files(
+        [t[0] + '.data', knows, knows_more, plain])
+    assert info['meta'] == knows_more
+    assert sorted(info['obsolete']) == sorted([knows, plain])
+    # a .meta at the data file's own timestamp is obsolete, named or not
+    info = diskfile.gather_ondisk_files(
+        [t[3] + '.data', knows])
+    assert info['meta'] is None and info['obsolete'] == [knows]
+
+
+@pytest.mark.parametrize('name,parsed', [
+    ('%s-%s.meta', True),
+    ('%s-%s.data', False),                 # only .meta names carry one
+    ('%s-junk.meta', False),
+    ('%s-%s.meta.tmp', False),
+])
+def test_split_filename_with_content_type_timestamp(name, parsed):
+    t1, t2 = Timestamp(NOW + 1).internal, Timestamp(NOW + 2).internal
+    filename = name % ((t2, t1) if name.count('%s') == 2 else (t2,))
+    ts, ext = diskfile.split_filename(filename)
+    if parsed:
+        assert (ts, ext) == (Timestamp(t2), 'meta')
+        assert diskfile.content_type_timestamp(filename) == Timestamp(t1)
+    else:
+        assert ts is None
+    # a content type newer than its own .meta cannot be
+    assert diskfile.split_filename('%s-%s.meta' % (t1, t2)) == (None, None)
+    assert diskfile.meta_filename(t2, t1) == '%s-%s.meta' % (t2, t1)
+    assert diskfile.meta_filename(t2) == t2 + '.meta'

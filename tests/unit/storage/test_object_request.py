@@ -1,4 +1,7 @@
-from objproxy.storage.object_request import update_overrides
+import pytest
+
+from objproxy.storage.object_request import (
+    post_content_type, update_overrides)
 
 
 def test_stored_and_per_request_container_update_overrides():
@@ -11,3 +14,30 @@ def test_stored_and_per_request_container_update_overrides():
         'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_SIZE': '7',
     }, update)
     assert update == {'X-Etag': 'e; slo', 'X-Size': '7'}
+
+
+def test_post_applies_the_objects_stored_overrides():
+    """A POST's update takes the overrides stored with the object (its
+    own sysmeta headers cannot change them); a backend one still wins."""
+    update = {'X-Etag': 'md5-of-manifest', 'X-Size': '10'}
+    update_overrides({
+        'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG': 'ignored',
+        'HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_SIZE': '7',
+    }, update, stored={
+        'X-Object-Sysmeta-Container-Update-Override-Etag': 'e; slo',
+        'Content-Type': 'x/y'})
+    assert update == {'X-Etag': 'e; slo', 'X-Size': '7'}
+
+
+@pytest.mark.parametrize('env,expected', [
+    ({}, None),
+    ({'CONTENT_TYPE': ''}, None),
+    ({'CONTENT_TYPE': 'image/jpeg'}, 'image/jpeg'),
+    ({'CONTENT_TYPE': 'a/b; swift_bytes=5; q=1'}, 'a/b;q=1'),
+    # eventlet's default when the request had none
+    ({'CONTENT_TYPE': 'text/plain', 'headers_raw': (('X-A', '1'),)}, None),
+    ({'CONTENT_TYPE': 'text/plain',
+      'headers_raw': (('content-type', 'text/plain'),)}, 'text/plain'),
+])
+def test_post_content_type(env, expected):
+    assert post_content_type(env) == expected

@@ -2,8 +2,11 @@
 import hashlib
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from webob import Request
@@ -525,3 +528,141 @@ def test_post_makes_and_unmakes_a_dynamic_large_object(app):
         'segs/prefix'
     req(app, method='POST', **{'X-Timestamp': ts(3)})
     assert 'X-Object-Manifest' not in req(app, method='HEAD').headers
+
+
+class ContainerRecorder(BaseHTTPRequestHandler):
+    """A stand-in container server remembering every update."""
+    protocol_version = 'HTTP/1.1'
+
+    def do_PUT(self):
+        self.server.seen.append((self.command, self.path,
+                                 dict(self.headers)))
+        self.send_response(201)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    do_DELETE = do_PUT
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def container_server():
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), ContainerRecorder)
+    srv.seen = []
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,),
+                              daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def update_targets(port):
+    return {'X-Container-Host': '127.0.0.1:%d' % port,
+            'X-Container-Device': 'sdc', 'X-Container-Partition': '9'}
+
+
+def test_post_changes_content_type_and_later_posts_keep_it(app, devices):
+    put(app, t=1, **{'Content-Type': 'text/plain', 'X-Object-Meta-A': 'a'})
+    resp = req(app, method='POST', **{'X-Timestamp': ts(2),
+                                      'Content-Type': 'image/jpeg'})
+    assert resp.status_int == 202
+    head = req(app, method='HEAD')
+    assert head.headers['Content-Type'] == 'image/jpeg'
+    assert head.headers['Last-Modified'] == Timestamp(ts(2)).http_date
+    assert head.headers['X-Backend-Data-Timestamp'] == ts(1)
+    assert head.headers['Content-Length'] == '5'
+    assert 'Content-Type-Timestamp' not in head.headers
+    # a POST without Content-Type changes the metadata, not the type
+    resp = req(app, method='POST', **{'X-Timestamp': ts(3),
+                                      'X-Object-Meta-B': 'b'})
+    assert resp.status_int == 202
+    get = req(app)
+    assert get.headers['Content-Type'] == 'image/jpeg'
+    assert get.headers['X-Object-Meta-B'] == 'b'
+    assert 'X-Object-Meta-A' not in get.headers
+    assert get.body == b'hello'
+    assert sorted(os.listdir(hash_dir(devices))) == [
+        ts(1) + '.data', '%s-%s.meta' % (ts(3), ts(2))]
+    # a new PUT brings its own content type
+    put(app, t=4, **{'Content-Type': 'text/x'})
+    assert req(app, method='HEAD').headers['Content-Type'] == 'text/x'
+
+
+def test_post_without_content_type_header_from_eventlet(app):
+    """eventlet's server puts text/plain in the environ of a request
+    that has no Content-Type; the raw headers show none was sent."""
+    put(app, t=1, **{'Content-Type': 'image/png'})
+    r = Request.blank(PATH, environ={
+        'REQUEST_METHOD': 'POST', 'CONTENT_TYPE': 'text/plain',
+        'headers_raw': (('X-Timestamp', ts(2)),)},
+        headers={'X-Timestamp': ts(2)})
+    assert r.get_response(app).status_int == 202
+    assert req(app, method='HEAD').headers['Content-Type'] == 'image/png'
+
+
+def test_post_content_type_cannot_set_swift_bytes(app):
+    put(app, t=1, **{'Content-Type': 'text/plain'})
+    req(app, method='POST', **{'X-Timestamp': ts(2),
+                               'Content-Type': 'a/b; swift_bytes=99'})
+    assert req(app, method='HEAD').headers['Content-Type'] == 'a/b'
+
+
+def test_content_type_post_updates_container_listing(app, devices,
+                                                     container_server):
+    """The listing row gets the new content type at the POST's time, and
+    the data file's size and ETag with the stored override (an SLO's),
+    and keeps the SLO's swift_bytes; a POST without Content-Type sends
+    no update."""
+    port = container_server.server_port
+    manifest = b'[{"path": "c/seg"}]'
+    put(app, manifest, t=1, **{
+        'Content-Type': 'application/octet-stream;swift_bytes=1048576',
+        'X-Static-Large-Object': 'True',
+        'X-Object-Sysmeta-Container-Update-Override-Etag':
+            'abc; slo_etag=def'})
+    resp = req(app, method='POST', **dict(update_targets(port), **{
+        'X-Timestamp': ts(2), 'Content-Type': 'image/jpeg',
+        'X-Trans-Id': 'tx-post'}))
+    assert resp.status_int == 202
+    assert len(container_server.seen) == 1
+    method, path, headers = container_server.seen[0]
+    assert (method, path) == ('PUT', '/sdc/9/AUTH_a/c/o')
+    assert headers['X-Timestamp'] == ts(2)
+    assert headers['X-Size'] == str(len(manifest))
+    assert headers['X-Content-Type'] == 'image/jpeg;swift_bytes=1048576'
+    assert headers['X-Etag'] == 'abc; slo_etag=def'
+    assert headers['X-Trans-Id'] == 'tx-post'
+    assert headers['X-Backend-Layer'] == 'container'
+    head = req(app, method='HEAD')
+    assert head.headers['Content-Type'] == \
+        'image/jpeg;swift_bytes=1048576'
+    assert head.headers['X-Static-Large-Object'] == 'True'
+    resp = req(app, method='POST', **dict(update_targets(port), **{
+        'X-Timestamp': ts(3), 'X-Object-Meta-X': 'y'}))
+    assert resp.status_int == 202
+    assert len(container_server.seen) == 1
+    assert not (devices / 'sda' / 'async_pending').exists()
+
+
+def test_content_type_post_update_failure_is_async_pending(app, devices):
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    dead = s.getsockname()[1]
+    s.close()
+    put(app, t=1)
+    resp = req(app, method='POST', **dict(update_targets(dead), **{
+        'X-Timestamp': ts(2), 'Content-Type': 'image/gif'}))
+    assert resp.status_int == 202
+    pending = [p for p in (devices / 'sda' / 'async_pending').rglob('*')
+               if p.is_file()]
+    assert len(pending) == 1
+    assert pending[0].name.endswith('-' + ts(2))
+    record = json.loads(pending[0].read_text())
+    assert record['op'] == 'PUT'
+    assert record['headers']['X-Timestamp'] == ts(2)
+    assert record['headers']['X-Content-Type'] == 'image/gif'
+    assert record['headers']['X-Size'] == '5'
+    assert record['headers']['X-Etag'] == hashlib.md5(b'hello').hexdigest()
