@@ -194,8 +194,8 @@ def update_overrides(env, update, stored=None):
                     for p in key[len(STORED_OVERRIDE):].split('-'))] = value
     for key, value in env.items():
         if key.startswith(REQUEST_OVERRIDE):
-            update['X-' + header_title('HTTP_' + key[len(REQUEST_OVERRIDE):])] \
-                = value
+            name = header_title('HTTP_' + key[len(REQUEST_OVERRIDE):])
+            update['X-' + name] = value
 
 
 def post_content_type(env):
