@@ -1,4 +1,5 @@
 """Client-facing Swift API behaviour of the proxy against a real cluster."""
+import email.utils
 import hashlib
 import json
 import os
@@ -367,3 +368,15 @@ def test_cors_headers_follow_the_containers_settings(client, container):
     other = client.req('GET', '/%s/page' % container,
                        headers={'Origin': 'http://evil.example'})
     assert 'access-control-allow-origin' not in other.hdrs
+
+
+def test_accounts_and_containers_show_when_they_were_last_modified(
+        client, container):
+    for path in ('', '/' + container):
+        for method in ('HEAD', 'GET'):
+            resp = client.req(method, path)
+            assert resp.status in (200, 204)
+            put_ts = float(resp.hdrs['x-put-timestamp'])
+            when = email.utils.parsedate_to_datetime(
+                resp.hdrs['last-modified']).timestamp()
+            assert put_ts <= when < put_ts + 1

@@ -9,7 +9,7 @@ import json
 from objproxy.common import constraints
 from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy.controllers.base import Controller
+from objproxy.proxy.controllers.base import Controller, add_last_modified
 from objproxy.proxy.controllers.container import check_listing_params
 from objproxy.proxy.controllers.meta import (
     ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner,
@@ -76,6 +76,7 @@ class AccountController(Controller):
             resp.app_iter = []
             return self._empty_account(req)
         if 200 <= resp.status < 300:
+            add_last_modified(resp)
             info = account_info_from_headers(
                 resp.status, dict((k.lower(), v) for k, v in resp.headers))
             req.environ.setdefault('swift.infocache', {})[

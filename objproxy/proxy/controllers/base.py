@@ -14,6 +14,7 @@ import socket
 from eventlet import GreenPile, Timeout
 
 from objproxy.common.exceptions import ConnectionTimeout
+from objproxy.common.timestamp import Timestamp
 from objproxy.proxy import cors
 from objproxy.proxy.response import Response, error_response
 
@@ -44,6 +45,19 @@ def client_headers(backend_headers):
             continue
         out.append((title_case(key), value))
     return out
+
+
+def add_last_modified(resp):
+    """Accounts and containers were last modified at their PUT timestamp
+    (Swift shows it, rounded up to the second, on HEAD and GET)."""
+    if resp.get_header('Last-Modified') is not None:
+        return
+    value = resp.get_header('X-Put-Timestamp')
+    if value:
+        try:
+            resp.set_header('Last-Modified', Timestamp(value).http_date)
+        except (ValueError, TypeError):
+            pass
 
 
 def title_case(name):

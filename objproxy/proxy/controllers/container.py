@@ -7,7 +7,7 @@ container replica which account replica to report its stats to.
 from objproxy.common import constraints
 from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy.controllers.base import Controller
+from objproxy.proxy.controllers.base import Controller, add_last_modified
 from objproxy.proxy.controllers.meta import (
     MetadataError, backend_meta, is_owner, strip_owner_headers)
 from objproxy.proxy.getter import Getter
@@ -35,9 +35,6 @@ def check_listing_params(req, limit_max):
         value = req.GET.get(key)
         if value is not None and '\x00' in value:
             return plain_error(412, 'Invalid UTF8 or contains NULL')
-    delimiter = req.GET.get('delimiter')
-    if delimiter is not None and len(delimiter) > 1:
-        return plain_error(412, 'Bad delimiter')
     return None
 
 
@@ -102,6 +99,7 @@ class ContainerController(Controller):
                     self.account_name, self.container_name)] = new_info
         if 200 <= resp.status < 300:
             resp.set_header('X-Storage-Policy', DEFAULT_POLICY)
+            add_last_modified(resp)
         if not is_owner(req.environ):
             strip_owner_headers(resp, self.app.swift_owner_headers)
         return resp
