@@ -22,6 +22,7 @@ from paste.deploy import appconfig
 from objproxy.common.config import get_float, get_int
 from objproxy.common.constraints import raise_header_limit
 from objproxy.common.exceptions import ConfigError
+from objproxy.common.http_protocol import HttpProtocol
 from objproxy.common.logs import get_logger
 
 DEFAULT_BIND_IP = '0.0.0.0'
@@ -100,7 +101,8 @@ def serve(sock, app, settings, logger):
         sock, app, log_output=False, max_size=settings.max_clients,
         socket_timeout=settings.client_timeout,
         keepalive=settings.keepalive_timeout or False,
-        minimum_chunk_size=4096, debug=False, log=_NullLog(logger))
+        minimum_chunk_size=4096, debug=False, log=_NullLog(logger),
+        protocol=HttpProtocol)
 
 
 class _NullLog(object):
