@@ -57,6 +57,17 @@ from objproxy.storage.object_updates import ContainerNotifier
 DEFAULT_CHUNK_SIZE = 256 * 1024
 
 
+def is_expired(metadata, env):
+    """Past its X-Delete-At (replication still sees it, to move it)."""
+    delete_at = metadata.get('X-Delete-At')
+    if not delete_at or is_replication(env):
+        return False
+    try:
+        return int(delete_at) <= time.time()
+    except ValueError:
+        return False
+
+
 class ObjectServer(object):
     """WSGI app for objects under one devices root."""
 
@@ -232,15 +243,9 @@ class ObjectServer(object):
             raise backend_timestamp_error(404, err.timestamp)
         except (DiskFileNotExist, DiskFileQuarantined):
             raise HTTPError(404)
-        delete_at = metadata.get('X-Delete-At')
-        if delete_at and not is_replication(env):
-            try:
-                expired = int(delete_at) <= time.time()
-            except ValueError:
-                expired = False
-            if expired:
-                df.close()
-                raise backend_timestamp_error(404, df.timestamp)
+        if is_expired(metadata, env):
+            df.close()
+            raise backend_timestamp_error(404, df.timestamp)
         return df, metadata
 
     def HEAD(self, env, start_response):
@@ -350,6 +355,8 @@ class ObjectServer(object):
             raise HTTPError(404)
         finally:
             df.close()
+        if is_expired(current, env):      # an expired object stays gone
+            raise backend_timestamp_error(404, df.timestamp)
         if df.timestamp >= timestamp:
             raise backend_timestamp_error(409, df.timestamp)
         meta = request_metadata(env, POST_PREFIXES,

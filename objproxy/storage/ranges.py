@@ -132,7 +132,7 @@ def evaluate_conditions(env, etag, last_modified, method):
             return 412
         if '*' not in tags and etag not in tags:
             return 412
-    elif etag is not None:
+    if etag is not None:       # Swift checks it even beside If-Match
         ius = parse_http_date(env.get('HTTP_IF_UNMODIFIED_SINCE'))
         if ius is not None and last_modified > ius:
             return 412

@@ -666,3 +666,26 @@ def test_content_type_post_update_failure_is_async_pending(app, devices):
     assert record['headers']['X-Content-Type'] == 'image/gif'
     assert record['headers']['X-Size'] == '5'
     assert record['headers']['X-Etag'] == hashlib.md5(b'hello').hexdigest()
+
+
+def test_an_expired_object_cannot_be_revived_by_a_post(app):
+    # replication may carry an already expired object; no waiting needed
+    put(app, t=1, **{'X-Delete-At': str(int(time.time()) - 10),
+                     'X-Backend-Replication': 'true'})
+    resp = req(app, method='POST', **{'X-Timestamp': ts(5),
+                                      'X-Object-Meta-Test': 'restored!'})
+    assert resp.status_int == 404
+    assert req(app).status_int == 404
+
+
+def test_if_match_and_if_unmodified_since_are_both_checked(app):
+    put(app, t=1)
+    head = req(app, method='HEAD')
+    etag, lm = head.headers['ETag'], head.headers['Last-Modified']
+    old = 'Thu, 01 Jan 1970 00:00:10 GMT'
+    assert req(app, **{'If-Match': etag,
+                       'If-Unmodified-Since': lm}).status_int == 200
+    assert req(app, **{'If-Match': etag,
+                       'If-Unmodified-Since': old}).status_int == 412
+    assert req(app, **{'If-Match': 'bogus',
+                       'If-Unmodified-Since': lm}).status_int == 412
