@@ -123,13 +123,13 @@ def test_third_party_filter_is_two_lines_of_config(cluster, owner):
 def test_pipeline_order_decides_who_answers(cluster):
     # As in Swift, healthcheck answers by itself wherever it stands (it
     # never asks swift.authorize); without it the same path falls through
-    # to the proxy, which refuses it as a bad API version (400).
+    # to the proxy, which refuses a path with no account as "Bad URL" (412).
     pipeline = 'catch_errors tempauth healthcheck proxy_server'
     with cluster.extra_proxy('proxy-hc-late', pipeline=pipeline) as proxy:
         assert call(proxy.url, 'GET', '/healthcheck')[0::2] == (200, b'OK')
     pipeline = 'catch_errors tempauth proxy_server'
     with cluster.extra_proxy('proxy-no-hc', pipeline=pipeline) as proxy:
-        assert call(proxy.url, 'GET', '/healthcheck')[0] == 400
+        assert call(proxy.url, 'GET', '/healthcheck')[0] == 412
 
 
 def test_container_acls_end_to_end(cluster, owner):
