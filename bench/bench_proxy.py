@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Proxy throughput: objproxy against OpenStack Swift, same load, one run.
 
-    .venv/bin/python bench/bench_proxy.py [--objproxy-url URL] [--no-swift]
+    .venv/bin/python bench/bench_proxy.py --swift-saio PATH/swift-saio.sh
+                                          [--objproxy-url URL] [--no-swift]
                                           [--quick] [--no-big-upload]
                                           [--rounds N] [--only 4KiB ...]
 
 Starts objproxy with ``objproxy-aio --workers 1 --no-daemons`` (or uses a
-running one given by ``--objproxy-url``) and Swift's SAIO
-(``/work/shared/anchors/swift-saio.sh``, one worker per server), both up
+running one given by ``--objproxy-url``) and OpenStack Swift as a SAIO
+(started by the script named with ``--swift-saio`` or ``$SWIFT_SAIO``:
+``install``, ``up`` and ``down`` verbs, proxy on 127.0.0.1:18080 with
+tempauth's test:tester/testing, one worker per server), both up
 at once, authenticates through ``/auth/v1.0`` and runs PUT, GET (content
 verified) and DELETE phases for 4 KiB x 2000 @16, 1 MiB x 300 @8 and
 64 MiB x 10 @2 over persistent connections.
@@ -36,7 +39,6 @@ from urllib.parse import urlparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SAIO = '/work/shared/anchors/swift-saio.sh'
 SWIFT_URL = 'http://127.0.0.1:18080'
 PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
             'tempauth proxy_logging proxy_server')
@@ -171,14 +173,15 @@ class Objproxy(object):
 class Swift(object):
     url = SWIFT_URL
 
-    def __init__(self):
+    def __init__(self, saio_script):
+        self.saio = saio_script
         self.env = dict(os.environ,
                         SAIO_BASE=os.environ.get(
                             'SAIO_BASE', os.path.join(ROOT, '.swift-saio')))
 
     def start(self):
         for step in ('install', 'up'):
-            result = subprocess.run(['bash', SAIO, step], env=self.env)
+            result = subprocess.run(['bash', self.saio, step], env=self.env)
             if result.returncode:
                 raise RuntimeError('swift-saio.sh %s failed' % step)
 
@@ -191,7 +194,7 @@ class Swift(object):
                 find_pids('swift-account-server'))
 
     def stop(self):
-        subprocess.run(['bash', SAIO, 'down'], env=self.env)
+        subprocess.run(['bash', self.saio, 'down'], env=self.env)
 
 
 # ----- load ------------------------------------------------------------------
@@ -456,6 +459,10 @@ def ratios(ours, theirs, disk):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--objproxy-url', help='use a running objproxy')
+    parser.add_argument('--swift-saio', default=os.environ.get('SWIFT_SAIO'),
+                        help='script that installs/starts/stops OpenStack '
+                        'Swift on loopback (verbs install, up, down); '
+                        'default $SWIFT_SAIO')
     parser.add_argument('--no-swift', action='store_true',
                         help='skip the Swift comparison')
     parser.add_argument('--quick', action='store_true',
@@ -469,13 +476,16 @@ def main(argv=None):
                         help='run only this scenario (4KiB, 1MiB, 64MiB); '
                              'repeatable')
     args = parser.parse_args(argv)
+    if not args.no_swift and not args.swift_saio:
+        parser.error('name the Swift SAIO script with --swift-saio (or '
+                     '$SWIFT_SAIO), or pass --no-swift')
     scenarios = QUICK if args.quick else SCENARIOS
     if args.only:
         scenarios = [s for s in scenarios if s[0] in args.only]
 
     systems = [('objproxy', Objproxy(args.objproxy_url))]
     if not args.no_swift:
-        systems.append(('Swift', Swift()))
+        systems.append(('Swift', Swift(args.swift_saio)))
     results = dict((name, []) for name, _ in systems)
     disks = []
     try:
