@@ -23,10 +23,11 @@ to the container's read or write ACL) returns None to allow, or a 401
 * the account owner (``.admin``, which puts ``<prefix><account>`` in the
   user's groups) may do anything in it except PUT/DELETE the account
   itself, subject to ``<PREFIX>_require_group`` (service tokens);
-* everyone else only through container ACLs (``account:user``,
-  ``account:*``, ``*:user``, ``*``, ``.r:<referrer>``, ``.rlistings``) or
+* everyone else only through container ACLs (``account:user``, a whole
+  ``account``, ``.r:<referrer>``, ``.rlistings``; an entry must equal one
+  of the user's groups, so wildcards such as ``*:*`` grant nothing) or
   the account ACL ``X-Account-Access-Control`` (JSON with ``admin``,
-  ``read-write``, ``read-only``), stored as
+  ``read-write``, ``read-only``), which the proxy stores as
   ``X-Account-Sysmeta-Core-Access-Control``.
 
 Config (defaults shown)::

@@ -74,7 +74,8 @@ def parse_acl(acl):
 
 
 def referrer_allowed(referer, referrers):
-    """Swift's referrer rules: ``*``, ``host``, ``.domain``, ``-`` denies."""
+    """Swift's referrer rules: ``*``, ``host``, ``.domain`` (any host under
+    it), and a leading ``-`` denies."""
     allowed = False
     host = None
     if referer:
@@ -92,7 +93,7 @@ def referrer_allowed(referer, referrers):
         elif not host:
             matches = False
         elif target.startswith('.'):
-            matches = host.endswith(target) or host == target[1:]
+            matches = host.endswith(target)     # its hosts, not itself
         else:
             matches = host == target
         if matches:

@@ -33,7 +33,7 @@ from objproxy.proxy.info import (
     container_info_from_headers)
 from objproxy.proxy.response import Response, error_response, plain_error
 
-SECTION = 'app:proxy-server'
+SECTION = 'app:proxy_server'
 KNOWN_OPTIONS = (
     'objproxy_dir', 'account_autocreate', 'allow_account_management',
     'conn_timeout', 'node_timeout', 'client_timeout',

@@ -43,3 +43,10 @@ def test_a_star_dot_referrer_means_the_domain_and_its_hosts():
     referrers, _groups = parse_acl('.r:*.example.com')
     assert referrer_allowed('http://www.example.com/page', referrers)
     assert not referrer_allowed('http://example.org/', referrers)
+
+
+def test_a_dot_domain_referrer_matches_its_hosts_but_not_itself():
+    from objproxy.common.acl import referrer_allowed
+    assert referrer_allowed('http://a.example.com/', ['.example.com'])
+    assert not referrer_allowed('http://example.com/', ['.example.com'])
+    assert referrer_allowed('http://example.com/', ['example.com'])
