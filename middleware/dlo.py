@@ -46,12 +46,14 @@ from objproxy.common.config import check_options, get_float, get_int
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
+from middleware.large_object_copy import (
+    copy_source, copy_whole_object, is_copy)
 from middleware.large_objects import (
     COPY_CHECKED, LISTING_BODY_LIMIT, WHOLE_OBJECT_DROP, ListingError, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
-    copy_source, copy_whole_object, has_conditions, header_items, is_copy,
-    make_subrequest_env, multipart_manifest, object_path, pass_on,
-    pieces_in_window, probe_manifest, ranged_response, respond, trans_id)
+    has_conditions, header_items, make_subrequest_env, multipart_manifest,
+    object_path, pass_on, pieces_in_window, probe_manifest, ranged_response,
+    respond, trans_id)
 
 SECTION = 'filter:dlo'
 KNOWN_OPTIONS = ('rate_limit_after_segment', 'rate_limit_segments_per_sec',

@@ -64,11 +64,12 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.common.registry import register_info
 from objproxy.proxy.response import status_line
+from middleware.large_object_copy import (
+    copied_from, copy_headers, copy_source, copy_whole_object, is_copy)
 from middleware.large_objects import (
     COPY_CHECKED, LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
-    copied_from, copy_headers, copy_source, copy_whole_object,
-    first_window_readable, has_conditions, header_items, is_copy, is_slo,
+    first_window_readable, has_conditions, header_items, is_slo,
     make_subrequest_env, object_path, pass_on, probe_manifest,
     ranged_response, respond, strip_swift_bytes, trans_id, unquote_etag,
     WHOLE_OBJECT_DROP)
