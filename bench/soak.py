@@ -206,9 +206,11 @@ class SwiftSystem(object):
             servers = find_pids(needle)
             pids = set(servers)
             for pid in servers:
-                cmd = _cmdline(pid).split()
+                confs = [a for a in _cmdline(pid).split()
+                         if a.endswith('.conf') or '/etc/' in a]
                 if _ppid(pid) in pids:
-                    workers[pid] = '%s %s' % (kind, os.path.basename(cmd[-1]))
+                    workers[pid] = '%s %s' % (kind, os.path.basename(
+                        confs[-1].rstrip('/')) if confs else '')
         return workers
 
     def stop(self):
