@@ -4,29 +4,15 @@ The verdict is system metadata: it never shows up as, or counts against,
 the client's own metadata, survives a metadata POST, and travels with a
 server-side copy; reads show it as ``X-Object-Av-*``.
 """
-import http.client
 import uuid
 from urllib.parse import urlparse
 
 import pytest
 
 from objproxy.common.constraints import raise_header_limit
+from tests.functional.test_pipeline import call
 
 raise_header_limit()         # answers carry 90 metadata headers and more
-
-
-def call(base_url, method, path, headers=None, body=None):
-    parsed = urlparse(base_url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
-                                      timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, \
-            data
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope='module')
