@@ -40,7 +40,7 @@ from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.offload import run_in_thread
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
-from objproxy.storage.db_broker import is_busy_error
+from objproxy.storage.db_connection import is_busy_error
 from objproxy.storage.db_pending import LockTimeout
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)

@@ -40,8 +40,8 @@ from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.offload import run_in_thread
 from objproxy.common.timestamp import Timestamp
-from objproxy.storage.db_broker import (
-    DatabaseAlreadyExists, DatabaseNotFound, is_busy_error)
+from objproxy.storage.db_broker import DatabaseAlreadyExists
+from objproxy.storage.db_connection import DatabaseNotFound, is_busy_error
 from objproxy.storage.db_pending import PENDING_CAP, LockTimeout
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)

@@ -14,8 +14,9 @@ import pytest
 from objproxy.common.offload import run_in_thread
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
-from objproxy.storage.db_broker import (
-    DatabaseAlreadyExists, DatabaseNotFound, LockTimeout)
+from objproxy.storage.db_broker import DatabaseAlreadyExists
+from objproxy.storage.db_connection import DatabaseNotFound
+from objproxy.storage.db_pending import LockTimeout
 from objproxy.storage.listing_query import upper_bound
 from tests.unit.storage.hub_watch import FlockHolder, HubWatch, WriteLockHolder
 
@@ -619,3 +620,4 @@ def test_connections_have_no_sqlite_busy_timeout(tmp_path):
     broker = make_cb(tmp_path)
     assert broker.run_read(
         lambda conn: conn.execute('PRAGMA busy_timeout').fetchone()[0]) == 0
+
