@@ -210,12 +210,19 @@ class ObjectReplicationServer(object):
         recalc = body.get('recalculate') or {}
         if not isinstance(parts, list) or not isinstance(recalc, dict):
             raise BadRequest('partitions must be a list')
-        result = {}
+        wanted = []
         for part in parts:
             part = check_partition(part)
-            suffixes = [s for s in recalc.get(str(part), ()) if is_suffix(s)]
-            result[str(part)] = read_hashes(device_path, part, suffixes,
-                                            self.reclaim_age)
+            wanted.append((part, [s for s in recalc.get(str(part), ())
+                                  if is_suffix(s)]))
+        # hashing suffixes and rewriting hashes.json is disk and CPU work
+        # that took the hub for seconds under load: done in a thread
+        return run_in_thread(self._read_all_hashes, device_path, wanted)
+
+    def _read_all_hashes(self, device_path, wanted):
+        result = dict((str(part), read_hashes(device_path, part, suffixes,
+                                              self.reclaim_age))
+                      for part, suffixes in wanted)
         return json.dumps(result).encode('ascii')
 
     def op_list(self, device_path, body):
@@ -228,9 +235,15 @@ class ObjectReplicationServer(object):
             if not isinstance(suffixes, list) or not all(
                     is_suffix(s) for s in suffixes):
                 raise BadRequest('suffixes must be lists of 3 hex digits')
-            result[str(part)] = dict(
-                (s, list_suffix(device_path, part, s)) for s in suffixes)
-        return json.dumps(result).encode('ascii')
+            result[str(part)] = suffixes
+        return run_in_thread(self._list_all, device_path, result)
+
+    @staticmethod
+    def _list_all(device_path, wanted):
+        return json.dumps(dict(
+            (part, dict((s, list_suffix(device_path, part, s))
+                        for s in suffixes))
+            for part, suffixes in wanted.items())).encode('ascii')
 
     def op_push(self, env, device_path):
         try:
