@@ -96,7 +96,7 @@ class AccountServer(DBServer):
                 if revived:
                     broker.update_status_changed_at(timestamp.internal)
                     created = True
-            broker.update_metadata(metadata)
+            self.store_metadata(broker, metadata)
             return plain_response(201 if created else 202)
 
     def _put_container_row(self, req, broker, container):
@@ -137,7 +137,7 @@ class AccountServer(DBServer):
         timestamp = self.timestamp(req)
         with broker:
             self._existing(broker)
-            broker.update_metadata(self.metadata_from(req, timestamp))
+            self.store_metadata(broker, self.metadata_from(req, timestamp))
         return plain_response(204)
 
     # -- HEAD / GET --------------------------------------------------------

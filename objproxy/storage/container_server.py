@@ -13,8 +13,16 @@ db_broker), so a burst of object updates answers in well under a
 millisecond each instead of queueing one fsync'd SQLite transaction per
 row; HEAD, GET, DELETE and the account report merge the pending rows
 first, so what they show is current.
+
+Header values arrive as WSGI text (each byte one latin-1 code point); an
+object row's content type is stored as the real text it encodes, so a
+UTF-8 content type lists as sent.  A POST moves the container's put
+timestamp forward (its Last-Modified), as Swift's does, unless
+``X-Backend-No-Timestamp-Update`` is true.
 """
+from objproxy.common.config import config_true_value
 from objproxy.common.constraints import LIMITS
+from objproxy.common.paths import PathError, wsgi_to_str
 from objproxy.storage.account_reporter import AccountReporter, parse_targets
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_server import DBServer, HTTPError, plain_response
@@ -82,8 +90,8 @@ class ContainerServer(DBServer):
 
     def _put_object_row(self, req, broker, obj, timestamp):
         size = self.int_header(req, 'X-Size')
-        ctype = req.headers.get('X-Content-Type', '')
-        etag = req.headers.get('X-Etag', '')
+        ctype = _header_text(req.headers.get('X-Content-Type', ''))
+        etag = _header_text(req.headers.get('X-Etag', ''))
         if not broker.exists():
             raise HTTPError(404, 'Container not found')
         broker.put_object(obj, timestamp.internal, size, ctype, etag)
@@ -109,7 +117,7 @@ class ContainerServer(DBServer):
             if revived:
                 broker.update_status_changed_at(timestamp.internal)
                 created = True
-        broker.update_metadata(metadata)
+        self.store_metadata(broker, metadata)
         if targets:
             broker.set_account_targets(targets)
             resp = self._report_now(req, broker)
@@ -162,7 +170,12 @@ class ContainerServer(DBServer):
         with broker:
             if not broker.exists() or broker.is_deleted():
                 raise HTTPError(404)
-            broker.update_metadata(self.metadata_from(req, timestamp))
+            # metadata first: a refused POST changes nothing
+            self.store_metadata(broker, self.metadata_from(req, timestamp))
+            if not config_true_value(req.headers.get(
+                    'X-Backend-No-Timestamp-Update', '')):
+                broker.update_put_timestamp(timestamp.internal)
+                self.reporter.changed(broker)
         return plain_response(204)
 
     # -- HEAD / GET --------------------------------------------------------
@@ -213,6 +226,15 @@ class ContainerServer(DBServer):
         resp.body = body
         resp.headers['Content-Type'] = ctype + '; charset=utf-8'
         return resp
+
+
+def _header_text(value):
+    """A WSGI header value as the text its bytes encode (UTF-8); bytes
+    that are not UTF-8 are kept as they came."""
+    try:
+        return wsgi_to_str(value)
+    except PathError:
+        return value
 
 
 def app_factory(global_conf, **local_conf):

@@ -294,6 +294,22 @@ class DBServer(object):
                     for key, value in req.headers.items()
                     if self.is_meta_header(key))
 
+    def store_metadata(self, broker, metadata):
+        """Merge ``metadata`` into the database; 400 (nothing stored) when
+        the user metadata it would then hold breaks Swift's count or
+        overall-size limit, as Swift's database servers refuse it.  The
+        merge, the check and the rollback are one write transaction."""
+        if not metadata:
+            return
+
+        def write(conn):
+            broker._update_metadata(conn, metadata)
+            err = stored_metadata_error(broker._metadata(conn),
+                                        self.server_type)
+            if err:
+                raise HTTPError(400, err)
+        broker.run_write(write)
+
     @staticmethod
     def metadata_headers(broker, metadata=None):
         if metadata is None:
@@ -310,6 +326,27 @@ class DBServer(object):
         except DatabaseAlreadyExists:
             return False
         return True
+
+
+def stored_metadata_error(stored, server_type):
+    """The limit a database's stored ``{key: (value, ts)}`` breaks, or None.
+
+    Only user metadata with a value counts (cleared keys do not): its
+    names without the ``x-<type>-meta-`` prefix plus its values, in the
+    bytes they arrived as.
+    """
+    prefix = 'x-%s-meta-' % server_type
+    count = size = 0
+    for key, (value, _ts) in stored.items():
+        if value and key.lower().startswith(prefix):
+            count += 1
+            size += len(key) - len(prefix) + len(value)
+    if count > LIMITS['max_meta_count']:
+        return 'Too many metadata items; max %d' % LIMITS['max_meta_count']
+    if size > LIMITS['max_meta_overall_size']:
+        return 'Total metadata too large; max %d' % (
+            LIMITS['max_meta_overall_size'])
+    return None
 
 
 def _header_case(key):

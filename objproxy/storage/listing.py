@@ -5,7 +5,10 @@ Both layers take the same query parameters (``prefix``, ``delimiter``,
 containers, ``path``) and answer in the same three formats, so the
 parsing, validation and rendering live here once.  Bad input is a
 ``ListingError`` carrying the status and a short body (400 for bad UTF-8
-or NUL, 412 for a limit over the maximum or a bad delimiter), never a 500.
+only, 412 for a limit over the maximum), never a 500.  As in Swift, any
+delimiter is accepted (several characters too), and a NUL is an ordinary
+character of a marker or prefix (Swift's reserved-name byte, lower than
+every visible name, so ``marker=name%00`` lists from just after ``name``).
 """
 import json
 import time
@@ -33,8 +36,8 @@ class ListingError(Exception):
 def parse_query(query_string):
     """QUERY_STRING -> {name: value} of real (UTF-8 decoded) text.
 
-    The first value wins for repeated names.  Invalid UTF-8 or a NUL in
-    any value is a 400, as Swift answers.
+    The first value wins for repeated names.  Invalid UTF-8 in any name
+    or value is a 400, as Swift answers.
     """
     params = {}
     if not query_string:
@@ -49,9 +52,7 @@ def parse_query(query_string):
             key = key.encode('latin-1').decode('utf-8')
             value = value.encode('latin-1').decode('utf-8')
         except (UnicodeEncodeError, UnicodeDecodeError):
-            raise ListingError(400, 'Invalid UTF8 or contains NULL')
-        if '\x00' in key or '\x00' in value:
-            raise ListingError(400, 'Invalid UTF8 or contains NULL')
+            raise ListingError(400, 'Invalid UTF8 query parameter')
         params.setdefault(key, value)
     return params
 
@@ -112,9 +113,6 @@ class ListingParams(object):
         self.end_marker = params.get('end_marker') or ''
         self.path = params.get('path') if allow_path else None
         self.reverse = config_true_value(params.get('reverse', ''))
-        if self.delimiter and (len(self.delimiter) > 1 or
-                               ord(self.delimiter) > 254):
-            raise ListingError(412, 'Bad delimiter')
         self.limit = max_limit
         given = params.get('limit')
         if given is not None and given.strip().isdigit():
@@ -197,12 +195,18 @@ def render_objects(rows, content_type, container):
 
 
 # -- accounts (container rows) -------------------------------------------
+# objproxy has one storage policy; every container listed is in it (its
+# name is the one the proxy shows as X-Storage-Policy and in /info)
+LISTED_POLICY = 'Policy-0'
+
+
 def container_entry(row):
     name, count, used, put_ts = row
     if count is None:
         return {'subdir': name}
     return {'name': name, 'count': count, 'bytes': used,
-            'last_modified': iso_last_modified(put_ts)}
+            'last_modified': iso_last_modified(put_ts),
+            'storage_policy': LISTED_POLICY}
 
 
 def render_containers(rows, content_type, account):
@@ -210,17 +214,18 @@ def render_containers(rows, content_type, account):
         return json.dumps([container_entry(r) for r in rows]).encode('utf-8')
     if content_type in (XML_TYPE, TEXT_XML_TYPE):
         out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
-               '<account name=%s>' % quoteattr(account)]
+               '<account name=%s>\n' % quoteattr(account)]
         for name, count, used, put_ts in rows:
             if count is None:
-                out.append('<subdir name=%s><name>%s</name></subdir>'
+                out.append('<subdir name=%s><name>%s</name></subdir>\n'
                            % (quoteattr(name), escape(name)))
                 continue
             out.append(
                 '<container><name>%s</name><count>%d</count>'
                 '<bytes>%d</bytes><last_modified>%s</last_modified>'
-                '</container>' % (escape(name), count, used,
-                                  iso_last_modified(put_ts)))
+                '<storage_policy>%s</storage_policy></container>\n'
+                % (escape(name), count, used, iso_last_modified(put_ts),
+                   LISTED_POLICY))
         out.append('</account>')
         return ''.join(out).encode('utf-8')
     return ''.join(r[0] + '\n' for r in rows).encode('utf-8')

@@ -31,6 +31,8 @@ def listing_rows(conn, table, select_cols, limit, marker, end_marker, prefix,
                  delimiter, reverse, path, make_subdir):
     """One listing page of ``table`` (see DatabaseBroker._iter_listing)."""
     if path is not None:
+        # Swift's path=: the direct children of one pseudo-directory; the
+        # directory's own marker object ('dir/') is not one of them
         prefix = path.rstrip('/') + '/' if path else ''
         delimiter = '/'
     # lower bound (value, inclusive) and upper bound (value, inclusive)
@@ -45,7 +47,9 @@ def listing_rows(conn, table, select_cols, limit, marker, end_marker, prefix,
         ub = upper_bound(prefix)
         if ub is not None and (high is None or high[0] > ub):
             high = (ub, False)
-    orig_marker = marker
+    # a subdir equal to the excluded bound (the marker going forwards, the
+    # end_marker in reverse) was listed on the page before
+    orig_marker = end_marker if reverse else marker
     results = []
     cols = ', '.join(select_cols)
     while len(results) < limit:
@@ -80,7 +84,7 @@ def listing_rows(conn, table, select_cols, limit, marker, end_marker, prefix,
                 if len(results) >= limit:
                     break
                 continue
-            if path is not None and name == prefix[:-1]:
+            if path and name == prefix:
                 continue
             pos = name.find(delimiter, len(prefix))
             if pos < 0 or (path is not None and

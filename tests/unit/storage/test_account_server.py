@@ -66,9 +66,11 @@ def test_listing(server):
     resp = call(server, '/sda/1/a?format=json&limit=2')
     assert json.loads(resp.body) == [
         {'name': 'x1', 'count': 1, 'bytes': 2,
-         'last_modified': '2009-02-13T23:31:30.000000'},
+         'last_modified': '2009-02-13T23:31:30.000000',
+         'storage_policy': 'Policy-0'},
         {'name': 'x2', 'count': 1, 'bytes': 2,
-         'last_modified': '2009-02-13T23:31:30.000000'}]
+         'last_modified': '2009-02-13T23:31:30.000000',
+         'storage_policy': 'Policy-0'}]
     resp = call(server, '/sda/1/a?delimiter=-')
     assert resp.body == b'x1\nx2\ny\nz-\n'
     resp = call(server, '/sda/1/a?reverse=1&marker=y&format=xml')
@@ -174,3 +176,35 @@ def test_locked_account_database_answers_busy_for_that_request_only(
     assert watch.max_gap < 0.5
     head = call(app, '/sda/1/a', 'HEAD')
     assert head.headers['X-Account-Container-Count'] == '1'
+
+
+def test_listing_multi_char_delimiter(server):
+    call(server, '/sda/1/a', 'PUT', {'X-Timestamp': '1'})
+    for name in ('test', 'test-&bar', 'test-&foo', 'test-x'):
+        report(server, name, '2')
+    assert call(server, '/sda/1/a?delimiter=-%26').body == \
+        b'test\ntest-&\ntest-x\n'
+    assert call(server, '/sda/1/a?delimiter=-%26&reverse=yes').body == \
+        b'test-x\ntest-&\ntest\n'
+    # NUL is a marker character like any other: just past 'test'
+    assert call(server, '/sda/1/a?marker=test%00&limit=1').body == \
+        b'test-&bar\n'
+
+
+def test_stored_metadata_over_overall_size_is_refused(server):
+    meta = dict(('X-Account-Meta-%04d' % i, 'k' * 256) for i in range(15))
+    meta['X-Timestamp'] = '1'
+    assert call(server, '/sda/1/a', 'PUT', meta).status_int == 201
+    room = 4096 - 15 * 260
+    assert call(server, '/sda/1/a', 'POST', {
+        'X-Timestamp': '2',
+        'X-Account-Meta-K': 'y' * (room - 1)}).status_int == 204
+    resp = call(server, '/sda/1/a', 'POST', {
+        'X-Timestamp': '3', 'X-Account-Meta-K': 'z' * room})
+    assert resp.status_int == 400
+    assert call(server, '/sda/1/a', 'HEAD').headers[
+        'X-Account-Meta-K'] == 'y' * (room - 1)
+    # the count limit applies to what is stored too
+    many = dict(('X-Account-Meta-N%d' % i, 'v') for i in range(80))
+    many['X-Timestamp'] = '4'
+    assert call(server, '/sda/1/a', 'POST', many).status_int == 400

@@ -12,10 +12,14 @@ def test_parse_query_utf8_and_errors():
     assert listing.parse_query('prefix=%E2%98%83&limit=5&prefix=x') == {
         'prefix': '\u2603', 'limit': '5'}
     assert listing.parse_query('') == {}
-    for bad in ('prefix=%ff', 'marker=a%00b', '%fe=1'):
+    for bad in ('prefix=%ff', '%fe=1'):
         with pytest.raises(ListingError) as err:
             listing.parse_query(bad)
         assert err.value.status == 400
+
+
+def test_nul_is_an_ordinary_marker_character():
+    assert listing.parse_query('marker=a%00b') == {'marker': 'a\x00b'}
 
 
 def test_content_type_negotiation():
@@ -52,12 +56,15 @@ def test_listing_params():
     assert ListingParams({'limit': '10000'}, 10000).limit == 10000
     assert ListingParams({'path': 'x'}, 10, allow_path=False).path is None
     for params, status in (({'limit': '10001'}, 412),
-                           ({'delimiter': '//'}, 412),
-                           ({'delimiter': '\u2603'}, 412),
                            ({'prefix': 'x' * 9000}, 400)):
         with pytest.raises(ListingError) as err:
             ListingParams(params, 10000)
         assert err.value.status == status
+
+
+def test_any_delimiter_is_accepted():
+    for delim in ('//', '-&', '\u2603', '\u2603x'):
+        assert ListingParams({'delimiter': delim}, 10).delimiter == delim
 
 
 def test_iso_last_modified():
@@ -94,12 +101,19 @@ def test_render_containers_formats():
     data = json.loads(listing.render_containers(rows, 'application/json',
                                                 'a'))
     assert data == [{'name': 'c1', 'count': 4, 'bytes': 40,
-                     'last_modified': '1970-01-01T00:00:02.000000'},
+                     'last_modified': '1970-01-01T00:00:02.000000',
+                     'storage_policy': 'Policy-0'},
                     {'subdir': 'sub-'}]
     doc = minidom.parseString(listing.render_containers(
         rows, 'application/xml', 'a'))
     cont = doc.getElementsByTagName('container')[0]
-    assert cont.getElementsByTagName('count')[0].firstChild.data == '4'
+    fields = dict((node.tagName, node.firstChild.data)
+                  for node in cont.childNodes)
+    assert fields == {'name': 'c1', 'count': '4', 'bytes': '40',
+                      'last_modified': '1970-01-01T00:00:02.000000',
+                      'storage_policy': 'Policy-0'}
+    assert doc.getElementsByTagName('subdir')[0].getAttribute('name') == \
+        'sub-'
     assert listing.render_containers(rows, 'text/plain', 'a') == \
         b'c1\nsub-\n'
 
