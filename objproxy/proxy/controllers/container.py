@@ -19,22 +19,15 @@ DEFAULT_POLICY = 'Policy-0'
 
 
 def check_listing_params(req, limit_max):
-    """412 for a bad or too large ``limit``; None when fine."""
-    limit = req.GET.get('limit')
-    if limit is not None:
-        try:
-            value = int(limit)
-            if value < 0:
-                raise ValueError
-        except ValueError:
-            return plain_error(412, 'Value of limit must be a positive '
-                               'integer')
-        if value > limit_max:
-            return plain_error(412, 'Maximum limit is %d' % limit_max)
-    for key in ('marker', 'end_marker', 'prefix', 'delimiter', 'path'):
-        value = req.GET.get(key)
-        if value is not None and '\x00' in value:
-            return plain_error(412, 'Invalid UTF8 or contains NULL')
+    """412 for a ``limit`` over the maximum; None when fine.
+
+    As in Swift, a limit that is not a whole number means the default, and
+    a NUL in a marker or prefix is an ordinary character (the listing code
+    handles both).
+    """
+    limit = (req.GET.get('limit') or '').strip()
+    if limit.isdigit() and int(limit) > limit_max:
+        return plain_error(412, 'Maximum limit is %d' % limit_max)
     return None
 
 
