@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote
 
 from webob.headers import EnvironHeaders
 
-from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
+from objproxy.common.paths import str_to_wsgi, wsgi_to_str
 from objproxy.proxy import copy as copying
 from middleware.large_objects import (
     LISTING_BODY_LIMIT, call_app, header_items, make_subrequest_env,
@@ -23,22 +23,14 @@ def copy_source(env, obj_parts):
     a COPY or a PUT with X-Copy-From; None when malformed (the proxy then
     answers the error)."""
     version, account, container, obj = obj_parts
-    headers = {}
-    for key in ('Destination', 'Destination-Account', 'X-Copy-From',
-                'X-Copy-From-Account'):
-        value = EnvironHeaders(env).get(key)
-        if value is not None:
-            try:    # a header's raw UTF-8 arrives as latin-1 (WSGI)
-                headers[key] = wsgi_to_str(value)
-            except PathError:
-                return None
+    headers = EnvironHeaders(env)
     try:
         if env['REQUEST_METHOD'] == 'COPY':
             src = (account, container, obj)
-            dest = copying.parse_location(
+            dest = copying.parse_client_location(
                 headers, 'Destination', 'Destination-Account', account)
         else:
-            src = copying.parse_location(
+            src = copying.parse_client_location(
                 headers, 'X-Copy-From', 'X-Copy-From-Account', account)
             dest = (account, container, obj)
     except copying.CopyError:

@@ -10,7 +10,7 @@ metadata.
 """
 from urllib.parse import unquote
 
-from objproxy.common.paths import PathError, validate_name
+from objproxy.common.paths import PathError, validate_name, wsgi_to_str
 
 COPIED_FROM_SOURCE = ('content-type', 'content-encoding',
                       'content-disposition', 'x-delete-at',
@@ -70,6 +70,21 @@ def parse_location(headers, header, account_header, default_account):
     if headers.get(account_header) is not None:
         account = parse_account(headers[account_header], account_header)
     return account, container, obj
+
+
+def parse_client_location(headers, header, account_header,
+                          default_account):
+    """``parse_location`` for headers as a client sent them: WSGI hands
+    over raw UTF-8 as Latin-1 code points, so names are decoded first."""
+    text = {}
+    for key in (header, account_header):
+        value = headers.get(key)
+        if value is not None:
+            try:
+                text[key] = wsgi_to_str(value)
+            except PathError:
+                raise CopyError(412, 'Invalid UTF8 or contains NULL')
+    return parse_location(text, header, account_header, default_account)
 
 
 def copy_metadata(source_headers, request_headers):

@@ -180,7 +180,7 @@ class ObjectController(Controller):
                 'Transfer-Encoding', '').lower():
             return plain_error(400, 'Copy requests require a zero byte body')
         try:
-            src_account, src_container, src_obj = copying.parse_location(
+            src_account, src_container, src_obj = copying.parse_client_location(
                 req.headers, 'X-Copy-From', 'X-Copy-From-Account',
                 self.account_name)
         except copying.CopyError as err:
@@ -336,7 +336,7 @@ class ObjectController(Controller):
 
     def COPY(self, req):
         try:
-            dest_account, dest_container, dest_obj = copying.parse_location(
+            dest_account, dest_container, dest_obj = copying.parse_client_location(
                 req.headers, 'Destination', 'Destination-Account',
                 self.account_name)
         except copying.CopyError as err:

@@ -52,3 +52,24 @@ def test_body_reader_rechunks():
     assert reader.read(5) == b'cdefg'
     assert reader.read(5) == b'h'
     assert reader.read(5) == b''
+
+
+def test_copy_headers_sent_as_raw_utf8_name_the_right_object():
+    from objproxy.proxy.copy import parse_client_location
+    raw = '/caf\u00e9/\u4e2d'.encode('utf-8').decode('latin-1')   # WSGI
+    assert parse_client_location({'X-Copy-From': raw}, 'X-Copy-From',
+                                 'X-Copy-From-Account', 'AUTH_a') == (
+        'AUTH_a', 'caf\u00e9', '\u4e2d')
+    quoted = {'X-Copy-From': '/caf%C3%A9/%E4%B8%AD'}
+    assert parse_client_location(quoted, 'X-Copy-From',
+                                 'X-Copy-From-Account', 'AUTH_a') == (
+        'AUTH_a', 'caf\u00e9', '\u4e2d')
+
+
+def test_copy_headers_with_invalid_utf8_are_412():
+    import pytest
+    from objproxy.proxy.copy import CopyError, parse_client_location
+    with pytest.raises(CopyError) as err:
+        parse_client_location({'X-Copy-From': '/c/\xff'}, 'X-Copy-From',
+                              'X-Copy-From-Account', 'AUTH_a')
+    assert err.value.status == 412
