@@ -62,6 +62,16 @@ def load_constraints(objproxy_dir=None, conf_path=None):
     return LIMITS
 
 
+def name_too_long(kind, name):
+    """The 400 message for an Account/Container/Object name over its
+    limit, else None."""
+    limit = LIMITS['max_%s_name_length' % kind.lower()]
+    size = len(name.encode('utf-8'))
+    if size > limit:
+        return '%s name length of %d longer than %d' % (kind, size, limit)
+    return None
+
+
 def check_metadata(headers, target_type):
     """Return an error message if user metadata breaks Swift's limits."""
     prefix = 'x-%s-meta-' % target_type

@@ -8,6 +8,7 @@ contacted, so malformed input is always a clear 4xx.
 """
 import time
 import uuid
+
 from webob import Request
 
 from objproxy.common import constraints
@@ -298,13 +299,13 @@ class Application(object):
             return plain_error(412, 'Bad URL')
         if version not in API_VERSIONS:
             return plain_error(400, 'Invalid API version: %s' % version[:64])
-        too_long = name_too_long('Account', account)
+        too_long = constraints.name_too_long('Account', account)
         if too_long:     # Swift's account and container 400s are HTML
             return Response(400, body=too_long, content_type=HTML)
         if not container:                    # "/v1/AUTH_x/" is the account
             return AccountController(self, account)
         unstorable = ('Invalid container name' if container in ('.', '..')
-                      else name_too_long('Container', container))
+                      else constraints.name_too_long('Container', container))
         if unstorable:
             # no node can hold such a container: creating one is the
             # client's error, anything else finds nothing (as in Swift)
@@ -313,7 +314,7 @@ class Application(object):
             return error_response(404)
         if obj is None:
             return ContainerController(self, account, container)
-        too_long = name_too_long('Object', obj)
+        too_long = constraints.name_too_long('Object', obj)
         if too_long:
             return plain_error(400, too_long)
         return ObjectController(self, account, container, obj)
@@ -341,15 +342,6 @@ class Application(object):
             if not length.strip().isdigit():
                 return plain_error(400, 'Invalid Content-Length')
         return None
-
-
-def name_too_long(kind, name):
-    """The 400 message for a name over its limit, else None."""
-    limit = constraints.LIMITS['max_%s_name_length' % kind.lower()]
-    size = len(name.encode('utf-8'))
-    if size > limit:
-        return '%s name length of %d longer than %d' % (kind, size, limit)
-    return None
 
 
 def app_factory(global_conf, **local_conf):

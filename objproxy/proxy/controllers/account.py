@@ -49,12 +49,6 @@ class AccountController(Controller):
         denial = self.authorize(req)
         if denial:
             return denial
-        if len(self.account_name.encode('utf-8')) > \
-                constraints.LIMITS['max_account_name_length']:
-            return plain_error(400, 'Account name length of %d longer than '
-                               '%d' % (len(self.account_name.encode('utf-8')),
-                                       constraints.LIMITS[
-                                           'max_account_name_length']))
         if req.method == 'GET':
             bad = check_listing_params(
                 req, constraints.LIMITS['account_listing_limit'])
@@ -161,12 +155,6 @@ class AccountController(Controller):
         denial = self.authorize(req)
         if denial:
             return denial
-        if len(self.account_name.encode('utf-8')) > \
-                constraints.LIMITS['max_account_name_length']:
-            return plain_error(400, 'Account name length of %d longer than '
-                               '%d' % (len(self.account_name.encode('utf-8')),
-                                       constraints.LIMITS[
-                                           'max_account_name_length']))
         headers, bad = self._meta_headers(req, Timestamp.now())
         if bad:
             return bad

@@ -125,13 +125,6 @@ class ContainerController(Controller):
         denial = self.authorize(req)
         if denial:
             return denial
-        if len(self.container_name.encode('utf-8')) > \
-                constraints.LIMITS['max_container_name_length']:
-            return plain_error(400, 'Container name length of %d longer '
-                               'than %d' % (
-                                   len(self.container_name.encode('utf-8')),
-                                   constraints.LIMITS[
-                                       'max_container_name_length']))
         policy = req.headers.get('X-Storage-Policy', '').strip()
         if policy and policy.lower() != DEFAULT_POLICY.lower():
             return plain_error(400, 'Invalid X-Storage-Policy %r' % policy)

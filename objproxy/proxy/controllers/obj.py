@@ -221,12 +221,9 @@ class ObjectController(Controller):
         error = constraints.check_metadata(headers_in, 'object')
         if error:
             return plain_error(400, error)
-        if len(self.object_name.encode('utf-8')) > \
-                constraints.LIMITS['max_object_name_length']:
-            return plain_error(400, 'Object name length of %d longer than '
-                               '%d' % (len(self.object_name.encode('utf-8')),
-                                       constraints.LIMITS[
-                                           'max_object_name_length']))
+        too_long = constraints.name_too_long('Object', self.object_name)
+        if too_long:                # a COPY's destination is not routed
+            return plain_error(400, too_long)
         inm = headers_in.get('If-None-Match')
         if inm is not None and inm.strip() != '*':
             return plain_error(400, 'If-None-Match only supports *')

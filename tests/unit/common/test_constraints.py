@@ -35,3 +35,12 @@ def test_overrides_and_unknown_keys(tmp_path):
         assert 'max_fiel_size' in str(err.value)
     finally:
         constraints.LIMITS.update(saved)
+
+
+def test_name_length_limits_name_the_kind():
+    from objproxy.common.constraints import name_too_long
+    assert name_too_long('Object', 'o' * 1024) is None
+    assert name_too_long('Object', 'o' * 1025) == \
+        'Object name length of 1025 longer than 1024'
+    assert name_too_long('Container', '\u00e9' * 129) == \
+        'Container name length of 258 longer than 256'
