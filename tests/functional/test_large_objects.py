@@ -1,4 +1,4 @@
-"""Issue 9 end to end: DLO and SLO through the real cluster and swiftclient.
+"""Large objects end to end: DLO and SLO through the real cluster and swiftclient.
 
 The proxy config written by the all-in-one cluster does not name ``slo``
 or ``dlo``: these tests also prove the proxy inserts them itself.

@@ -1,4 +1,4 @@
-"""The proxy keeps working when storage nodes die (issue 5).
+"""The proxy keeps working when storage nodes die.
 
 Each test puts the cluster back (restarts what it stopped) so the tests
 are independent; ring order is deterministic, so the tests know which node

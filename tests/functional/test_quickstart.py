@@ -1,4 +1,4 @@
-"""Issue 2's end to end: python-swiftclient's CLI against a real cluster.
+"""The quick start end to end: python-swiftclient's CLI against a real cluster.
 
 Every step a new user takes in the README, through the full pipeline, and
 then a look at the storage nodes' disks to prove three replicas exist and
