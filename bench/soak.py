@@ -41,7 +41,7 @@ import time
 from urllib.parse import quote, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from systems import ObjproxySystem, SwiftSystem, rss_mb  # noqa: E402
+from systems import ObjproxySystem, SwiftSystem, rss_mb
 
 METHODS = ('PUT', 'GET', 'HEAD', 'DELETE', 'LIST')
 DEFAULT_MIX = 'PUT=35,GET=30,HEAD=15,DELETE=10,LIST=10'

@@ -7,7 +7,6 @@ then applies.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,10 @@ import http.client
 from urllib.parse import urlparse
 
 SWIFT_URL = 'http://127.0.0.1:18080'
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from tests.ports import free_ports
 
 
 def _cmdline(pid):
@@ -53,19 +56,6 @@ def rss_mb(pid):
     except OSError:
         pass
     return None
-
-
-def free_ports(count):
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(('127.0.0.1', 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def wait_http(url, path, timeout):

@@ -72,11 +72,10 @@ from objproxy.common.registry import register_info
 # in objproxy.common.acl and middleware.tempauth_tokens.
 __all__ = ['TempAuth', 'filter_factory', 'clean_acl', 'parse_acl',
            'referrer_allowed', 'parse_account_acl', 'LocalTokenStore',
-           'SECTION', 'ACCOUNT_ACL_SYSMETA', 'ACCOUNT_ACL_HEADER',
+           'SECTION', 'ACCOUNT_ACL_HEADER',
            'ACCOUNT_ACL_KEYS', 'REFERRER_PREFIXES', 'LOCAL_TOKEN_LIMIT']
 
 SECTION = 'filter:tempauth'
-ACCOUNT_ACL_SYSMETA = 'X-Account-Sysmeta-Core-Access-Control'
 ACCOUNT_ACL_HEADER = 'X-Account-Access-Control'
 
 

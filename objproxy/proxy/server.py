@@ -23,6 +23,7 @@ from objproxy.common.paths import (
 from objproxy.common.registry import register_info
 from objproxy.proxy import cors
 from objproxy.proxy.controllers.account import AccountController
+from objproxy.proxy.controllers.base import BACKEND_QUERY
 from objproxy.proxy.controllers.capabilities import InfoController
 from objproxy.proxy.controllers.container import (
     DEFAULT_POLICY, ContainerController)
@@ -333,8 +334,8 @@ class Application(object):
             return plain_error(400, 'Too many headers')
         query = env.get('QUERY_STRING')
         if query:
-            try:
-                backend_query(query)      # what the nodes will be sent
+            try:     # parsed once: what the nodes will be sent
+                env[BACKEND_QUERY] = backend_query(query)
             except PathError as err:
                 return plain_error(400, str(err))
         length = env.get('CONTENT_LENGTH')

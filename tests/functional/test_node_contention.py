@@ -9,27 +9,16 @@ every other request is answered meanwhile as fast as ever.
 import http.client
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from objproxy.common.hashing import hash_path, set_hash_config
-
-BIN = os.path.join(os.path.dirname(sys.executable), 'objproxy-server')
-
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
+from tests.functional.node_process import (
+    BIN, free_port, wait_listening, write_conf)
 
 def req(port, method, path, headers=None):
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
@@ -57,26 +46,13 @@ def container_node(tmp_path):
     (devices / 'sda').mkdir(parents=True)
     port = free_port()
     conf = tmp_path / 'container.conf'
-    conf.write_text(
-        '[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = %d\nworkers = 1\n'
-        'devices = %s\nmount_check = false\nobjproxy_dir = %s\n'
-        'fsync = false\nlog_file = %s.log\ndb_lock_timeout = 1\n\n'
-        '[pipeline:main]\npipeline = main-app\n\n'
-        '[app:main-app]\nuse = egg:objproxy#container_server\n'
-        % (port, devices, etc, conf))
+    write_conf(conf, port, 'container_server', devices, etc,
+               extra='db_lock_timeout = 1\n')
     proc = subprocess.Popen([BIN, str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline = time.time() + 20
-        while True:
-            assert proc.poll() is None, 'container server exited'
-            try:
-                socket.create_connection(('127.0.0.1', port), 0.2).close()
-                break
-            except OSError:
-                assert time.time() < deadline, 'server did not start'
-                time.sleep(0.05)
+        wait_listening(port, proc, timeout=20)
         set_hash_config('lock-prefix', 'lock-suffix')
         yield port, str(devices / 'sda')
     finally:

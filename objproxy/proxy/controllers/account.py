@@ -7,9 +7,9 @@ account POST) creates it.
 import json
 
 from objproxy.common import constraints
-from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy.controllers.base import Controller, add_last_modified
+from objproxy.proxy.controllers.base import (
+    BACKEND_QUERY, Controller, add_last_modified)
 from objproxy.proxy.controllers.container import check_listing_params
 from objproxy.proxy.controllers.meta import (
     ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner,
@@ -62,8 +62,7 @@ class AccountController(Controller):
         newest = str(req.headers.get('X-Newest', '')).lower() in (
             'true', '1', 'yes', 'on')
         getter = Getter(self, ring, part, self.path, req.method, headers,
-                        query_string=backend_query(
-                            req.environ.get('QUERY_STRING')),
+                        query_string=req.environ.get(BACKEND_QUERY),
                         newest=newest)
         resp = getter.response()
         if resp.status == 404 and self.app.account_autocreate:

@@ -22,6 +22,10 @@ from objproxy.proxy.response import Response, error_response
 NODE_ERRORS = (OSError, http.client.HTTPException, ConnectionTimeout,
                socket.timeout, Timeout, ValueError)
 
+# environ key: the request's query, validated and re-encoded for the nodes
+# once, when the request arrives (the router's header checks)
+BACKEND_QUERY = 'objproxy.backend_query'
+
 HOP_BY_HOP = frozenset((
     'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
     'upgrade', 'proxy-authenticate', 'proxy-authorization', 'date',

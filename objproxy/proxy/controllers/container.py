@@ -5,9 +5,9 @@ A container PUT first makes sure the account exists (creating it when
 container replica which account replica to report its stats to.
 """
 from objproxy.common import constraints
-from objproxy.common.paths import backend_query
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy.controllers.base import Controller, add_last_modified
+from objproxy.proxy.controllers.base import (
+    BACKEND_QUERY, Controller, add_last_modified)
 from objproxy.proxy.controllers.meta import (
     MetadataError, backend_meta, is_owner, strip_owner_headers)
 from objproxy.proxy.getter import Getter
@@ -80,8 +80,7 @@ class ContainerController(Controller):
         newest = str(req.headers.get('X-Newest', '')).lower() in (
             'true', '1', 'yes', 'on')
         getter = Getter(self, ring, part, self.path, req.method, headers,
-                        query_string=backend_query(
-                            req.environ.get('QUERY_STRING')),
+                        query_string=req.environ.get(BACKEND_QUERY),
                         newest=newest)
         resp = getter.response()
         if req.method == 'HEAD' or 200 <= resp.status < 300:

@@ -1,6 +1,7 @@
 import pytest
 
-from objproxy.common.acl import acl_grants, parse_account_acl, parse_acl
+from objproxy.common.acl import (
+    acl_grants, clean_acl, parse_account_acl, parse_acl, referrer_allowed)
 
 TESTER3 = ['test', 'test:tester3']
 OWNER = ['test', 'test:tester', 'AUTH_test']
@@ -37,7 +38,6 @@ def test_an_account_acl_parses():
 
 
 def test_a_star_dot_referrer_means_the_domain_and_its_hosts():
-    from objproxy.common.acl import clean_acl, referrer_allowed
     assert clean_acl('X-Container-Read', '.r:*.example.com') == \
         '.r:.example.com'
     referrers, _groups = parse_acl('.r:*.example.com')
@@ -46,7 +46,6 @@ def test_a_star_dot_referrer_means_the_domain_and_its_hosts():
 
 
 def test_a_dot_domain_referrer_matches_its_hosts_but_not_itself():
-    from objproxy.common.acl import referrer_allowed
     assert referrer_allowed('http://a.example.com/', ['.example.com'])
     assert not referrer_allowed('http://example.com/', ['.example.com'])
     assert referrer_allowed('http://example.com/', ['example.com'])

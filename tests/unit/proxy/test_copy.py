@@ -2,7 +2,7 @@ import pytest
 
 from objproxy.proxy.copy import (
     BodyReader, CopyError, copy_metadata, parse_account,
-    parse_container_object)
+    parse_client_location, parse_container_object)
 
 
 def test_parse_container_object():
@@ -55,7 +55,6 @@ def test_body_reader_rechunks():
 
 
 def test_copy_headers_sent_as_raw_utf8_name_the_right_object():
-    from objproxy.proxy.copy import parse_client_location
     raw = '/caf\u00e9/\u4e2d'.encode('utf-8').decode('latin-1')   # WSGI
     assert parse_client_location({'X-Copy-From': raw}, 'X-Copy-From',
                                  'X-Copy-From-Account', 'AUTH_a') == (
@@ -67,8 +66,6 @@ def test_copy_headers_sent_as_raw_utf8_name_the_right_object():
 
 
 def test_copy_headers_with_invalid_utf8_are_412():
-    import pytest
-    from objproxy.proxy.copy import CopyError, parse_client_location
     with pytest.raises(CopyError) as err:
         parse_client_location({'X-Copy-From': '/c/\xff'}, 'X-Copy-From',
                               'X-Copy-From-Account', 'AUTH_a')
