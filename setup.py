@@ -20,7 +20,8 @@ setup(
         'pyclamd>=0.4.0',
     ],
     extras_require={
-        'test': ['pytest>=7', 'pytest-timeout>=2', 'python-swiftclient>=4'],
+        'test': ['pytest>=7', 'pytest-timeout>=2', 'python-swiftclient>=4',
+                 'selenium>=4.10'],
     },
     entry_points={
         'paste.app_factory': [
@@ -40,6 +41,17 @@ setup(
             'clamav = middleware.clamav:filter_factory',
             'dlo = middleware.dlo:filter_factory',
             'slo = middleware.slo:filter_factory',
+            'copy = middleware.copy:filter_factory',
+            'listing_formats = middleware.listing_formats:filter_factory',
+            'symlink = middleware.symlink:filter_factory',
+            'versioned_writes = middleware.versioned_writes:filter_factory',
+            'tempurl = middleware.tempurl:filter_factory',
+            'formpost = middleware.formpost:filter_factory',
+            'bulk = middleware.bulk:filter_factory',
+            'container_quotas = middleware.container_quotas:filter_factory',
+            'account_quotas = middleware.account_quotas:filter_factory',
+            'staticweb = middleware.staticweb:filter_factory',
+            'etag_quoter = middleware.etag_quoter:filter_factory',
         ],
         'console_scripts': [
             'objproxy-server = objproxy.cli.server:main',
@@ -48,6 +60,8 @@ setup(
             'objproxy-replicator = objproxy.cli.daemons:replicator_main',
             'objproxy-auditor = objproxy.cli.daemons:auditor_main',
             'objproxy-updater = objproxy.cli.daemons:updater_main',
+            'objproxy-expirer = objproxy.cli.expirer:main',
+            'objproxy-recon = objproxy.cli.recon:main',
         ],
     },
 )

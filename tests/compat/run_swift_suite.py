@@ -341,7 +341,7 @@ def _run(cmd):
 
 
 # -- the cluster -------------------------------------------------------------
-def start_cluster(data_dir, port, daemons):
+def start_cluster(data_dir, port, daemons, pipeline=None):
     sys.path.insert(0, REPO)
     warnings.filterwarnings('ignore', message=r'(?s).*Eventlet is deprecated')
     from objproxy.cli.aio import AllInOne, NODE_COUNT
@@ -349,7 +349,8 @@ def start_cluster(data_dir, port, daemons):
     ports = free_ports(NODE_COUNT + 2)
     aio = AllInOne(data_dir, port=port or ports[0],
                    node_ports=ports[1:NODE_COUNT + 1],
-                   memcache_port=ports[-1], workers=1, daemons=daemons)
+                   memcache_port=ports[-1], workers=1, daemons=daemons,
+                   pipeline=pipeline)
     try:
         aio.start()
     except BaseException:
@@ -582,6 +583,10 @@ def parse_args(argv):
     parser.add_argument('--no-rerun', action='store_true',
                         help='judge listed tests on the first run, without '
                              'running the ones that did not pass once more')
+    parser.add_argument('--pipeline', metavar='NAMES',
+                        help='run the cluster with this proxy pipeline '
+                             'instead of the default one (e.g. to try a '
+                             'filter before it joins the default)')
     parser.add_argument('--no-daemons', action='store_true',
                         help='run the cluster without the replicators, '
                              'auditors and updaters (objproxy-aio runs them)')
@@ -657,7 +662,8 @@ def _main(args, closing):
     try:
         t0 = time.monotonic()
         try:
-            aio = start_cluster(data_dir, args.port, not args.no_daemons)
+            aio = start_cluster(data_dir, args.port, not args.no_daemons,
+                                args.pipeline)
         except Exception as err:
             raise SetupError('the cluster did not start: %s (logs in '
                              '%s/log)' % (err, data_dir)) from err
