@@ -139,6 +139,11 @@ class AioLayout(object):
         else:
             default.pop('memcache_servers', None)
         parser['pipeline:main']['pipeline'] = self.pipeline
+        if parser.has_section('filter:versioned_writes'):
+            # Swift ships both styles off; a development cluster has them on.
+            versioning = parser['filter:versioned_writes']
+            versioning['allow_versioned_writes'] = 'true'
+            versioning['allow_object_versioning'] = 'true'
         if parser.has_section('filter:clamav') and self.clamd:
             # Point the filter at our clamd's own config: it reads the
             # socket from there and checks max_scan_size against clamd's
