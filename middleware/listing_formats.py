@@ -1,0 +1,8 @@
+"""listing_formats: Swift's listing rendering (work in progress: passes
+through)."""
+
+
+def filter_factory(global_conf, **local_conf):
+    def factory(app):
+        return app
+    return factory
