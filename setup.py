@@ -55,7 +55,7 @@ setup(
         ],
         'console_scripts': [
             'objproxy-server = objproxy.cli.server:main',
-            'objproxy-ring-builder = objproxy.ring.cli:main',
+            'objproxy-ring-builder = objproxy.cli.ring_builder:main',
             'objproxy-aio = objproxy.cli.aio:main',
             'objproxy-replicator = objproxy.cli.daemons:replicator_main',
             'objproxy-auditor = objproxy.cli.daemons:auditor_main',

@@ -5,10 +5,16 @@ the same: 0 success, 1 warning (e.g. nothing to rebalance, poor balance),
 2 error.  Every error is one clear line on stderr, never a traceback, and a
 failed command never damages the builder or ring file on disk (writes are
 atomic, and nothing is written before a command has succeeded).
+
+Safety, as swift-ring-builder: ``create`` will not overwrite an existing
+builder unless given ``--force``, and every builder or ring file written is
+also copied to ``backups/<unix time>.<name>`` beside the builder, so any
+earlier state can be restored by copying it back.
 """
 import argparse
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -24,7 +30,7 @@ usage: objproxy-ring-builder <builder_file> [<command> [args...]]
 
 commands:
   (none)                         show devices, balance and dispersion
-  create <part_power> <replicas> <min_part_hours>
+  create <part_power> <replicas> <min_part_hours> [--force]
   add r<region>z<zone>-<ip>:<port>/<device>[_<meta>] <weight> [...]
   add --region R --zone Z --ip IP --port P --device D --weight W [--meta M]
   remove <search> [...]
@@ -115,6 +121,27 @@ class Commands(object):
 
     def save(self, builder):
         builder.save(self.builder_file)
+        self.backup(self.builder_file)
+
+    def write_ring_file(self, builder):
+        ring_file = ring_file_for(self.builder_file)
+        builder.write_ring(ring_file)
+        self.backup(ring_file)
+
+    def backup(self, path):
+        """Copy a file just written into ``backups/`` beside the builder."""
+        backup_dir = os.path.join(
+            os.path.dirname(os.path.abspath(self.builder_file)), 'backups')
+        os.makedirs(backup_dir, exist_ok=True)
+        stamp = '%d' % time.time()
+        target = os.path.join(backup_dir, '%s.%s' % (
+            stamp, os.path.basename(path)))
+        serial = 1
+        while os.path.exists(target):  # two writes within one second
+            target = os.path.join(backup_dir, '%s-%d.%s' % (
+                stamp, serial, os.path.basename(path)))
+            serial += 1
+        shutil.copy2(path, target)
 
     def search_one_or_more(self, builder, search):
         devs = builder.search_devs(search)
@@ -158,9 +185,11 @@ class Commands(object):
         return EXIT_SUCCESS
 
     def create(self):
+        force = '--force' in self.args or '-f' in self.args
+        self.args = [a for a in self.args if a not in ('--force', '-f')]
         if len(self.args) != 3:
             raise CommandError('usage: create <part_power> <replicas> '
-                               '<min_part_hours>')
+                               '<min_part_hours> [--force]')
         part_power = parse_int(self.args[0], 'part_power')
         try:
             replicas = float(self.args[1])
@@ -168,6 +197,10 @@ class Commands(object):
             raise CommandError('invalid replicas %r' % self.args[1])
         min_part_hours = parse_int(self.args[2], 'min_part_hours')
         builder = RingBuilder(part_power, replicas, min_part_hours)
+        if os.path.exists(self.builder_file) and not force:
+            raise CommandError('%s already exists; refusing to overwrite it '
+                               '(add --force to start over; earlier states '
+                               'are in backups/)' % self.builder_file)
         directory = os.path.dirname(os.path.abspath(self.builder_file))
         if not os.path.isdir(directory):
             raise CommandError('directory %s does not exist' % directory)
@@ -323,7 +356,9 @@ class Commands(object):
             sys.stderr.write('[%6.2fs] %s\n' % (time.time() - start,
                                                 message))
             sys.stderr.flush()
-        big = builder.parts * builder.replicas >= 100000
+        # progress lines only for a person watching a long rebalance
+        big = (builder.parts * builder.replicas >= 100000 and
+               sys.stderr.isatty())
         moved, balance, removed = builder.rebalance(
             seed=seed, progress=progress if big else None)
         if had_table and moved == 0 and not removed:
@@ -338,7 +373,7 @@ class Commands(object):
             return EXIT_WARNING
         report = builder.dispersion_report()
         self.save(builder)
-        builder.write_ring(ring_file_for(self.builder_file))
+        self.write_ring_file(builder)
         _out('Reassigned %d (%.2f%%) partitions. Balance is now %.2f.  '
              'Dispersion is now %.2f' % (
                  moved, 100.0 * moved / builder.parts, balance,
@@ -357,7 +392,7 @@ class Commands(object):
         if builder._replica2part2dev is None:
             raise CommandError('the builder has not been rebalanced yet; '
                                'run rebalance first')
-        builder.write_ring(ring_file_for(self.builder_file))
+        self.write_ring_file(builder)
         return EXIT_SUCCESS
 
     def validate(self):

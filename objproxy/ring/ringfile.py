@@ -15,6 +15,8 @@ detectable; every problem is reported as one ``RingError`` sentence.
 
 Writes are atomic: a temp file in the same directory, fsync, rename over the
 target, fsync of the directory; a failure leaves the previous file intact.
+Files are 0644, as Swift's: every server on the machine reads the rings,
+whatever user it runs as.
 """
 import array
 import gzip
@@ -51,6 +53,7 @@ def dump(path, magic, header, arrays, compresslevel=6):
                                     prefix='.' + os.path.basename(path),
                                     suffix='.tmp')
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600
         with os.fdopen(fd, 'wb') as raw:
             # mtime=0 keeps output byte-identical for identical content.
             with gzip.GzipFile(fileobj=raw, mode='wb', mtime=0,

@@ -10,7 +10,7 @@ from objproxy.ring.ring import Ring
 
 def run(builder, *args):
     proc = subprocess.run(
-        [sys.executable, '-m', 'objproxy.ring.cli', str(builder)] +
+        [sys.executable, '-m', 'objproxy.cli.ring_builder', str(builder)] +
         [str(a) for a in args], capture_output=True, text=True, timeout=60)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -175,3 +175,36 @@ def test_rebalance_blocked_by_min_part_hours_warns(built):
     assert code == 1
     assert 'min_part_hours [1]' in out
     assert built.read_bytes() == changed
+
+
+def test_create_refuses_to_overwrite_an_existing_builder(built):
+    before = built.read_bytes()
+    code, out, err = run(built, 'create', 8, 3, 1)
+    assert code == 2
+    assert 'already exists' in err and '--force' in err
+    assert 'Traceback' not in err
+    assert built.read_bytes() == before
+
+
+def test_create_force_starts_over(built):
+    assert run(built, 'create', 8, 3, 1, '--force')[0] == 0
+    assert RingBuilder.load(str(built)).part_power == 8
+
+
+def test_every_change_leaves_a_timestamped_backup(built):
+    def age(name):  # <unix time>[-<serial>].<file name>
+        stamp = name.split('.')[0].split('-')
+        return int(stamp[0]), int(stamp[1]) if len(stamp) > 1 else 0
+    backups = sorted(os.listdir(str(built.parent / 'backups')), key=age)
+    # create, add, rebalance: three builder states and one ring
+    assert len([n for n in backups if n.endswith('.object.builder')]) == 3
+    assert len([n for n in backups if n.endswith('.object.ring.gz')]) == 1
+    newest = [n for n in backups if n.endswith('.builder')][-1]
+    assert (built.parent / 'backups' / newest).read_bytes() == \
+        built.read_bytes()
+
+
+def test_ring_and_builder_files_are_world_readable(built):
+    for name in ('object.builder', 'object.ring.gz'):
+        mode = os.stat(str(built.parent / name)).st_mode & 0o777
+        assert mode == 0o644, (name, oct(mode))
