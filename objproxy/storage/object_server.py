@@ -40,8 +40,9 @@ from objproxy.common.config import get_bool, get_float, get_int
 from objproxy.common.exceptions import (
     ChunkReadTimeout, DeviceUnavailable, DiskFileDeleted, DiskFileNoSpace,
     DiskFileNotExist, DiskFileQuarantined)
+from objproxy.common import offload as offload_mod
 from objproxy.common.logs import get_logger
-from objproxy.storage import diskfile, ranges
+from objproxy.storage import diskfile, expiry_queue, ranges
 from objproxy.storage.devices import InvalidPath, validate_device
 from objproxy.storage.object_request import (
     ALLOWED_HEADERS, META_PREFIXES, POST_PREFIXES, HTTPError,
@@ -193,6 +194,7 @@ class ObjectServer(object):
             writer.commit(metadata, timestamp, '.data')
         finally:
             writer.abort()
+        self._queue_expiry(df, account, container, obj, metadata)
         if targets and not replication:
             update = {'X-Size': str(writer.bytes_written),
                       'X-Content-Type': metadata['Content-Type'],
@@ -373,6 +375,7 @@ class ObjectServer(object):
             meta['Content-Type-Timestamp'] = \
                 current['Content-Type-Timestamp']
         df.write_meta(timestamp, meta)
+        self._queue_expiry(df, account, container, obj, meta)
         if ctype is not None and targets and not replication:
             data = df.data_metadata
             update = {'X-Size': data['Content-Length'],
@@ -385,6 +388,18 @@ class ObjectServer(object):
                                  'PUT', account, container, obj, update,
                                  targets, cpart)
         return respond(start_response, 202)
+
+    def _queue_expiry(self, df, account, container, obj, metadata):
+        """An object that expires is queued on its device for this node's
+        expirer (see objproxy.storage.expiry_queue)."""
+        delete_at = metadata.get('X-Delete-At')
+        if not delete_at:
+            return
+        offload = offload_mod.run_in_thread if self.disk_tpool else \
+            offload_mod.run_inline
+        offload(expiry_queue.enqueue, df.device_path, int(delete_at),
+                df.name_hash, df.partition, account, container, obj,
+                fsync=self.fsync)
 
     # -------------------------------------------------------------- DELETE
     def DELETE(self, env, start_response):

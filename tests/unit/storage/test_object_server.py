@@ -689,3 +689,33 @@ def test_if_match_and_if_unmodified_since_are_both_checked(app):
                        'If-Unmodified-Since': old}).status_int == 412
     assert req(app, **{'If-Match': 'bogus',
                        'If-Unmodified-Since': lm}).status_int == 412
+
+
+def test_an_object_with_an_expiry_is_queued_for_the_expirer(app, devices):
+    from objproxy.storage import expiry_queue
+    later = int(time.time()) + 100
+    put(app, t=1, **{'X-Delete-At': str(later)})
+    req(app, method='POST', **{'X-Timestamp': ts(2),
+                               'X-Delete-At': str(later + 50)})
+    put(app, t=3, path='/sda/7/AUTH_a/c/plain')
+    entries = list(expiry_queue.due_entries(str(devices / 'sda'),
+                                            later + 1000))
+    assert [(e.obj, e.partition, e.delete_at) for e in entries] == [
+        ('o', '7', later), ('o', '7', later + 50)]
+
+
+def test_an_expired_object_is_deleted_only_for_its_own_expiry(app, devices):
+    """The expirer's delete: at the expiry's timestamp, conditional on it."""
+    delete_at = int(time.time()) - 10
+    put(app, t=1, **{'X-Delete-At': str(delete_at),
+                     'X-Backend-Replication': 'true'})
+    wrong = req(app, method='DELETE', **{
+        'X-Timestamp': Timestamp(delete_at).internal,
+        'X-If-Delete-At': str(delete_at + 1)})
+    assert wrong.status_int == 412
+    resp = req(app, method='DELETE', **{
+        'X-Timestamp': Timestamp(delete_at).internal,
+        'X-If-Delete-At': str(delete_at)})
+    assert resp.status_int == 204
+    assert [f for f in os.listdir(hash_dir(devices))] == [
+        Timestamp(delete_at).internal + '.ts']
