@@ -1,13 +1,116 @@
-"""container_quotas: placeholder that passes requests through (being implemented).
+"""container_quotas: per-container byte and object-count limits (Swift's).
+
+Anyone who may set a container's metadata may cap it, which is how an
+account owner limits what a delegated user (or a formpost form) can
+store.  The caps are ordinary container metadata:
+
+* ``X-Container-Meta-Quota-Bytes``: the most bytes the container may hold;
+* ``X-Container-Meta-Quota-Count``: the most objects it may hold.
+
+A container PUT/POST setting either to something other than digits gets
+``400`` (``Invalid bytes quota.`` / ``Invalid count quota.``).  An object
+PUT (a server-side copy included: the copy filter to our left turns it
+into a PUT whose Content-Length is the source's size) that would push the
+container past a cap gets ``413 Upload exceeds quota.`` -- unless the
+requester could not have written there anyway, who gets auth's 401/403 so
+the container's existence is not leaked.
+
+The check uses the cached container info (the proxy's info cache: up to
+``recheck_container_existence`` seconds old) as Swift does, so quotas are
+approximate: concurrent uploads and chunked uploads of unknown size can
+overshoot, after which further uploads are refused.
 
 Config::
 
     [filter:container_quotas]
     use = egg:objproxy#container_quotas
 """
+from webob import Request, Response
+
+from objproxy.common.config import check_options
+from objproxy.common.paths import PathError, split_path
+from objproxy.common.registry import register_info
+from objproxy.proxy.info import get_container_info
+
+SECTION = 'filter:container_quotas'
+QUOTAS = (('quota-bytes', 'Invalid bytes quota.'),
+          ('quota-count', 'Invalid count quota.'))
+
+
+def _plain(req, status, body):
+    return Response(request=req, status=status, body=body.encode('utf-8'),
+                    content_type='text/plain')
+
+
+def _limit(meta, key):
+    """The quota in ``meta`` as an int, or None when unset or not digits."""
+    value = (meta or {}).get(key)
+    if value is None or not str(value).isdigit():
+        return None
+    return int(value)
+
+
+class ContainerQuotaMiddleware(object):
+    """Validates quota metadata and refuses uploads that exceed it."""
+
+    def __init__(self, app, conf=None):
+        self.app = app
+
+    def __call__(self, env, start_response):
+        try:
+            _v, account, container, obj = split_path(
+                env.get('PATH_INFO', ''), 3, 4, True)
+        except (PathError, ValueError):
+            return self.app(env, start_response)
+        method = env.get('REQUEST_METHOD')
+        if not obj and method in ('PUT', 'POST'):
+            req = Request(env)
+            for key, message in QUOTAS:
+                value = req.headers.get('X-Container-Meta-' + key)
+                if value and not value.isdigit():
+                    return _plain(req, 400, message)(env, start_response)
+        elif obj and method == 'PUT':
+            denial = self.check_upload(env, account, container)
+            if denial is not None:
+                return denial(env, start_response)
+        return self.app(env, start_response)
+
+    def check_upload(self, env, account, container):
+        """None if the PUT fits the container's quotas, else the answer."""
+        info = get_container_info(env, self.app, account, container)
+        if not info or not 200 <= info.get('status', 0) < 300:
+            return None          # the proxy answers 404 (or the failure)
+        meta = info.get('meta') or {}
+        req = Request(env)
+        quota = _limit(meta, 'quota-bytes')
+        if quota is not None:
+            size = int(info.get('bytes') or 0) + (req.content_length or 0)
+            if size > quota:
+                return self.exceeded(req, info)
+        quota = _limit(meta, 'quota-count')
+        if quota is not None:
+            if int(info.get('object_count') or 0) + 1 > quota:
+                return self.exceeded(req, info)
+        return None
+
+    @staticmethod
+    def exceeded(req, info):
+        # Someone who could not have written here learns nothing more
+        # than auth would have told them.
+        authorize = req.environ.get('swift.authorize')
+        if authorize is not None and \
+                not req.environ.get('swift.authorize_override'):
+            req.acl = info.get('write_acl')
+            denial = authorize(req)
+            if denial is not None:
+                return denial
+        return _plain(req, 413, 'Upload exceeds quota.')
 
 
 def filter_factory(global_conf, **local_conf):
+    check_options(SECTION, local_conf, global_conf, ())
+    register_info('container_quotas')
+
     def factory(app):
-        return app
+        return ContainerQuotaMiddleware(app)
     return factory
