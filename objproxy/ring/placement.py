@@ -246,159 +246,194 @@ class PlacementMixin(object):
 
     def _shed_surplus(self, tree, counts, moved_flags, rng, say, budget):
         """Move surplus off overweight devices into short ones, at most one
-        replica per partition, in a pseudo-random partition order.
-
-        Stops once no device is short by more than 0.5% of its want: when
-        dispersion caps make the exact split unreachable, chasing the last
-        fraction of a percent would cost many chained moves."""
-        want = tree.want
-        surplus = {}
-        for dev_id, wanted in want.items():
-            extra = counts.get(dev_id, 0) - wanted
-            if extra > 0:
-                surplus[dev_id] = extra
-        tolerance = {d: int(w * 0.005) for d, w in want.items()}
-        deficit = tree.deficit
-        chain = tree.chain
-        short = {d for d in want if deficit[chain[d][3]] > tolerance[d]}
-        if not surplus or not short or budget <= 0:
+        replica per partition, in a pseudo-random partition order."""
+        shed = _SurplusShedder(self, tree, counts, budget)
+        if not shed.worthwhile():
             return 0
         say('moving surplus off %d overweight device(s) onto %d short '
-            'one(s)' % (len(surplus), len(short)))
-        # Cheap pre-check at the deepest level whose caps bind: which of
-        # its nodes still have room for another assignment.
-        level = tree.check_levels[-1] if tree.check_levels else None
-        if level is not None:
-            keys = tree.level_keys(level, len(self.devs))
-            cap = tree.cap
-            room = tree.room
-            roomy = {n for n in tree.level_nodes[level] if room[n] > 0}
-            uniform = all(cap[n] == 1 for n in tree.level_nodes[level])
+            'one(s)' % (len(shed.surplus), len(shed.short)))
         mph = self.min_part_hours
         last = self._last_part_moves
-        tables = self._replica2part2dev
-        parts = self.parts
-        start = rng.randrange(parts)
-        if all(len(t) == parts for t in tables):
-            # Visit partitions from a random start, rows straight from zip.
-            rotated = [t[start:] + t[:start] for t in tables]
-            visit = zip(itertools.chain(range(start, parts),
-                                        range(start)), zip(*rotated))
-        else:
-            order = itertools.chain(range(start, parts), range(start))
-            visit = ((p, [t[p] for t in tables if p < len(t)])
-                     for p in order)
-        fast = level is not None and uniform and \
-            len(tree.check_levels) == 1
-        if fast:
-            lnodes = tree.level_nodes[level]
-            bit_of = {node: 1 << i for i, node in enumerate(lnodes)}
-            kbits = [0] * len(self.devs)
-            for dev_id, dev_chain in chain.items():
-                kbits[dev_id] = bit_of[dev_chain[level]]
-            roomy_mask = 0
-            for node in roomy:
-                roomy_mask |= bit_of[node]
-            children = tree.children
-            leaf_dev = tree.leaf_dev
-            room_of = room.__getitem__
-        moved = 0
-        get = surplus.get
-        for part, row in visit:
+        move = shed.move_by_bits if shed.fast else shed.move_by_tree
+        for part, row in _rows_from(self._replica2part2dev, self.parts,
+                                    rng.randrange(self.parts)):
             if moved_flags[part] or last[part] < mph:
                 continue
-            sources = [(get(dev_id, 0), replica)
-                       for replica, dev_id in enumerate(row)
-                       if dev_id in surplus]
+            sources = shed.sources(row)
             if not sources:
                 continue
-            if len(sources) > 1:
-                sources.sort(reverse=True)
-            if fast:
-                used_bits = 0
-                for dev_id in row:
-                    used_bits |= kbits[dev_id]
-                free = roomy_mask & ~used_bits
-                for _extra, replica in sources:
-                    dev_id = row[replica]
-                    allowed = free | (kbits[dev_id] & roomy_mask)
-                    if not allowed:
-                        continue
-                    node = max((n for i, n in enumerate(lnodes)
-                                if allowed >> i & 1), key=room_of)
-                    while children[node] is not None:
-                        node = max(children[node], key=room_of)
-                    target = leaf_dev[node]
-                    if target == dev_id or target in row:
-                        continue
-                    tables[replica][part] = target
-                    tree.adjust(dev_id, 1)
-                    tree.adjust(target, -1)
-                    moved += 1
-                    moved_flags[part] = 1
-                    counts[dev_id] -= 1
-                    counts[target] = counts.get(target, 0) + 1
-                    if surplus[dev_id] == 1:
-                        del surplus[dev_id]
-                    else:
-                        surplus[dev_id] -= 1
-                    if target in short and \
-                            deficit[chain[target][3]] <= tolerance[target]:
-                        short.discard(target)
-                    lnode = chain[target][level]
-                    if room[lnode] <= 0:
-                        roomy_mask &= ~bit_of[lnode]
-                    break
-                if not short or not surplus or not roomy_mask or \
-                        moved >= budget:
-                    break
-                continue
-            if level is not None:
-                nodes = [keys[d] for d in row]
-                if uniform:
-                    free = roomy.difference(nodes)
-            for _extra, replica in sources:
-                dev_id = row[replica]
-                if level is not None:
-                    if uniform:
-                        if not free and nodes[replica] not in roomy:
-                            continue
-                    else:
-                        others = list(nodes)
-                        del others[replica]
-                        for node in roomy:
-                            if others.count(node) < cap[node]:
-                                break
-                        else:
-                            continue
-                table = tables[replica]
-                used = self._used(tree, part, replica)
-                tree.adjust(dev_id, 1)
-                target = tree.choose(used, True)
-                if target is None or target == dev_id:
-                    tree.adjust(dev_id, -1)
-                    continue
-                table[part] = target
-                tree.adjust(target, -1)
-                counts[dev_id] -= 1
-                counts[target] = counts.get(target, 0) + 1
+            if move(part, row, sources):
                 moved_flags[part] = 1
-                moved += 1
-                if surplus[dev_id] == 1:
-                    del surplus[dev_id]
-                else:
-                    surplus[dev_id] -= 1
-                if target in short and \
-                        deficit[chain[target][3]] <= tolerance[target]:
-                    short.discard(target)
-                if level is not None:
-                    node = chain[target][level]
-                    if room[node] <= 0:
-                        roomy.discard(node)
+            if shed.done():
                 break
-            if not short or not surplus or moved >= budget:
-                break
-        return moved
+        return shed.moved
+
+
+def _rows_from(tables, parts, start):
+    """(partition, its row of device ids) from ``start`` round to it."""
+    order = itertools.chain(range(start, parts), range(start))
+    if all(len(t) == parts for t in tables):
+        rotated = [t[start:] + t[:start] for t in tables]
+        return zip(order, zip(*rotated))
+    return ((p, [t[p] for t in tables if p < len(t)]) for p in order)
+
+
+class _SurplusShedder(object):
+    """One pass of moving surplus assignments onto short devices.
+
+    Why two ways to move: when the only binding dispersion level has a cap
+    of one everywhere (the common "one replica per zone" case), a target is
+    found with bit masks of the tier nodes still free and roomy, which is
+    what makes a 2**18-partition rebalance take seconds
+    (``move_by_bits``); any other layout asks the tier tree for the best
+    allowed device (``move_by_tree``).  Both record a move the same way.
+
+    The pass stops once no device is short by more than 0.5% of its want:
+    when dispersion caps make the exact split unreachable, chasing the
+    last fraction of a percent would cost many chained moves.
+    """
+
+    def __init__(self, builder, tree, counts, budget):
+        self.builder = builder
+        self.tree = tree
+        self.counts = counts
+        self.budget = budget
+        self.tables = builder._replica2part2dev
+        self.moved = 0
+        want = tree.want
+        self.surplus = {d: counts.get(d, 0) - w for d, w in want.items()
+                        if counts.get(d, 0) - w > 0}
+        self.tolerance = {d: int(w * 0.005) for d, w in want.items()}
+        self.short = {d for d in want if self._deficit(d) > self.tolerance[d]}
+        # The deepest level whose caps bind: which of its nodes still have
+        # room for another assignment (a cheap pre-check).
+        self.level = tree.check_levels[-1] if tree.check_levels else None
+        self.fast = False
+        if self.level is not None:
+            nodes = tree.level_nodes[self.level]
+            self.keys = tree.level_keys(self.level, len(builder.devs))
+            self.roomy = {n for n in nodes if tree.room[n] > 0}
+            self.uniform = all(tree.cap[n] == 1 for n in nodes)
+            self.fast = self.uniform and len(tree.check_levels) == 1
+        if self.fast:
+            self._prepare_bits()
+
+    def _deficit(self, dev_id):
+        return self.tree.deficit[self.tree.chain[dev_id][3]]
+
+    def worthwhile(self):
+        return bool(self.surplus and self.short and self.budget > 0)
+
+    def done(self):
+        if self.fast and not self.roomy_mask:
+            return True
+        return not self.short or not self.surplus or \
+            self.moved >= self.budget
+
+    def sources(self, row):
+        """(surplus, replica) of the row's overweight devices, largest
+        surplus first."""
+        get = self.surplus.get
+        found = [(get(dev_id, 0), replica)
+                 for replica, dev_id in enumerate(row)
+                 if dev_id in self.surplus]
+        if len(found) > 1:
+            found.sort(reverse=True)
+        return found
+
+    def _record(self, part, replica, dev_id, target):
+        """Bookkeeping of one move (the tree already knows of it)."""
+        self.tables[replica][part] = target
+        self.counts[dev_id] -= 1
+        self.counts[target] = self.counts.get(target, 0) + 1
+        self.moved += 1
+        if self.surplus[dev_id] == 1:
+            del self.surplus[dev_id]
+        else:
+            self.surplus[dev_id] -= 1
+        if target in self.short and \
+                self._deficit(target) <= self.tolerance[target]:
+            self.short.discard(target)
+
+    # -- uniform caps of one at a single level: bit masks ------------------
+    def _prepare_bits(self):
+        tree = self.tree
+        self.lnodes = tree.level_nodes[self.level]
+        self.bit_of = {node: 1 << i for i, node in enumerate(self.lnodes)}
+        self.kbits = [0] * len(self.builder.devs)
+        for dev_id, dev_chain in tree.chain.items():
+            self.kbits[dev_id] = self.bit_of[dev_chain[self.level]]
+        self.roomy_mask = 0
+        for node in self.roomy:
+            self.roomy_mask |= self.bit_of[node]
+
+    def move_by_bits(self, part, row, sources):
+        tree = self.tree
+        room_of = tree.room.__getitem__
+        kbits = self.kbits
+        used_bits = 0
+        for dev_id in row:
+            used_bits |= kbits[dev_id]
+        free = self.roomy_mask & ~used_bits
+        for _extra, replica in sources:
+            dev_id = row[replica]
+            allowed = free | (kbits[dev_id] & self.roomy_mask)
+            if not allowed:
+                continue
+            node = max((n for i, n in enumerate(self.lnodes)
+                        if allowed >> i & 1), key=room_of)
+            while tree.children[node] is not None:
+                node = max(tree.children[node], key=room_of)
+            target = tree.leaf_dev[node]
+            if target == dev_id or target in row:
+                continue
+            tree.adjust(dev_id, 1)
+            tree.adjust(target, -1)
+            self._record(part, replica, dev_id, target)
+            lnode = tree.chain[target][self.level]
+            if tree.room[lnode] <= 0:
+                self.roomy_mask &= ~self.bit_of[lnode]
+            return True
+        return False
+
+    # -- any other layout: ask the tier tree -------------------------------
+    def _may_leave(self, nodes, replica, free):
+        """Whether some roomy node could take this replica's place without
+        breaking the binding level's caps."""
+        if self.level is None:
+            return True
+        if self.uniform:
+            return bool(free) or nodes[replica] in self.roomy
+        others = list(nodes)
+        del others[replica]
+        return any(others.count(node) < self.tree.cap[node]
+                   for node in self.roomy)
+
+    def move_by_tree(self, part, row, sources):
+        tree = self.tree
+        nodes = free = None
+        if self.level is not None:
+            nodes = [self.keys[d] for d in row]
+            if self.uniform:
+                free = self.roomy.difference(nodes)
+        for _extra, replica in sources:
+            dev_id = row[replica]
+            if not self._may_leave(nodes, replica, free):
+                continue
+            used = self.builder._used(tree, part, replica)
+            tree.adjust(dev_id, 1)
+            target = tree.choose(used, True)
+            if target is None or target == dev_id:
+                tree.adjust(dev_id, -1)
+                continue
+            tree.adjust(target, -1)
+            self._record(part, replica, dev_id, target)
+            if self.level is not None:
+                node = tree.chain[target][self.level]
+                if tree.room[node] <= 0:
+                    self.roomy.discard(node)
+            return True
+        return False
 
 
 def _positions(table, dev_id):
