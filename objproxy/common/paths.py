@@ -1,10 +1,24 @@
 """Splitting and validating request paths before they touch anything.
 
 WSGI hands us PATH_INFO as latin-1-decoded bytes; every name must be valid
-UTF-8 with no NUL bytes, and no segment may be empty, ``.`` or ``..`` where
-a name is expected, so that no crafted path can escape a devices root.
+UTF-8, and no segment may be empty, ``.`` or ``..`` where a name is
+expected, so that no crafted path can escape a devices root.
+
+NUL is Swift's reserved namespace: names holding it (object versioning's
+``\x00versions\x00<container>`` and ``\x00<obj>\x00<inverted ts>``)
+belong to middleware, never to clients.  A client's NUL is refused (412);
+only a request carrying ``X-Backend-Allow-Reserved-Names: true`` -- a
+header the gatekeeper strips from every client request, so only the
+proxy's own subrequests and its backend requests carry it -- may name
+them (``allow_reserved``).
 """
 from urllib.parse import parse_qsl, quote as _quote, urlencode
+
+from objproxy.common.config import config_true_value
+
+RESERVED = '\x00'
+ALLOW_RESERVED_HEADER = 'X-Backend-Allow-Reserved-Names'
+ALLOW_RESERVED_ENV = 'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES'
 
 
 class PathError(ValueError):
@@ -28,8 +42,8 @@ def str_to_wsgi(value):
     return value.encode('utf-8').decode('latin-1')
 
 
-def validate_name(name):
-    if '\x00' in name:
+def validate_name(name, allow_reserved=False):
+    if not allow_reserved and RESERVED in name:
         raise PathError('Invalid UTF8 or contains NULL')
     try:
         name.encode('utf-8')
@@ -37,12 +51,14 @@ def validate_name(name):
         raise PathError('Invalid UTF8 or contains NULL')
 
 
-def split_path(path, minsegs=1, maxsegs=None, rest_with_last=False):
+def split_path(path, minsegs=1, maxsegs=None, rest_with_last=False,
+               allow_reserved=False):
     """Split ``/a/b/c`` into segments with Swift's ``split_path`` rules.
 
     Returns a list of length ``maxsegs`` padded with None. With
     ``rest_with_last`` the last segment keeps any further slashes (object
-    names may contain ``/``).
+    names may contain ``/``).  NUL in a segment is a PathError unless
+    ``allow_reserved``.
     """
     if not maxsegs:
         maxsegs = minsegs
@@ -73,8 +89,27 @@ def split_path(path, minsegs=1, maxsegs=None, rest_with_last=False):
     segs.extend([None] * (maxsegs - 1 - len(segs)))
     for seg in segs:
         if seg is not None:
-            validate_name(seg)
+            validate_name(seg, allow_reserved)
     return segs
+
+
+def reserved_names_allowed(env):
+    """Whether this request may name the reserved namespace."""
+    return config_true_value(env.get(ALLOW_RESERVED_ENV))
+
+
+def get_reserved_name(*parts):
+    """``\x00`` + the parts joined by ``\x00`` (Swift's format)."""
+    if any(RESERVED in part for part in parts):
+        raise ValueError('Invalid reserved part in components')
+    return RESERVED + RESERVED.join(parts)
+
+
+def split_reserved_name(name):
+    """The parts of a reserved name; ValueError for any other name."""
+    if not name.startswith(RESERVED):
+        raise ValueError('Invalid reserved name')
+    return name[1:].split(RESERVED)
 
 
 def quote(value, safe='/'):

@@ -19,7 +19,8 @@ from objproxy.common.exceptions import ConfigError
 from objproxy.common.hashing import load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import (
-    PathError, backend_query, split_path, wsgi_to_str)
+    RESERVED, PathError, backend_query, reserved_names_allowed, split_path,
+    wsgi_to_str)
 from objproxy.common.registry import register_info
 from objproxy.proxy import cors
 from objproxy.proxy.controllers.account import AccountController
@@ -260,9 +261,11 @@ class Application(object):
             # eventlet fills in "text/plain" when the client sent none;
             # the object's type must then be guessed, not invented
             del env['CONTENT_TYPE']
+        # the reserved namespace (NUL) is for the proxy's own subrequests
+        allow_reserved = reserved_names_allowed(env)
         try:
             path = wsgi_to_str(env.get('PATH_INFO', ''))
-            if '\x00' in path:
+            if RESERVED in path and not allow_reserved:
                 raise PathError('Invalid UTF8 or contains NULL')
         except PathError:
             return plain_error(412, 'Invalid UTF8 or contains NULL')
@@ -272,7 +275,7 @@ class Application(object):
         if path == '/info':
             controller = InfoController(self)
         else:
-            controller = self.route(path, req.method)
+            controller = self.route(path, req.method, allow_reserved)
             if isinstance(controller, Response):
                 return controller
         method = req.method
@@ -289,11 +292,13 @@ class Application(object):
                         self.strict_cors_mode)
         return resp
 
-    def route(self, path, method):
+    def route(self, path, method, allow_reserved=False):
         """The controller for an API path, or the 4xx that answers it
-        without asking any node."""
+        without asking any node.  Names in the reserved namespace route
+        only with ``allow_reserved`` (an internal subrequest)."""
         try:
-            version, account, container, obj = split_path(path, 1, 4, True)
+            version, account, container, obj = split_path(
+                path, 1, 4, True, allow_reserved=allow_reserved)
         except PathError:
             return error_response(404, 'Invalid path')
         if not account:

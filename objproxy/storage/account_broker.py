@@ -132,14 +132,16 @@ class AccountBroker(DatabaseBroker):
                      'delete_timestamp < ?', (ts,))
 
     def list_containers_iter(self, limit, marker='', end_marker='',
-                             prefix='', delimiter='', reverse=False):
+                             prefix='', delimiter='', reverse=False,
+                             allow_reserved=False):
         """[(name, object_count, bytes_used, put_timestamp)]; a subdir
         entry is (name, None, None, None)."""
         return self._iter_listing(
             ('name', 'object_count', 'bytes_used', 'put_timestamp'),
             limit, marker=marker, end_marker=end_marker, prefix=prefix,
             delimiter=delimiter, reverse=reverse,
-            make_subdir=lambda n: (n, None, None, None))
+            make_subdir=lambda n: (n, None, None, None),
+            allow_reserved=allow_reserved)
 
 
 def _fold(old, new):

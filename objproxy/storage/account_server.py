@@ -9,6 +9,7 @@ report from a container server; it is only appended to the account's
 pending file (see db_broker) and merged in batches, before any read.
 """
 from objproxy.common.constraints import LIMITS
+from objproxy.common.paths import reserved_names_allowed
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.db_server import DBServer, HTTPError, plain_response
 from objproxy.storage.listing import (
@@ -166,7 +167,8 @@ class AccountServer(DBServer):
             rows = broker.list_containers_iter(
                 listing.limit, marker=listing.marker,
                 end_marker=listing.end_marker, prefix=listing.prefix,
-                delimiter=listing.delimiter, reverse=listing.reverse)
+                delimiter=listing.delimiter, reverse=listing.reverse,
+                allow_reserved=reserved_names_allowed(req.environ))
         body = render_containers(rows, ctype, broker.account)
         status = 200
         if not rows and ctype == 'text/plain':

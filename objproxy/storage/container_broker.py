@@ -144,14 +144,16 @@ class ContainerBroker(DatabaseBroker):
 
     # -- listing -----------------------------------------------------------
     def list_objects_iter(self, limit, marker='', end_marker='', prefix='',
-                          delimiter='', path=None, reverse=False):
+                          delimiter='', path=None, reverse=False,
+                          allow_reserved=False):
         """[(name, created_at, size, content_type, etag)]; a subdir entry
         is (name, None, None, None, None)."""
         return self._iter_listing(
             ('name', 'created_at', 'size', 'content_type', 'etag'),
             limit, marker=marker, end_marker=end_marker, prefix=prefix,
             delimiter=delimiter, reverse=reverse, path=path,
-            make_subdir=lambda n: (n, None, None, None, None))
+            make_subdir=lambda n: (n, None, None, None, None),
+            allow_reserved=allow_reserved)
 
     # -- account reporting -------------------------------------------------
     def get_account_targets(self):

@@ -22,7 +22,8 @@ timestamp forward (its Last-Modified), as Swift's does, unless
 """
 from objproxy.common.config import config_true_value
 from objproxy.common.constraints import LIMITS
-from objproxy.common.paths import PathError, wsgi_to_str
+from objproxy.common.paths import (
+    PathError, reserved_names_allowed, wsgi_to_str)
 from objproxy.storage.account_reporter import AccountReporter, parse_targets
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_server import DBServer, HTTPError, plain_response
@@ -216,7 +217,8 @@ class ContainerServer(DBServer):
                 listing.limit, marker=listing.marker,
                 end_marker=listing.end_marker, prefix=listing.prefix,
                 delimiter=listing.delimiter, path=listing.path,
-                reverse=listing.reverse)
+                reverse=listing.reverse,
+                allow_reserved=reserved_names_allowed(req.environ))
         body = render_objects(rows, ctype, broker.container)
         status = 200
         if not rows and ctype == 'text/plain':

@@ -487,7 +487,7 @@ class DatabaseBroker(SqliteAccess):
     # -- listing ----------------------------------------------------------
     def _iter_listing(self, select_cols, limit, marker='', end_marker='',
                       prefix='', delimiter='', reverse=False, path=None,
-                      make_subdir=None):
+                      make_subdir=None, allow_reserved=False):
         """Rows for one listing page, seeking past whole sub-directories.
 
         Uses the (deleted, name) index: each query is a range scan
@@ -497,6 +497,7 @@ class DatabaseBroker(SqliteAccess):
         past the whole sub-directory, so a page costs one query per
         sub-directory, not one row per object.  ``path`` lists only the
         direct children of a pseudo-directory (Swift's ``path=``).
+        Reserved (NUL-led) names are listed only with ``allow_reserved``.
         Pending rows are merged first (as Swift, a pending file locked for
         too long leaves the listing slightly stale rather than failing
         it); the queries run in one ``run_read``.
@@ -505,7 +506,7 @@ class DatabaseBroker(SqliteAccess):
         return self.run_read(
             listing_rows, self.item_table, select_cols, limit,
             marker, end_marker, prefix, delimiter, reverse, path,
-            make_subdir)
+            make_subdir, allow_reserved)
 
 
 def _load_meta(text):

@@ -172,7 +172,9 @@ class DBServer(object):
         """(device, partition, names...) of a request, validated."""
         try:
             path = wsgi_to_str(req.environ.get('PATH_INFO', ''))
-            parts = split_path(path, minsegs, maxsegs, True)
+            # only the proxy talks to nodes: reserved names are allowed
+            parts = split_path(path, minsegs, maxsegs, True,
+                               allow_reserved=True)
         except PathError as err:
             raise HTTPError(400, str(err))
         device, part = parts[0], parts[1]

@@ -8,6 +8,9 @@ reading its rows, so a million-row container lists page by page at a
 steady rate.  Container and account brokers both use it.
 """
 
+# the lowest name outside the reserved namespace (which starts with NUL)
+FIRST_UNRESERVED = '\x01'
+
 
 def upper_bound(prefix):
     """Smallest string greater than every string starting with prefix.
@@ -28,8 +31,13 @@ def upper_bound(prefix):
 
 
 def listing_rows(conn, table, select_cols, limit, marker, end_marker, prefix,
-                 delimiter, reverse, path, make_subdir):
-    """One listing page of ``table`` (see DatabaseBroker._iter_listing)."""
+                 delimiter, reverse, path, make_subdir, allow_reserved=False):
+    """One listing page of ``table`` (see DatabaseBroker._iter_listing).
+
+    Names in the reserved namespace (starting with NUL) are left out unless
+    ``allow_reserved``: they sort before every other name, so a lower bound
+    of ``\x01`` skips them in the same range scan.
+    """
     if path is not None:
         # Swift's path=: the direct children of one pseudo-directory; the
         # directory's own marker object ('dir/') is not one of them
@@ -47,6 +55,8 @@ def listing_rows(conn, table, select_cols, limit, marker, end_marker, prefix,
         ub = upper_bound(prefix)
         if ub is not None and (high is None or high[0] > ub):
             high = (ub, False)
+    if not allow_reserved and (low is None or low[0] < FIRST_UNRESERVED):
+        low = (FIRST_UNRESERVED, True)
     # a subdir equal to the excluded bound (the marker going forwards, the
     # end_marker in reverse) was listed on the page before
     orig_marker = end_marker if reverse else marker

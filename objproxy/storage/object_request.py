@@ -95,8 +95,9 @@ def object_path(env, devices, mount_check):
     """(device_path, partition, account, container, obj) or 4xx/507."""
     try:
         path = wsgi_to_str(env.get('PATH_INFO', ''))
+        # only the proxy talks to nodes: reserved names are allowed
         device, part, account, container, obj = split_path(
-            path, 5, 5, True)
+            path, 5, 5, True, allow_reserved=True)
     except PathError as err:
         raise HTTPError(400, str(err))
     device_path, partition = _device_and_partition(part, device, devices,

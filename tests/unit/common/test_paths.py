@@ -1,7 +1,8 @@
 import pytest
 
 from objproxy.common.paths import (
-    PathError, backend_query, split_path, str_to_wsgi, wsgi_to_str)
+    PathError, backend_query, get_reserved_name, reserved_names_allowed,
+    split_path, split_reserved_name, str_to_wsgi, wsgi_to_str)
 
 
 def test_split_path_shapes():
@@ -17,9 +18,45 @@ def test_malformed_paths(path):
         split_path(path, 2, 3)
 
 
-def test_nul_is_refused():
+@pytest.mark.parametrize('path', [
+    '/v1/a\x00b', '/\x00/a', '/v1/\x00a', '/v1/a/\x00', '/v1/a/c/o\x00'])
+def test_nul_is_refused_in_every_segment(path):
+    with pytest.raises(PathError) as err:
+        split_path(path, 2, 4, True)
+    assert str(err.value) == 'Invalid UTF8 or contains NULL'
+
+
+def test_reserved_names_split_only_when_allowed():
+    """An internal request may name the reserved namespace."""
+    assert split_path('/v1/a/\x00versions\x00c/\x00o\x00123', 4, 4, True,
+                      allow_reserved=True) == [
+        'v1', 'a', '\x00versions\x00c', '\x00o\x00123']
     with pytest.raises(PathError):
-        split_path('/v1/a\x00b', 2, 2)
+        split_path('/v1/a/\x00versions\x00c', 3, 3)
+    with pytest.raises(PathError):     # still no bad UTF-8 (surrogates)
+        split_path('/v1/a/\udcff', 3, 3, allow_reserved=True)
+
+
+def test_reserved_names_allowed_only_by_a_true_header():
+    assert reserved_names_allowed(
+        {'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES': 'true'})
+    assert reserved_names_allowed(
+        {'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES': 'yes'})
+    assert not reserved_names_allowed(
+        {'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES': 'false'})
+    assert not reserved_names_allowed({})
+
+
+def test_reserved_name_format_round_trips():
+    """Swift's format: NUL, then the parts joined by NUL."""
+    assert get_reserved_name('versions', 'c') == '\x00versions\x00c'
+    assert get_reserved_name('o', '') == '\x00o\x00'
+    assert get_reserved_name('versions') == '\x00versions'
+    assert split_reserved_name('\x00o/x\x0099') == ['o/x', '99']
+    with pytest.raises(ValueError):
+        get_reserved_name('a\x00b')
+    with pytest.raises(ValueError):
+        split_reserved_name('plain')
 
 
 def test_wsgi_round_trip_and_bad_utf8():

@@ -56,6 +56,49 @@ def test_invalid_utf8_and_nul_are_412(proxy_app):
         assert b'Invalid UTF8 or contains NULL' in resp.body
 
 
+@pytest.mark.parametrize('path', [
+    '/v1/AUTH_\x00x', '/v1/AUTH_test/\x00versions\x00c',
+    '/v1/AUTH_test/c/\x00o\x001', '/v1/AUTH_test/c/o\x00'])
+def test_client_nul_is_412_on_every_verb(proxy_app, path):
+    """Without X-Backend-Allow-Reserved-Names a NUL anywhere is refused
+    before any node is asked, whatever the verb."""
+    for method in ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY',
+                   'OPTIONS'):
+        req = Request.blank('/', environ={'REQUEST_METHOD': method})
+        req.environ['PATH_INFO'] = path
+        resp = req.get_response(proxy_app)
+        assert resp.status_int == 412, (method, path)
+        if method != 'HEAD':
+            assert resp.body == b'Invalid UTF8 or contains NULL'
+
+
+def test_internal_requests_reach_reserved_names(proxy_app):
+    """A subrequest carrying X-Backend-Allow-Reserved-Names: true creates,
+    writes, reads and deletes a hidden container and object."""
+    internal = {'X-Backend-Allow-Reserved-Names': 'true'}
+    cont = '/v1/AUTH_test/\x00versions\x00srv-reserved'
+    obj = cont + '/\x00o\x009999999999.99999'
+
+    def raw(method, path, body=None, **headers):
+        req = Request.blank('/', environ={'REQUEST_METHOD': method},
+                            headers=dict(internal, **headers))
+        req.environ['PATH_INFO'] = path
+        if body is not None:
+            req.body = body
+        return req.get_response(proxy_app)
+
+    assert raw('PUT', cont).status_int in (201, 202)
+    assert raw('PUT', obj, b'hidden', **{'Content-Type': 't/p'}
+               ).status_int == 201
+    resp = raw('GET', obj)
+    assert resp.status_int == 200 and resp.body == b'hidden'
+    assert raw('HEAD', cont).status_int == 204
+    assert raw('DELETE', obj).status_int == 204
+    assert raw('DELETE', cont).status_int == 204
+    internal['X-Backend-Allow-Reserved-Names'] = 'false'
+    assert raw('PUT', cont).status_int == 412
+
+
 def test_bad_lengths_and_methods(proxy_app):
     resp = call(proxy_app, '/v1/AUTH_test/c/o', 'PUT',
                 env={'CONTENT_LENGTH': '-3'})

@@ -208,3 +208,18 @@ def test_stored_metadata_over_overall_size_is_refused(server):
     many = dict(('X-Account-Meta-N%d' % i, 'v') for i in range(80))
     many['X-Timestamp'] = '4'
     assert call(server, '/sda/1/a', 'POST', many).status_int == 400
+
+
+def test_reserved_containers_listed_only_when_allowed(server):
+    """A hidden (NUL-led) container is reported like any other, but only a
+    request with X-Backend-Allow-Reserved-Names: true lists it."""
+    call(server, '/sda/1/a', 'PUT', {'X-Timestamp': '1'})
+    assert report(server, '%00versions%00c', '1', count=2, used=7
+                  ).status_int == 201
+    assert report(server, 'c', '1', count=1, used=1).status_int == 201
+    resp = call(server, '/sda/1/a?format=json')
+    assert [r['name'] for r in json.loads(resp.body)] == ['c']
+    resp = call(server, '/sda/1/a?format=json&prefix=%00versions%00',
+                headers={'X-Backend-Allow-Reserved-Names': 'true'})
+    assert [(r['name'], r['bytes']) for r in json.loads(resp.body)] == [
+        ('\x00versions\x00c', 7)]

@@ -1,7 +1,7 @@
 import pytest
 
 from objproxy.storage.object_request import (
-    post_content_type, update_overrides)
+    HTTPError, object_path, post_content_type, update_overrides)
 
 
 def test_stored_and_per_request_container_update_overrides():
@@ -41,3 +41,17 @@ def test_post_applies_the_objects_stored_overrides():
 ])
 def test_post_content_type(env, expected):
     assert post_content_type(env) == expected
+
+
+def test_object_path_accepts_reserved_names(tmp_path):
+    """Nodes trust the proxy: NUL-led (reserved) names are valid paths;
+    bad UTF-8 is still a 400."""
+    (tmp_path / 'sda').mkdir()
+    env = {'PATH_INFO': '/sda/1/a/\x00versions\x00c/\x00o\x00999'}
+    _dev, part, account, container, obj = object_path(
+        env, str(tmp_path), False)
+    assert (part, account, container, obj) == (
+        1, 'a', '\x00versions\x00c', '\x00o\x00999')
+    with pytest.raises(HTTPError) as err:
+        object_path({'PATH_INFO': '/sda/1/a/c/\xff'}, str(tmp_path), False)
+    assert err.value.status == 400
