@@ -50,3 +50,14 @@ def test_registered_and_options_checked():
     assert 'gatekeeper' in get_info()
     with pytest.raises(ConfigError):
         gatekeeper.filter_factory({}, bogus='1')
+
+
+def test_client_cannot_claim_the_reserved_namespace():
+    """X-Backend-Allow-Reserved-Names is what lets a request name NUL-led
+    (reserved) paths; a client's copy never reaches the proxy."""
+    app, seen = make_app()
+    req = Request.blank('/v1/a/c/o', headers={
+        'X-Backend-Allow-Reserved-Names': 'true'})
+    req.get_response(app)
+    assert 'x-backend-allow-reserved-names' not in {
+        k.lower() for k in seen['headers']}
