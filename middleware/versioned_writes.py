@@ -67,7 +67,6 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.common.registry import register_info
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy import copy as copying
 from objproxy.proxy.info import get_container_info
 from objproxy.proxy.response import error_response, plain_error
 from middleware.large_objects import call_app, make_subrequest_env
@@ -90,6 +89,26 @@ NOT_COPIED = ('x-timestamp', 'content-length', 'date', 'last-modified',
               'x-trans-id', 'x-openstack-request-id', 'accept-ranges',
               'connection', 'transfer-encoding', 'content-range',
               'x-put-timestamp')
+
+
+class IterReader(object):
+    """``read(n)`` over a GET's body iterator: the archive PUT's input, so
+    the copy streams a chunk at a time."""
+
+    def __init__(self, app_iter):
+        self._iter = iter(app_iter)
+        self._buf = b''
+
+    def read(self, size=-1):
+        while size < 0 or len(self._buf) < size:
+            chunk = next(self._iter, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+        if size < 0:
+            size = len(self._buf)
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
 
 
 class ErrorResponse(Exception):
@@ -206,12 +225,11 @@ class ObjectVersioner(object):
         if slo_size and ctype_key:
             # the archived manifest's listing row shows the SLO's size
             headers[ctype_key] += ';swift_bytes=' + slo_size
-        reader = copying.BodyReader(source.app_iter)
         try:
-            put = self._call('PUT', path, headers=headers, body=reader,
+            put = self._call('PUT', path, headers=headers,
+                             body=IterReader(source.app_iter),
                              content_length=source.headers['content-length'])
         finally:
-            reader.close()
             source.close()
         check_result(put)
         put.drain()
