@@ -232,10 +232,13 @@ class Controller(object):
             'Allow': ', '.join(sorted(self.allowed_methods))})
 
     def OPTIONS(self, req):
-        """``Allow``, and the answer to a browser's CORS preflight."""
+        """``Allow``, and the answer to a browser's CORS preflight, judged
+        by the container's CORS metadata and the proxy's CORS options (an
+        account has no CORS settings: it only gets ``Allow``)."""
         settings = None
-        if self.container_name:
+        if self.container_name and req.headers.get('Origin'):
             settings = self.app.container_info(
                 req.environ, self.account_name,
                 self.container_name).get('cors') or {}
-        return cors.preflight(self.allowed_methods, settings, req)
+        return cors.preflight(self.allowed_methods, settings, req,
+                              cors.options_for(self.app))

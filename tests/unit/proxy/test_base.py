@@ -41,3 +41,44 @@ def test_client_headers_drop_backend_and_hop_by_hop():
         'transfer-encoding': 'chunked', 'x-object-meta-color': 'red',
         'etag': 'abc'}))
     assert out == {'X-Object-Meta-Color': 'red', 'Etag': 'abc'}
+
+
+class _CorsApp(object):
+    """Just what Controller.OPTIONS asks of the proxy application."""
+
+    def __init__(self, conf=None):
+        self.conf = conf or {}
+        self.info_asked = []
+
+    def container_info(self, env, account, container):
+        self.info_asked.append((account, container))
+        return {'status': 404, 'cors': {'allow_origin': None}}
+
+
+def _options(app, path, **headers):
+    from webob import Request
+    from objproxy.proxy.controllers.base import Controller
+    parts = path.split('/')
+    ctrl = Controller(app, *parts)
+    ctrl.allowed_methods = ('GET', 'OPTIONS', 'PUT')
+    req = Request.blank('/v1/' + path, method='OPTIONS', headers=headers)
+    return ctrl.OPTIONS(req)
+
+
+def test_options_preflight_uses_the_proxys_cors_allow_origin():
+    preflight = {'Origin': 'http://m.com',
+                 'Access-Control-Request-Method': 'PUT'}
+    assert _options(_CorsApp(), 'AUTH_a/c/o', **preflight).status == 401
+    app = _CorsApp({'cors_allow_origin': 'http://m.com'})
+    resp = _options(app, 'AUTH_a/c/o', **preflight)
+    assert resp.status == 200
+    assert resp.get_header('Access-Control-Allow-Origin') == 'http://m.com'
+    assert app.info_asked == [('AUTH_a', 'c')]
+
+
+def test_options_without_origin_or_on_an_account_asks_no_container():
+    app = _CorsApp()
+    assert _options(app, 'AUTH_a/c').get_header('Allow') == \
+        'GET, OPTIONS, PUT'
+    resp = _options(app, 'AUTH_a', Origin='http://m.com')
+    assert resp.status == 200 and app.info_asked == []
