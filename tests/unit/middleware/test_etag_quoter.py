@@ -99,7 +99,7 @@ def test_x_remove_clears_the_flag():
 def test_the_flag_is_shown_under_its_client_name():
     fake = FakeSwift(answer_headers={
         'X-Container-Sysmeta-Rfc-Compliant-Etags': 'True'})
-    resp = Request.blank('/v1/a/c', method='HEAD').get_response(make(fake))
+    resp = Request.blank('/v1/a/c', method='GET').get_response(make(fake))
     assert resp.headers['X-Container-Rfc-Compliant-Etags'] == 'True'
     assert 'X-Container-Sysmeta-Rfc-Compliant-Etags' not in resp.headers
 
