@@ -221,10 +221,13 @@ class Getter(object):
 
     def _body(self, source):
         chunk_size = self.app.object_chunk_size
-        span = self._byte_span(source) if self.resumable else None
+        # the span also tells a short body from a whole one when the body
+        # cannot be resumed: that must fail, never look complete
+        span = self._byte_span(source)
+        resumable = self.resumable and span is not None
         pos = span[0] if span else 0
         # a stalled node we can replace need not be waited for as long
-        read_timeout = (self.app.recoverable_node_timeout if span
+        read_timeout = (self.app.recoverable_node_timeout if resumable
                         else self.app.node_timeout)
         released = False
         # the socket's own timeout bounds each read: no per-chunk timer
@@ -250,7 +253,7 @@ class Getter(object):
                 self.app.error_limiter.error_occurred(
                     source.node, 'GET body: %s' % (failure,))
                 source.close()
-                if span is None:
+                if not resumable:
                     raise ChunkReadTimeout('backend body failed; no resume')
                 new = self._resume(source, pos, span[1])
                 if new is None:
