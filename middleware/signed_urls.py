@@ -119,9 +119,25 @@ def same_digest(expected_hex, given_hex):
                                given_hex.encode('ascii', 'replace'))
 
 
+def key_bytes(value):
+    """A key's bytes as the client set them (UTF-8).
+
+    The proxy's info holds header values as they came off the wire
+    (latin-1 code points, WSGI style); real text is accepted too.
+    """
+    if isinstance(value, bytes):
+        return value
+    try:
+        raw = value.encode('latin-1')
+        raw.decode('utf-8')
+        return raw
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value.encode('utf-8')
+
+
 def keys_from_meta(meta):
-    """The Temp-URL keys in an info dict's ``meta`` (lower-case names)."""
-    return [value for name, value in (meta or {}).items()
+    """The Temp-URL keys (bytes) in an info dict's ``meta``."""
+    return [key_bytes(value) for name, value in (meta or {}).items()
             if name.lower() in KEY_META_NAMES and value]
 
 
