@@ -1,9 +1,14 @@
 """``objproxy-aio``: a whole cluster on 127.0.0.1 in one command.
 
-Starts memcached, a private clamd, four storage nodes (three replicas, each
-with its replicator, auditor and updater) and one proxy with the full
-pipeline, waits until ``/healthcheck`` answers and
-prints how to use it.  Ctrl-C or SIGTERM stops every child; children also
+Starts memcached, a private clamd, four storage nodes (three replicas) and
+one proxy, waits until ``/healthcheck`` answers, starts each node's
+background daemons (replicator, auditor, updater; only now, so their first
+pass finds every peer answering) and prints how to use it.
+
+It is a real, editable cluster: the configs and rings in
+``<data-dir>/etc`` are written once and then belong to the user (see
+aio_layout.py); the proxy runs the pipeline line of its config, so adding
+a filter is two lines there and a restart.  ``--reset`` writes them afresh.  Ctrl-C or SIGTERM stops every child; children also
 die with this process (PR_SET_PDEATHSIG), so nothing is left behind even
 after a ``kill -9``.  The test suite drives the same class (AllInOne).
 
@@ -27,12 +32,22 @@ import subprocess
 import sys
 import time
 
-from objproxy.cli.aio_layout import AioLayout, DEFAULT_PIPELINE
+from objproxy.cli.aio_layout import AioLayout
 from objproxy.common.exceptions import ConfigError, RingError
 from objproxy.common.wsgi import die_with_parent
 
 NODE_COUNT = 4
-DAEMONS = ('replicator', 'auditor', 'updater')
+#: The daemons aio runs beside every storage node, each as
+#: ``<console script> <node conf>``: (name, console script, module that
+#: must be importable).  A daemon whose module does not exist yet is
+#: skipped, so ``objproxy-expirer`` starts here as soon as it is written.
+NODE_DAEMONS = (
+    ('replicator', 'objproxy-replicator', 'objproxy.cli.daemons'),
+    ('auditor', 'objproxy-auditor', 'objproxy.cli.daemons'),
+    ('updater', 'objproxy-updater', 'objproxy.cli.daemons'),
+    ('expirer', 'objproxy-expirer', 'objproxy.cli.expirer'),
+)
+DAEMONS = tuple(name for name, _script, _module in NODE_DAEMONS)
 #: Seconds between checks of the children in ``main``.
 SUPERVISE_INTERVAL = 0.5
 #: Longest wait between attempts to restart a clamd that will not start.
@@ -68,48 +83,86 @@ def wait_for_port(ip, port, timeout, proc=None):
     return False
 
 
+def daemon_commands():
+    """(name, program) of each node daemon that exists in this install."""
+    from importlib.util import find_spec
+    bin_dir = os.path.dirname(sys.executable)
+    found = []
+    for name, script, module in NODE_DAEMONS:
+        try:
+            present = find_spec(module) is not None
+        except ImportError:
+            present = False
+        if present:
+            found.append((name, os.path.join(bin_dir, script)))
+    return found
+
+
 class AllInOne(object):
-    def __init__(self, data_dir, port=8080, node_ports=None, workers=1,
+    """The cluster.  Ports and workers left as None come from the configs
+    of ``data_dir`` (or the defaults when it is new); given, they are
+    written into those configs.  ``pipeline`` overrides the proxy config's
+    pipeline line for this start only."""
+
+    def __init__(self, data_dir, port=None, node_ports=None, workers=None,
                  pipeline=None, memcache_port=None, use_memcached=True,
                  clamd_db=None, ip='127.0.0.1', clamd_bin=None,
-                 daemons=False):
+                 daemons=False, reset=False):
         self.ip = ip
-        self.port = port
-        self.node_ports = list(node_ports or
-                               [6010 + 10 * i for i in range(NODE_COUNT)])
-        self.pipeline = pipeline or DEFAULT_PIPELINE
-        self.use_clamd = 'clamav' in self.pipeline.split()
+        self.data_dir = os.path.abspath(data_dir)
         self.use_memcached = use_memcached
-        self.memcache_port = memcache_port or 11311
         self.clamd_db = clamd_db
         self.clamd_bin = clamd_bin
         self.daemons = daemons
-        self.data_dir = os.path.abspath(data_dir)
-        self.workers = workers
+        self.layout = AioLayout(
+            self.data_dir, port, node_ports, workers, pipeline,
+            memcache_port, self._clamd_process(), ip, reset=reset,
+            node_count=len(node_ports or ()) or NODE_COUNT,
+            use_memcached=use_memcached and bool(shutil.which('memcached')))
+        self.port = self.layout.proxy_port
+        self.node_ports = self.layout.node_ports
+        self.memcache_port = self.layout.memcache_port
+        self.workers = self.layout.workers
+        self.pipeline = None
+        self.use_clamd = False
         self.procs = {}
         self.clamd = None
-        self.layout = None
         self.clamd_restarts = 0
         self._clamd_retry_at = 0.0
         self._clamd_retry_delay = 1.0
 
     # -- lifecycle --------------------------------------------------------
     def start(self, timeout=60):
+        self.prepare()
         self._check_ports()
-        os.makedirs(os.path.join(self.data_dir, 'log'), exist_ok=True)
-        memcache_port = None
-        if self.use_memcached:
-            memcache_port = self._start_memcached()
+        if self.layout.use_memcached:
+            self._start_memcached()
         if self.use_clamd:
             self._start_clamd()
-        self.layout = AioLayout(
-            self.data_dir, self.port, self.node_ports, self.workers,
-            self.pipeline, memcache_port, self.clamd, self.ip)
-        self.layout.write_all()
         for index in range(len(self.node_ports)):
-            self.start_node(index, timeout)
+            self.start_node(index, timeout, daemons=False)
+        for index in range(len(self.node_ports)):
+            self._wait_node(index, timeout)
         self._spawn('proxy', self.layout.proxy_conf)
         self._wait_ready(timeout)
+        if self.daemons:
+            # only now: a replicator's first pass then finds every peer
+            for index in range(len(self.node_ports)):
+                self._start_daemons(index)
+
+    def prepare(self):
+        """Write or update the configs and rings; take their ports."""
+        if self.use_memcached and not shutil.which('memcached'):
+            sys.stderr.write('objproxy-aio: memcached not found '
+                             '(apt-get install memcached); tokens and rate '
+                             'limits stay per process\n')
+        self.layout.write_all()
+        self.port = self.layout.proxy_port
+        self.node_ports = self.layout.node_ports
+        self.memcache_port = self.layout.memcache_port
+        self.workers = self.layout.workers
+        self.pipeline = self.layout.pipeline
+        self.use_clamd = 'clamav' in self.pipeline.split()
 
     def stop(self):
         """Stop everything, the proxy first and the services it uses last.
@@ -156,18 +209,27 @@ class AllInOne(object):
         return ('clamd exited (status %s); restarted as pid %d on %s'
                 % (status, clamd.pid, clamd.socket_path))
 
-    def start_node(self, index, timeout=30):
+    def start_node(self, index, timeout=30, daemons=True):
+        """Start node ``index`` (and, once it answers, its daemons)."""
         name = 'node%d' % (index + 1)
-        conf = self.layout.node_conf(index)
-        proc = self._spawn(name, conf)
-        if not wait_for_port(self.ip, self.node_ports[index], timeout, proc):
+        self._spawn(name, self.layout.node_conf(index))
+        if daemons:
+            self._wait_node(index, timeout)
+            if self.daemons:
+                self._start_daemons(index)
+
+    def _wait_node(self, index, timeout):
+        name = 'node%d' % (index + 1)
+        if not wait_for_port(self.ip, self.node_ports[index], timeout,
+                             self.procs.get(name)):
             raise AioError('storage node %d did not start; see %s'
                            % (index + 1, self._log_path(name)))
-        if self.daemons:
-            for daemon in DAEMONS:
-                program = os.path.join(os.path.dirname(sys.executable),
-                                       'objproxy-' + daemon)
-                self._popen('%s-%s' % (name, daemon), [program, conf])
+
+    def _start_daemons(self, index):
+        name = 'node%d' % (index + 1)
+        conf = self.layout.node_conf(index)
+        for daemon, program in daemon_commands():
+            self._popen('%s-%s' % (name, daemon), [program, conf])
 
     def stop_node(self, index):
         self._stop_node_procs(index, signal.SIGTERM)
@@ -183,24 +245,28 @@ class AllInOne(object):
 
     # -- pieces -----------------------------------------------------------
     def _check_ports(self):
-        wanted = [('proxy', self.port)]
-        wanted += [('storage node %d' % (i + 1), p)
+        """Refuse to start, naming every busy port and how to move it."""
+        nodes = ','.join(str(p) for p in self.node_ports)
+        wanted = [('proxy', self.port, '--port N')]
+        wanted += [('storage node %d' % (i + 1), p,
+                    '--node-ports %s (all %d)' % (nodes, len(self.node_ports)))
                    for i, p in enumerate(self.node_ports)]
-        if self.use_memcached and shutil.which('memcached'):
-            wanted.append(('memcached', self.memcache_port))
-        for what, port in wanted:
-            if not port_is_free(self.ip, port):
-                raise AioError('port %d (%s) is already in use on %s; stop '
-                               'whatever uses it or pick another port'
-                               % (port, what, self.ip))
+        if self.layout.use_memcached:
+            wanted.append(('memcached', self.memcache_port,
+                           '--memcache-port N'))
+        busy = [(what, port, option) for what, port, option in wanted
+                if not port_is_free(self.ip, port)]
+        if busy:
+            lines = ['port %d (%s) is already in use on %s; move it with %s'
+                     % (port, what, self.ip, option)
+                     for what, port, option in busy]
+            raise AioError('\n  '.join(
+                ['%d port(s) already in use; stop whatever uses them or '
+                 'move them (the new ports are written into %s):'
+                 % (len(busy), self.layout.etc_dir)] + lines))
 
     def _start_memcached(self):
         binary = shutil.which('memcached')
-        if not binary:
-            sys.stderr.write('objproxy-aio: memcached not found '
-                             '(apt-get install memcached); tokens and rate '
-                             'limits stay per process\n')
-            return None
         cmd = [binary, '-l', self.ip, '-p', str(self.memcache_port),
                '-U', '0', '-m', '64']
         if os.geteuid() == 0:
@@ -211,15 +277,20 @@ class AllInOne(object):
                            % self._log_path('memcached'))
         return self.memcache_port
 
-    def _start_clamd(self):
-        from objproxy.cli.clamd_runner import ClamdNotFound, ClamdProcess
+    def _clamd_process(self):
+        """The private clamd (not started): its paths go into the proxy
+        config when that is first written."""
+        from objproxy.cli.clamd_runner import ClamdProcess
         run_dir = os.path.join(self.data_dir, 'run', 'clamd')
-        os.makedirs(run_dir, exist_ok=True)
         # clamd spools each stream before scanning; on tmpfs that costs no
         # disk bandwidth the replicas need.
         shm = '/dev/shm' if os.access('/dev/shm', os.W_OK) else None
-        self.clamd = ClamdProcess(run_dir, database_dir=self.clamd_db,
-                                  clamd_bin=self.clamd_bin, temp_dir=shm)
+        return ClamdProcess(run_dir, database_dir=self.clamd_db,
+                            clamd_bin=self.clamd_bin, temp_dir=shm)
+
+    def _start_clamd(self):
+        from objproxy.cli.clamd_runner import ClamdNotFound
+        self.clamd = self.layout.clamd
         try:
             self.clamd.start()
         except ClamdNotFound as err:
@@ -309,6 +380,8 @@ def banner(aio):
         '  swift -A %s/auth/v1.0 -U test:tester -K testing upload CONT FILE'
         % url,
         '',
+        'Configs and rings in %s (yours to edit; restart to apply).'
+        % aio.layout.etc_dir,
         'Logs in %s/log. Press Ctrl-C to stop.' % aio.data_dir,
     ])
 
@@ -317,24 +390,38 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='objproxy-aio',
         description='Run a whole objproxy cluster on 127.0.0.1: a proxy, '
-                    'four storage nodes (three replicas), memcached and '
-                    'a private clamd.')
+                    'four storage nodes (three replicas) with their '
+                    'daemons, memcached and a private clamd.  The configs '
+                    'and rings in DATA_DIR/etc are written on the first '
+                    'run and are yours to edit afterwards; the port and '
+                    'worker options write their value into them.')
     parser.add_argument('--data-dir', default='./objproxy-data',
                         help='where rings, configs, data and logs live '
                              '(default: ./objproxy-data; kept across runs)')
-    parser.add_argument('--port', type=int, default=8080,
-                        help='proxy port (default 8080)')
+    parser.add_argument('--port', type=int, default=None,
+                        help='proxy port (first run: 8080; afterwards '
+                             'what etc/proxy-server.conf says)')
     parser.add_argument('--node-ports', default=None,
                         help='comma-separated ports of the 4 storage nodes '
-                             '(default 6010,6020,6030,6040)')
-    parser.add_argument('--memcache-port', type=int, default=11311)
+                             '(first run: 6010,6020,6030,6040); the rings '
+                             'follow, keeping every partition in place')
+    parser.add_argument('--memcache-port', type=int, default=None,
+                        help='port of the memcached aio starts (first run: '
+                             '11311; written to memcache_servers)')
     parser.add_argument('--no-memcached', action='store_true',
-                        help='run without memcached')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='worker processes per server (default 1)')
+                        help='run without memcached (tokens and rate '
+                             'limits then stay per proxy process)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='worker processes per server (first run: 1)')
     parser.add_argument('--pipeline', default=None,
-                        help='proxy pipeline, e.g. "catch_errors tempauth '
-                             'proxy_server" (default: the full pipeline)')
+                        help='run the proxy with this pipeline for this '
+                             'start only, e.g. "catch_errors tempauth '
+                             'proxy_server" (default: the pipeline line of '
+                             'DATA_DIR/etc/proxy-server.conf)')
+    parser.add_argument('--reset', action='store_true',
+                        help='write the configs and rings afresh from the '
+                             'etc/ samples, dropping your edits (the hash '
+                             'prefix/suffix of stored data are kept)')
     parser.add_argument('--clamd-db', default=None,
                         help='use this signature directory (e.g. '
                              '/var/lib/clamav) instead of the test one')
@@ -352,7 +439,12 @@ def parse_args(argv):
             parser.error('--node-ports takes comma-separated numbers')
         if len(args.node_ports) != NODE_COUNT:
             parser.error('--node-ports takes exactly %d ports' % NODE_COUNT)
-    if args.workers < 0:
+    for name in ('port', 'memcache_port'):
+        value = getattr(args, name)
+        if value is not None and not 0 < value < 65536:
+            parser.error('--%s must be a port number (1-65535)'
+                         % name.replace('_', '-'))
+    if args.workers is not None and args.workers < 0:
         parser.error('--workers must be 0 or more')
     if args.pipeline and args.pipeline.split()[-1] != 'proxy_server':
         parser.error('--pipeline must end with proxy_server')
@@ -364,7 +456,8 @@ def main(argv=None):
     aio = AllInOne(args.data_dir, args.port, args.node_ports, args.workers,
                    args.pipeline, args.memcache_port,
                    not args.no_memcached, args.clamd_db,
-                   clamd_bin=args.clamd_bin, daemons=not args.no_daemons)
+                   clamd_bin=args.clamd_bin, daemons=not args.no_daemons,
+                   reset=args.reset)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
