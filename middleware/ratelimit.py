@@ -123,16 +123,48 @@ def _lookup_info(env, app, account, container=None):
 
 
 class LocalSlots(object):
-    """The memcached ``incr``/``set`` subset, kept in this process."""
+    """The memcached ``incr``/``set`` subset, kept in this process.
 
-    def __init__(self):
-        self._data = {}
+    Keys expire after their ``ttl`` as in memcached (an ``incr`` of a live
+    key keeps its expiry), and expired keys are dropped every
+    ``PRUNE_EVERY`` writes, so a proxy running without memcached for weeks
+    holds only the keys of the last ``ttl`` seconds.
+    """
+
+    PRUNE_EVERY = 1024
+
+    def __init__(self, clock=time.time):
+        self._data = {}     # key -> (value, expiry time or None)
         self._lock = threading.Lock()
+        self._clock = clock
+        self._writes = 0
+
+    def __len__(self):
+        return len(self._data)
+
+    def _live(self, key, now):
+        item = self._data.get(key)
+        if item is None or (item[1] is not None and item[1] <= now):
+            return None
+        return item
+
+    def _store(self, key, value, expiry, now):
+        self._data[key] = (value, expiry)
+        self._writes += 1
+        if self._writes % self.PRUNE_EVERY == 0:
+            self._data = {k: item for k, item in self._data.items()
+                          if item[1] is None or item[1] > now}
 
     def incr(self, key, delta=1, ttl=0):
         with self._lock:
-            value = max(self._data.get(key, 0) + int(delta), 0)
-            self._data[key] = value
+            now = self._clock()
+            item = self._live(key, now)
+            if item is None:
+                value, expiry = 0, (now + ttl if ttl else None)
+            else:
+                value, expiry = item
+            value = max(value + int(delta), 0)
+            self._store(key, value, expiry, now)
             return value
 
     def decr(self, key, delta=1, ttl=0):
@@ -140,7 +172,8 @@ class LocalSlots(object):
 
     def set(self, key, value, ttl=0):
         with self._lock:
-            self._data[key] = int(value)
+            now = self._clock()
+            self._store(key, int(value), now + ttl if ttl else None, now)
         return True
 
 
@@ -300,7 +333,7 @@ class RateLimitMiddleware(object):
                     self._last_memcache_error = now
                     self.logger.error('ratelimit: memcached unavailable, '
                                       'limiting per process: %s', err)
-        return getattr(self.local, op)(*args)
+        return getattr(self.local, op)(*args, ttl=KEY_TTL)
 
     def get_sleep_time(self, key, max_rate):
         """Seconds to sleep before this request; MaxSleepTimeHitError when

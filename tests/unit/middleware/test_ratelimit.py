@@ -188,3 +188,34 @@ def test_info_and_config_errors():
                 {'container_ratelimit_10': '-1'}):
         with pytest.raises(ConfigError):
             ratelimit.filter_factory({}, **bad)
+
+
+def test_local_slots_expire_like_memcached_and_are_pruned():
+    from middleware.ratelimit import LocalSlots
+    now = [1000.0]
+    slots = LocalSlots(clock=lambda: now[0])
+    assert slots.incr('a', 5, ttl=10) == 5
+    now[0] += 5
+    assert slots.incr('a', 1, ttl=10) == 6    # live: keeps its expiry
+    now[0] += 6
+    assert slots.incr('a', 1, ttl=10) == 1    # expired: starts again
+    for index in range(LocalSlots.PRUNE_EVERY * 2):
+        slots.set('k%d' % index, 1, ttl=1)
+        now[0] += 0.01
+    assert len(slots) < LocalSlots.PRUNE_EVERY + 200
+
+
+def test_without_memcached_rate_keys_expire(monkeypatch):
+    from middleware import ratelimit
+    seen = []
+    real = ratelimit.LocalSlots.incr
+
+    def spy(self, key, delta=1, ttl=0):
+        seen.append(ttl)
+        return real(self, key, delta, ttl)
+    monkeypatch.setattr(ratelimit.LocalSlots, 'incr', spy)
+    mw = ratelimit.RateLimitMiddleware(lambda env, sr: [], {
+        'account_ratelimit': '100'})
+    mw.memcache = None
+    mw.get_sleep_time('some-key', 100)
+    assert seen == [ratelimit.KEY_TTL]
