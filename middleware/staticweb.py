@@ -32,10 +32,8 @@ Config::
     # scheme://host used in redirects instead of the request's own
     # url_base =
 """
-import calendar
 import html
 import json
-import time
 from urllib.parse import parse_qs, urlparse
 
 from webob import Request
@@ -83,17 +81,9 @@ def tempurl_query(env):
     prefix = first('temp_url_prefix')
     if prefix is None:
         return '', ''
-    expires = first('temp_url_expires') or ''
-    try:
-        expires = int(expires)
-    except ValueError:
-        try:
-            expires = calendar.timegm(time.strptime(
-                expires, '%Y-%m-%dT%H:%M:%SZ'))
-        except ValueError:
-            expires = 0
+    # the expiry as the client wrote it (seconds or ISO 8601), as Swift
     parts = ['temp_url_prefix=%s' % quote(prefix),
-             'temp_url_expires=%s' % quote(str(expires)),
+             'temp_url_expires=%s' % quote(first('temp_url_expires') or ''),
              'temp_url_sig=%s' % (first('temp_url_sig') or '')]
     ip_range = first('temp_url_ip_range')
     if ip_range:
@@ -124,7 +114,8 @@ class _Site(object):
                         (info.get('meta') or {}).items())
 
         def setting(name):
-            return (meta.get(name) or '').strip()
+            # metadata arrives as the nodes sent it: UTF-8 bytes as latin-1
+            return _text(meta.get(name) or '').strip()
         self.index = setting('web-index')
         self.error = setting('web-error')
         self.listings = setting('web-listings')
@@ -420,6 +411,13 @@ class _Site(object):
                                modified))
         out.append('  </table>\n </body>\n</html>\n')
         return ''.join(out)
+
+
+def _text(value):
+    try:
+        return wsgi_to_str(value)
+    except PathError:
+        return value
 
 
 def _href(name):
