@@ -149,6 +149,16 @@ def version_name(obj, timestamp):
     return version_prefix(obj) + Timestamp(timestamp).internal
 
 
+def location_container(value):
+    """The archive container a stored location names: the value is
+    URL-quoted by convention, but may be raw UTF-8 (kept as WSGI text)."""
+    try:
+        value = wsgi_to_str(value)
+    except PathError:
+        pass
+    return unquote(value).split('/')[0]
+
+
 def check_result(resp):
     """Swift's verdict on a failed archiving step: the client's fault
     (missing archive container, no permission) is 412, anything else 503."""
@@ -471,7 +481,7 @@ class VersionedWritesMiddleware(object):
                 enabled = True
         if not (enabled and versions):
             return self.app(env, start_response)
-        versions = unquote(versions).split('/')[0]
+        versions = location_container(versions)
         versioner = ObjectVersioner(self.app, env, account, container, obj,
                                     versions)
         if env['REQUEST_METHOD'] == 'PUT':

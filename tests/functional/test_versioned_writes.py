@@ -194,3 +194,21 @@ def test_info_lists_allowed_flags(proxy):
     assert status == 200
     assert json.loads(body)['versioned_writes'] == {
         'allowed_flags': ['x-versions-location', 'x-history-location']}
+
+
+def test_location_sent_as_raw_utf8_names_the_archive(proxy, owner):
+    account, auth = owner
+    suffix = uuid.uuid4().hex[:8]
+    versions = '\u00e9t\u00e9-%s' % suffix
+    cont = '%s/raw-%s' % (account, suffix)
+    archive = '%s/%s' % (account, quote(versions))
+    assert call(proxy.url, 'PUT', archive, auth)[0] == 201
+    status, _h, _b = call(proxy.url, 'PUT', cont, dict(
+        auth, **{'X-Versions-Location': versions.encode('utf-8')}))
+    assert status == 201
+    assert call(proxy.url, 'PUT', cont + '/o', auth, b'one')[0] == 201
+    assert call(proxy.url, 'PUT', cont + '/o', auth, b'two')[0] == 201
+    assert [r['name'][:5] for r in listing(proxy.url, archive, auth)] == [
+        '001o/']
+    assert call(proxy.url, 'DELETE', cont + '/o', auth)[0] == 204
+    assert call(proxy.url, 'GET', cont + '/o', auth)[2] == b'one'

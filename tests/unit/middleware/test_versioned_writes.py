@@ -468,3 +468,11 @@ def test_object_versioning_wraps_the_app():
 def test_bad_config_is_refused(conf):
     with pytest.raises(ConfigError):
         vw.filter_factory({}, **conf)
+
+
+@pytest.mark.parametrize('stored', [
+    '%C3%A9t%C3%A9', '\u00e9t\u00e9',
+    '\u00e9t\u00e9'.encode('utf-8').decode('latin-1'), 'ver%2Fignored'])
+def test_location_may_be_quoted_or_raw_utf8(stored):
+    assert vw.location_container(stored) == (
+        'ver' if stored.startswith('ver') else '\u00e9t\u00e9')
