@@ -6,8 +6,10 @@ Each daemon reads its own section (``[object-replicator]``,
 ``[object-updater]``) over ``[DEFAULT]``, so one file configures a node.
 ``objproxy-replicator`` runs the object, container and account replicators
 one after the other (``--type`` picks one).  ``--once`` makes one pass,
-prints its totals as JSON on stdout and exits 0, or 1 if the pass counted
-failures; otherwise the daemons loop every ``interval`` seconds.
+prints one short line of totals per daemon (``--json``: the totals as
+JSON, for scripts) and exits 0, or 1 if the pass counted failures;
+otherwise the daemons loop every ``interval`` seconds.  A ``--once`` pass
+watched on a terminal shows its progress on stderr.
 """
 import argparse
 import json
@@ -22,7 +24,10 @@ def _parse(prog, argv, extra=None):
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument('conf', help="the storage node's paste config")
     parser.add_argument('--once', action='store_true',
-                        help='run one pass and exit')
+                        help='run one pass, print its totals and exit '
+                             '(exit status 1 if it counted failures)')
+    parser.add_argument('--json', action='store_true',
+                        help='with --once: print the totals as JSON')
     parser.add_argument('--devices', default='',
                         help='comma-separated device names to limit to')
     parser.add_argument('--partitions', default='',
@@ -52,15 +57,25 @@ def _conf(args, section):
 
 
 def _run(daemons, args, devices, partitions):
+    from objproxy.daemons.daemon import Progress, summarize
     if args.once:
         failed = False
         totals = {}
         for daemon in daemons:
-            stats = daemon.run_once(devices=devices, partitions=partitions)
+            daemon.progress = Progress.for_terminal(daemon.name)
+            try:
+                stats = daemon.run_once(devices=devices,
+                                        partitions=partitions)
+            finally:
+                if daemon.progress is not None:
+                    daemon.progress.finish()
             daemon.report(stats)
             totals[daemon.name] = stats
             failed |= bool(stats.get('failures') or stats.get('errors'))
-        print(json.dumps(totals, sort_keys=True))
+            if not args.json:
+                print(summarize(daemon.name, stats), flush=True)
+        if args.json:
+            print(json.dumps(totals, sort_keys=True))
         return 1 if failed else 0
     threads = [eventlet.spawn(d.run_forever, devices, partitions)
                for d in daemons]

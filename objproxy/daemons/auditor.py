@@ -121,7 +121,10 @@ class ObjectAuditor(Daemon):
     def audit_objects(self, device_path, partitions, stats, files_limit,
                       bytes_limit, zbf):
         datadir = os.path.join(device_path, diskfile.DATADIR)
-        for part in sorted(list_partitions(datadir, partitions)):
+        parts = sorted(list_partitions(datadir, partitions))
+        device = os.path.basename(device_path)
+        for done, part in enumerate(parts):
+            self.tick(device, done, len(parts))
             part_dir = os.path.join(datadir, str(part))
             for suffix in _listdir(part_dir):
                 if len(suffix) != 3:

@@ -12,6 +12,7 @@ Daemons read their own section of the storage node's paste config
 """
 import json
 import os
+import sys
 import time
 import uuid
 
@@ -81,6 +82,59 @@ class RateLimiter(object):
             self.count = 0
 
 
+class Progress(object):
+    """One self-overwriting line on a terminal while a long pass runs.
+
+    Only ever made for a TTY (``for_terminal``): logs and pipes get the
+    totals, never a stream of carriage returns.
+    """
+
+    def __init__(self, stream, label, every=0.5):
+        self.stream = stream
+        self.label = label
+        self.every = every
+        self.last = 0.0
+        self.shown = False
+
+    @classmethod
+    def for_terminal(cls, label, stream=None):
+        stream = stream or sys.stderr
+        return cls(stream, label) if stream.isatty() else None
+
+    def update(self, where, done, total=None, unit='partitions'):
+        now = time.monotonic()
+        if now - self.last < self.every and (total is None or done < total):
+            return
+        self.last = now
+        count = '%d/%d' % (done, total) if total is not None else '%d' % done
+        self.stream.write('\r\x1b[K%s: %s %s %s' % (self.label, where,
+                                                     count, unit))
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self):
+        if self.shown:
+            self.stream.write('\r\x1b[K')
+            self.stream.flush()
+            self.shown = False
+
+
+def summarize(name, stats):
+    """``stats`` as one short sentence: the counts that are not zero
+    (failures and errors always), then the time taken."""
+    parts = []
+    for key in sorted(stats, key=lambda k: (k in ('failures', 'errors'), k)):
+        value = stats[key]
+        if key == 'elapsed' or isinstance(value, bool) or \
+                not isinstance(value, int):
+            continue
+        if value or key in ('failures', 'errors'):
+            parts.append('%d %s' % (value, key.replace('_', ' ')))
+    elapsed = stats.get('elapsed')
+    tail = ' in %.1fs' % elapsed if isinstance(elapsed, (int, float)) else ''
+    return '%s: %s%s' % (name, ', '.join(parts) or 'nothing to do', tail)
+
+
 class Daemon(object):
     """Base: subclasses set ``name`` and ``recon_file`` and implement
     ``run_once(devices=None, partitions=None) -> dict``."""
@@ -106,6 +160,12 @@ class Daemon(object):
         self.fsync = get_bool(conf, 'fsync', True)
         self.concurrency = get_int(conf, 'concurrency', 1, self.name,
                                    minimum=1)
+        #: a Progress while someone watches on a terminal, else None
+        self.progress = None
+
+    def tick(self, where, done, total=None, unit='partitions'):
+        if self.progress is not None:
+            self.progress.update(where, done, total, unit)
 
     # -- devices -----------------------------------------------------------
     def local_device_names(self, only=None):

@@ -124,6 +124,7 @@ class DbReplicator(Daemon):
                                        self.datadir)
                 for part, name_hash, path in iter_db_files(datadir,
                                                            partitions):
+                    self.tick(device, stats['attempted'], None, 'databases')
                     try:
                         self.replicate_db(ring, dev, part, name_hash, path)
                     except Exception as err:

@@ -218,6 +218,8 @@ class ObjectReplicator(Daemon):
         for start in range(0, total, self.batch_size):
             self.replicate_chunk(ring, dev, device_path,
                                  parts[start:start + self.batch_size])
+            self.tick(dev['device'], min(start + self.batch_size, total),
+                      total)
             if time.time() - last_log > 30:
                 last_log = time.time()
                 self.logger.info('%s: %d/%d partitions checked',

@@ -1,0 +1,68 @@
+"""The daemons' command line: a short summary by default, JSON on request."""
+import io
+import json
+import os
+import subprocess
+import sys
+
+from objproxy.daemons.daemon import Progress, summarize
+
+BIN = os.path.dirname(sys.executable)
+
+
+def node_conf(tmp_path):
+    devices = tmp_path / 'srv'
+    (devices / 'sdb1').mkdir(parents=True)
+    conf = tmp_path / 'node.conf'
+    conf.write_text('[DEFAULT]\ndevices = %s\nmount_check = false\n'
+                    'log_file = %s\n' % (devices, tmp_path / 'node.log'))
+    return str(conf)
+
+
+def run(tmp_path, script, *args):
+    return subprocess.run([os.path.join(BIN, script), node_conf(tmp_path),
+                           '--once'] + list(args),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_once_prints_one_human_line_per_daemon(tmp_path):
+    result = run(tmp_path, 'objproxy-updater')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('object-updater: 0 errors, 0 failures')
+    assert result.stdout.rstrip().endswith('s')
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stderr == ''
+
+
+def test_json_gives_the_totals_for_scripts(tmp_path):
+    result = run(tmp_path, 'objproxy-auditor', '--json')
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout)
+    assert totals['object-auditor']['files_checked'] == 0
+
+
+def test_summary_names_the_counts_that_matter():
+    line = summarize('object-replicator', {
+        'partitions_checked': 1024, 'objects_pushed': 0, 'failures': 0,
+        'suffixes_synced': 3, 'elapsed': 0.84,
+        'partitions_per_second': 1219.0})
+    assert line == ('object-replicator: 1024 partitions checked, '
+                    '3 suffixes synced, 0 failures in 0.8s')
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_on_a_terminal():
+    assert Progress.for_terminal('x', io.StringIO()) is None
+    stream = Tty()
+    progress = Progress.for_terminal('object-auditor', stream)
+    progress.update('sdb1', 5, 10)
+    progress.update('sdb1', 10, 10)
+    progress.finish()
+    out = stream.getvalue()
+    assert 'object-auditor: sdb1 5/10 partitions' in out
+    assert 'sdb1 10/10 partitions' in out
+    assert out.endswith('\r\x1b[K')
