@@ -369,8 +369,8 @@ class VersionedWritesMiddleware(object):
         self.app = app
         self.conf = conf
         self.logger = logger or get_logger(conf, log_route='versioned_writes')
-        # None (unset) differs from false, as in Swift
-        self.allow = conf.get('allow_versioned_writes')
+        # unset (None, or empty) differs from false, as in Swift
+        self.allow = conf.get('allow_versioned_writes') or None
 
     def __call__(self, env, start_response):
         try:
