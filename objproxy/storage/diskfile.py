@@ -88,6 +88,7 @@ class DiskFile(object):
     def _reset(self):
         self.data_file = self.ts_file = self.meta_file = None
         self.data_metadata = None
+        self.meta_metadata = {}    # the current .meta's own keys, if any
         self.metadata = None
         self.data_timestamp = None
         self.timestamp = None      # newest of data/meta (or the tombstone)
@@ -165,6 +166,7 @@ class DiskFile(object):
                 self.close()
                 self.quarantine('bad .meta: %s' % err)
             if meta is not None:
+                self.meta_metadata = meta
                 merged = merge_metadata(metadata, meta)
                 self.timestamp = split_filename(self.meta_file)[0]
         self.metadata = merged

@@ -58,6 +58,19 @@ from objproxy.storage.object_updates import ContainerNotifier
 DEFAULT_CHUNK_SIZE = 256 * 1024
 
 
+VERDICT_PREFIX = 'x-object-sysmeta-av-'
+
+
+def is_verdict_update(env):
+    return env.get('HTTP_X_BACKEND_VERDICT_UPDATE', '').lower() in (
+        'true', '1', 'yes', 'on')
+
+
+def verdict_keys(metadata):
+    return dict((k, v) for k, v in metadata.items()
+                if k.lower().startswith(VERDICT_PREFIX))
+
+
 def is_expired(metadata, env):
     """Past its X-Delete-At (replication still sees it, to move it)."""
     delete_at = metadata.get('X-Delete-At')
@@ -361,8 +374,12 @@ class ObjectServer(object):
             raise backend_timestamp_error(404, df.timestamp)
         if df.timestamp >= timestamp:
             raise backend_timestamp_error(409, df.timestamp)
+        if is_verdict_update(env):
+            return self._update_verdict(env, start_response, df, timestamp)
         meta = request_metadata(env, POST_PREFIXES,
                                 diskfile.POST_REPLACEABLE)
+        # a verdict given after the PUT (a .meta of its own) outlives POSTs
+        meta.update(verdict_keys(df.meta_metadata))
         ctype = post_content_type(env)
         if ctype is not None:
             meta['Content-Type'] = ctype
@@ -387,6 +404,22 @@ class ObjectServer(object):
             self.notifier.update(device_path, df.name_hash, timestamp,
                                  'PUT', account, container, obj, update,
                                  targets, cpart)
+        return respond(start_response, 202)
+
+    def _update_verdict(self, env, start_response, df, timestamp):
+        """A new scan verdict (``X-Backend-Verdict-Update``): a .meta that
+        keeps the current .meta's keys (user metadata, content type) and
+        replaces only the ``X-Object-Sysmeta-Av-*`` ones, so it replicates
+        like any POST and the client's metadata is left alone."""
+        verdict = request_metadata(env, (VERDICT_PREFIX,), ())
+        if not verdict:
+            raise HTTPError(400, 'A verdict update carries '
+                                 'X-Object-Sysmeta-Av-* headers')
+        meta = dict((k, v) for k, v in df.meta_metadata.items()
+                    if k not in ('name', 'X-Timestamp') and
+                    not k.lower().startswith(VERDICT_PREFIX))
+        meta.update(verdict)
+        df.write_meta(timestamp, meta)
         return respond(start_response, 202)
 
     def _queue_expiry(self, df, account, container, obj, metadata):

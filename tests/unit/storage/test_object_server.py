@@ -719,3 +719,51 @@ def test_an_expired_object_is_deleted_only_for_its_own_expiry(app, devices):
     assert resp.status_int == 204
     assert [f for f in os.listdir(hash_dir(devices))] == [
         Timestamp(delete_at).internal + '.ts']
+
+
+def test_a_verdict_update_replaces_only_the_verdict(app):
+    put(app, t=1, **{'X-Object-Sysmeta-Av-Verdict': 'clean',
+                     'X-Object-Sysmeta-Av-Engine': 'sigs-1'})
+    req(app, method='POST', **{'X-Timestamp': ts(2),
+                               'X-Object-Meta-Color': 'red',
+                               'Content-Type': 'image/png'})
+    resp = req(app, method='POST', **{
+        'X-Timestamp': ts(3), 'X-Backend-Verdict-Update': 'true',
+        'X-Object-Sysmeta-Av-Verdict': 'infected',
+        'X-Object-Sysmeta-Av-Engine': 'sigs-2',
+        'X-Object-Meta-Color': 'ignored'})
+    assert resp.status_int == 202
+    head = req(app, method='HEAD')
+    assert head.headers['X-Object-Sysmeta-Av-Verdict'] == 'infected'
+    assert head.headers['X-Object-Sysmeta-Av-Engine'] == 'sigs-2'
+    assert head.headers['X-Object-Meta-Color'] == 'red'
+    assert head.headers['Content-Type'] == 'image/png'
+
+
+def test_a_client_post_keeps_a_verdict_given_after_the_put(app):
+    put(app, t=1, **{'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    req(app, method='POST', **{
+        'X-Timestamp': ts(2), 'X-Backend-Verdict-Update': 'true',
+        'X-Object-Sysmeta-Av-Verdict': 'infected'})
+    req(app, method='POST', **{'X-Timestamp': ts(3),
+                               'X-Object-Meta-Color': 'blue'})
+    head = req(app, method='HEAD')
+    assert head.headers['X-Object-Sysmeta-Av-Verdict'] == 'infected'
+    assert head.headers['X-Object-Meta-Color'] == 'blue'
+
+
+def test_a_verdict_update_without_a_verdict_is_refused(app):
+    put(app, t=1)
+    resp = req(app, method='POST', **{'X-Timestamp': ts(2),
+                                      'X-Backend-Verdict-Update': 'true'})
+    assert resp.status_int == 400
+
+
+def test_a_new_put_brings_its_own_verdict(app):
+    put(app, t=1, **{'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    req(app, method='POST', **{
+        'X-Timestamp': ts(2), 'X-Backend-Verdict-Update': 'true',
+        'X-Object-Sysmeta-Av-Verdict': 'infected'})
+    put(app, t=3, **{'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    assert req(app, method='HEAD').headers[
+        'X-Object-Sysmeta-Av-Verdict'] == 'clean'
