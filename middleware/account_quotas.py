@@ -4,16 +4,13 @@ An operator (a reseller admin) caps what an account may store; the
 account's own users can see the caps but never change them.  The caps are
 kept as account system metadata so no user can forge them:
 
-=============================================  ==============================
-client header (set / read)                     stored as
-=============================================  ==============================
-``X-Account-Quota-Bytes``                      ``X-Account-Sysmeta-Quota-Bytes``
-``X-Account-Quota-Count``                      ``X-Account-Sysmeta-Quota-Count``
-``X-Account-Quota-Bytes-Policy-<name>``        ``...-Quota-Bytes-Policy-<index>``
-``X-Account-Quota-Count-Policy-<name>``        ``...-Quota-Count-Policy-<index>``
-``X-Account-Meta-Quota-Bytes`` (legacy)        the meta header, and also
-                                               ``...-Sysmeta-Quota-Bytes``
-=============================================  ==============================
+* ``X-Account-Quota-Bytes`` / ``X-Account-Quota-Count``: overall caps,
+  stored as ``X-Account-Sysmeta-Quota-Bytes`` / ``-Quota-Count``;
+* ``X-Account-Quota-Bytes-Policy-<policy name>`` / ``-Count-Policy-<name>``:
+  caps for one storage policy, stored as
+  ``X-Account-Sysmeta-Quota-Bytes-Policy-<policy index>`` (and -Count-);
+* ``X-Account-Meta-Quota-Bytes`` (legacy): kept as user metadata and also
+  copied to the sysmeta byte cap, which wins when both are set.
 
 ``X-Remove-<header>`` (or an empty value) removes a cap.  Setting or
 removing any of them needs a reseller admin (tempauth's ``.reseller_admin``
