@@ -8,7 +8,7 @@ the whole file.  A DLO manifest is any object carrying
 under that prefix, in name order, found by container listings (paged past
 the 10000-entry listing limit) made as the client.
 
-Every subrequest (listings, segment GETs, copies) is built from the
+Every subrequest (listings, segment GETs) is built from the
 client's environ the way Swift's ``make_subrequest`` does -- same token,
 same ``swift.authorize`` hook, ``swift.source`` set -- and sent to the
 rest of the pipeline, so the proxy authorizes it like any client request:
@@ -23,8 +23,11 @@ replica), is missing, or whose ETag no longer matches the listing ends the
 body cleanly where it is -- the client sees a short body -- and is logged
 with the transaction id.
 
-The segment machinery itself (subrequests, streaming, ranges, copies) is
-``middleware.large_objects``, shared with ``middleware.slo``.
+The segment machinery itself (subrequests, streaming, ranges) is
+``middleware.large_objects``, shared with ``middleware.slo``.  Copies are
+the ``copy`` filter's: it reads the source through here, so a copy of a
+manifest holds the joined content (``?multipart-manifest=get`` copies the
+manifest object itself).
 
 Config (Swift's options)::
 
@@ -46,10 +49,8 @@ from objproxy.common.config import check_options, get_float, get_int
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
-from middleware.large_object_copy import (
-    copy_source, copy_whole_object, is_copy)
 from middleware.large_objects import (
-    COPY_CHECKED, LISTING_BODY_LIMIT, WHOLE_OBJECT_DROP, ListingError, Piece,
+    LISTING_BODY_LIMIT, WHOLE_OBJECT_DROP, ListingError, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
     has_conditions, header_items, make_subrequest_env, multipart_manifest,
     object_path, pass_on, pieces_in_window, probe_manifest, ranged_response,
@@ -150,7 +151,7 @@ class DynamicLargeObject(object):
 
     def __call__(self, env, start_response):
         method = env.get('REQUEST_METHOD')
-        if method not in ('GET', 'HEAD', 'PUT', 'COPY'):
+        if method not in ('GET', 'HEAD', 'PUT'):
             return self.app(env, start_response)
         parts = object_path(env)
         if parts is None:
@@ -161,25 +162,9 @@ class DynamicLargeObject(object):
                 return respond(start_response, 400,
                                b'X-Object-Manifest must be in the format '
                                b'container/prefix')
-        if is_copy(env):
-            if mm == 'get' or env.get(COPY_CHECKED):
-                return self.app(env, start_response)
-            return self.handle_copy(env, start_response, parts)
         if method == 'PUT' or mm == 'get':
             return self.app(env, start_response)
         return self.handle_read(env, start_response, parts)
-
-    def handle_copy(self, env, start_response, parts):
-        paths = copy_source(env, parts)
-        if paths is not None:
-            head = probe_manifest(self.app, env, paths[0], 'DLO')
-            if head is not None and 'x-object-manifest' in head.headers:
-                result = copy_whole_object(self, self.app, env,
-                                           start_response, parts, 'DLO',
-                                           self.logger)
-                if result is not None:
-                    return result
-        return self.app(env, start_response)
 
     def handle_read(self, env, start_response, parts):
         method = env['REQUEST_METHOD']

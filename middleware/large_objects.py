@@ -4,10 +4,9 @@ Why a module of its own: both kinds of large object are served the same
 way -- subrequests built from the client's environ (same token, same
 ``swift.authorize``, ``swift.source`` set) and sent down the rest of the
 pipeline, segments streamed one after another in the proxy's chunks,
-ranges and conditional requests answered over the whole object, and
-copies of a manifest made from the whole object -- and only the way the
-segments are found differs (a container listing for DLO, a JSON manifest
-for SLO).
+and ranges and conditional requests answered over the whole object --
+and only the way the segments are found differs (a container listing for
+DLO, a JSON manifest for SLO).
 """
 import io
 import time
@@ -41,7 +40,6 @@ CONDITIONAL_ENV = ('HTTP_IF_MATCH', 'HTTP_IF_NONE_MATCH',
 WHOLE_OBJECT_DROP = ('content-length', 'etag', 'content-range',
                      'transfer-encoding', 'accept-ranges')
 LISTING_BODY_LIMIT = 64 * 1024 * 1024
-COPY_CHECKED = 'objproxy.large_object_copy_checked'
 # how deep SLO manifests may nest
 MAX_NESTING = 10
 

@@ -22,10 +22,12 @@ itself be an SLO).
   returns the stored manifest (``&format=raw``: in the upload format, with
   the object's own content type, ready to upload again).
 * ``DELETE ?multipart-manifest=delete``: ``middleware.slo_delete``.
-* ``COPY`` (or ``PUT`` with ``X-Copy-From``) of a manifest copies the
-  content (``?part-number=`` picks one part); with
-  ``?multipart-manifest=get`` it copies the manifest, uploaded again at
-  the destination (so its segments are checked there, as the client).
+* Copies are the ``copy`` filter's (left of this one): it GETs the source
+  through here, so a copy holds the joined content (``?part-number=``
+  picks one part), and with ``?multipart-manifest=get`` it reads the
+  manifest in the upload format and PUTs it with
+  ``?multipart-manifest=put``, so the segments are checked again at the
+  destination, as the client.
 * Container listings in JSON show an SLO's ETag as ``slo_etag`` next to
   the manifest's own ``hash``.
 
@@ -54,7 +56,6 @@ Config (Swift's options)::
     yield_frequency = 10
 """
 import hashlib
-import io
 import json
 from urllib.parse import parse_qs
 
@@ -64,10 +65,8 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.common.registry import register_info
 from objproxy.proxy.response import status_line
-from middleware.large_object_copy import (
-    copied_from, copy_headers, copy_source, copy_whole_object, is_copy)
 from middleware.large_objects import (
-    COPY_CHECKED, LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
+    LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
     first_window_readable, has_conditions, header_items, is_slo,
     make_subrequest_env, object_path, pass_on, probe_manifest,
@@ -160,10 +159,6 @@ class StaticLargeObject(object):
                            b'X-Static-Large-Object is a reserved header. To '
                            b'create a static large object add query param '
                            b'multipart-manifest=put.')
-        if is_copy(env):
-            if mm == 'get':
-                return self.handle_manifest_copy(env, start_response, parts)
-            return self.handle_copy(env, start_response, parts)
         if method == 'DELETE' and mm == 'delete':
             return self.deleter(env, start_response, parts)
         if method in ('GET', 'HEAD'):
@@ -380,59 +375,6 @@ class StaticLargeObject(object):
                     ('Etag', hashlib.md5(body).hexdigest())]
         start_response(resp.status, headers)
         return [body] if env['REQUEST_METHOD'] == 'GET' else []
-
-    # ------------------------------------------------------------- copies
-    def handle_copy(self, env, start_response, parts):
-        paths = copy_source(env, parts)
-        if paths is not None:
-            head = probe_manifest(self.app, env, paths[0], 'SLO')
-            if head is not None and (is_slo(head.headers) or
-                                     'x-object-manifest' in head.headers):
-                result = copy_whole_object(self, self.app, env,
-                                           start_response, parts, 'SLO',
-                                           self.logger)
-                if result is not None:
-                    return result
-        env[COPY_CHECKED] = True
-        return self.app(env, start_response)
-
-    def handle_manifest_copy(self, env, start_response, parts):
-        """Copy an SLO's manifest: read it in the upload format and upload
-        it at the destination, as the client (its segments are checked
-        there, in the destination's account)."""
-        paths = copy_source(env, parts)
-        head = None
-        if paths is not None:
-            head = probe_manifest(self.app, env, paths[0], 'SLO')
-        if head is None or not is_slo(head.headers):
-            return self.app(env, start_response)
-        src_path, dest_path, src_names = paths
-        sub = make_subrequest_env(
-            env, 'GET', src_path, source='SLO',
-            query_string='multipart-manifest=get&format=raw')
-        src = call_app(self, sub)
-        if not src.ok:
-            return pass_on(src, start_response)
-        try:
-            body = src.read(self.manifest_read_limit)
-        except ValueError:
-            return respond(start_response, 500, b'Manifest too large')
-        headers = copy_headers(env, head.headers)
-        put_env = make_subrequest_env(
-            env, 'PUT', dest_path, query_string='multipart-manifest=put',
-            headers=headers, source='SLO', body=io.BytesIO(body),
-            content_length=len(body))
-        for key in ('HTTP_ACCEPT', 'HTTP_IF_NONE_MATCH'):
-            if key in env:
-                put_env[key] = env[key]
-        dest = call_app(self, put_env)
-        answer = dest.read(LISTING_BODY_LIMIT)
-        out = header_items(dest.header_list, ('content-length',))
-        if dest.ok:
-            out += copied_from(src_names, head.headers)
-        out.append(('Content-Length', str(len(answer))))
-        start_response(dest.status, out)
-        return [answer]
 
     # ----------------------------------------------------------- listings
     def handle_listing(self, env, start_response):

@@ -1,25 +1,57 @@
-"""Loading a paste config, with the large-object filters the proxy needs.
+"""Loading a paste config, with the filters the proxy cannot work without.
 
-Why this exists: every Swift client splits big uploads into segments and
-relies on the server to join them again (``dlo`` and ``slo``).  A proxy
-config written before those filters existed, or by someone who forgot
-them, must still serve large objects, so -- as Swift does for ``dlo``,
-``copy`` and ``listing_formats`` -- the proxy adds them itself when the
-pipeline ends in ``egg:objproxy#proxy_server`` and leaves them out.
+Why this exists: parts of the API live in filters -- listings rendered as
+the client asked (``listing_formats``), server-side copy (``copy``) and
+large objects (``slo``, ``dlo``) -- and other filters build on them
+(symlink and versioning rewrite JSON listings and only ever see the GET
+and PUT a copy is made of).  A proxy config written before those filters
+existed, or by someone who forgot them, must still behave, so -- as
+Swift's proxy does with its ``required_filters`` -- the proxy adds each
+missing one itself when the pipeline ends in ``egg:objproxy#proxy_server``,
+and logs "Adding required filter X to pipeline at position N" (N counts
+the filters before it, from 0).  Configs that are not such a proxy
+pipeline load unchanged.
 
-Placement follows Swift's relative order: ``slo`` then ``dlo``, just before
-the final ``proxy_logging``/``proxy_server`` and after every auth or
-scanning filter (so segment subrequests are authorized and segment uploads
-are scanned).  Configs that are not such a proxy pipeline load unchanged.
+Placement (Swift's relative order):
+
+* ``listing_formats`` early: right after the first of catch_errors,
+  gatekeeper, healthcheck, proxy_logging, memcache present;
+* ``copy`` after the filters that decide who the client is or answer for
+  themselves (auth, staticweb, tempurl, ratelimit...), and left of quotas,
+  clamav, slo, dlo, versioned_writes and symlink, so the GET and PUT a copy
+  makes pass through all of them (the copied body is scanned by clamav,
+  segments are joined, quotas see the real size);
+* ``slo`` then ``dlo`` just before the final ``proxy_logging`` and after
+  every auth or scanning filter (segment subrequests are authorized,
+  segment uploads scanned).
 """
 from paste.deploy import loadwsgi
 
+from objproxy.common.logs import get_logger
+
 DIST_NAME = 'objproxy'
 PROXY_APP = 'proxy_server'
-LARGE_OBJECT_FILTERS = ('slo', 'dlo')  # in pipeline order
-# Filters the large-object filters must come after when present.
-MUST_FOLLOW = ('catch_errors', 'gatekeeper', 'healthcheck', 'ratelimit',
-               'tempauth', 'clamav')
+# In the order they are inserted.
+REQUIRED_FILTERS = ('listing_formats', 'copy', 'slo', 'dlo')
+# A filter goes right of every one of these that is present ...
+AFTER = {
+    'listing_formats': ('catch_errors', 'gatekeeper', 'healthcheck',
+                        'proxy_logging', 'memcache'),
+    'copy': ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging',
+             'memcache', 'etag_quoter', 'listing_formats', 'bulk',
+             'tempurl', 'ratelimit', 'formpost', 'tempauth', 'keystoneauth',
+             'staticweb'),
+    'slo': ('catch_errors', 'gatekeeper', 'healthcheck', 'ratelimit',
+            'tempauth', 'copy', 'clamav'),
+    'dlo': ('catch_errors', 'gatekeeper', 'healthcheck', 'ratelimit',
+            'tempauth', 'copy', 'clamav', 'slo'),
+}
+# ... and left of every one of these (wins over AFTER when they clash).
+BEFORE = {
+    'copy': ('container_quotas', 'account_quotas', 'clamav', 'slo', 'dlo',
+             'versioned_writes', 'symlink'),
+    'slo': ('dlo',),
+}
 
 
 def entry_point(context):
@@ -41,47 +73,62 @@ def is_proxy_pipeline(context):
 
 def insertion_index(names, missing):
     """Where to put filter ``missing`` in a list of entry-point names."""
-    index = len(names)
+    # the final proxy_logging (logging what the proxy app was asked)
+    # stays last
+    end = len(names)
     if names and names[-1] == 'proxy_logging':
-        index -= 1
-    after = [i for i, name in enumerate(names) if name in MUST_FOLLOW]
-    if missing == 'dlo' and 'slo' in names:
-        after.append(names.index('slo'))
+        end -= 1
+    head = names[:end]
+    # as Swift: a filter's first occurrence counts (proxy_logging comes
+    # twice; "after proxy_logging" means after the first one)
+    after = [head.index(n) for n in AFTER.get(missing, ()) if n in head]
+    before = [i for i, n in enumerate(head) if n in BEFORE.get(missing, ())]
+    if missing in ('slo', 'dlo'):
+        index = end         # late filters: as far right as allowed
+    else:
+        index = 0           # early ones: as far left as allowed
     if after:
         index = max(index, max(after) + 1)
-    if missing == 'slo' and 'dlo' in names:
-        index = min(index, names.index('dlo'))
+    if before:
+        index = min(index, min(before))
     return index
 
 
 def planned_pipeline(names):
     """The entry-point names after inserting whatever is missing."""
     names = list(names)
-    for name in LARGE_OBJECT_FILTERS:
+    for name in REQUIRED_FILTERS:
         if name not in names:
             names.insert(insertion_index(names, name), name)
     return names
 
 
-def add_large_object_filters(context):
-    """Insert the missing ``slo``/``dlo`` filter contexts (in place)."""
+def add_required_filters(context, logger=None):
+    """Insert the missing required filter contexts (in place), logging
+    each insertion as Swift does."""
     if not is_proxy_pipeline(context):
         return context
+    if logger is None:
+        logger = get_logger(context.global_conf, 'proxy-server',
+                            log_route='pipeline')
     filters = context.filter_contexts
-    for name in LARGE_OBJECT_FILTERS:
+    for name in REQUIRED_FILTERS:
         names = [entry_point(f) for f in filters]
         if name in names:
             continue
+        index = insertion_index(names, name)
+        logger.info('Adding required filter %s to pipeline at position %d',
+                    name, index)
         filt = loadwsgi.loadcontext(loadwsgi.FILTER, 'egg:%s#%s'
                                     % (DIST_NAME, name),
                                     global_conf=context.global_conf)
         filt.protocol = 'paste.filter_factory'
-        filters.insert(insertion_index(names, name), filt)
+        filters.insert(index, filt)
     return context
 
 
 def load_app(conf_path):
     """Like ``paste.deploy.loadapp('config:' + path)`` plus the filters."""
     context = loadwsgi.loadcontext(loadwsgi.APP, 'config:' + conf_path)
-    add_large_object_filters(context)
+    add_required_filters(context)
     return context.create()

@@ -3,32 +3,22 @@
 With ``account_autocreate`` (the SAIO default) an account that does not
 exist yet reads as an empty account, and the first write (container PUT or
 account POST) creates it.
-"""
-import json
 
+Listings are JSON here, always (as from Swift's proxy): the
+``listing_formats`` filter renders them as the client asked.
+"""
 from objproxy.common import constraints
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import (
     BACKEND_QUERY, Controller, add_last_modified)
-from objproxy.proxy.controllers.container import check_listing_params
+from objproxy.proxy.controllers.container import (
+    check_listing_params, json_listing_query)
 from objproxy.proxy.controllers.meta import (
     ACCOUNT_ACL_SYSMETA, MetadataError, backend_meta, is_owner,
     strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import account_info_from_headers, cache_key
 from objproxy.proxy.response import Response, plain_error
-
-
-def listing_format(req):
-    fmt = (req.GET.get('format') or '').lower()
-    if fmt in ('json', 'xml', 'plain'):
-        return fmt
-    accept = req.headers.get('Accept', '')
-    if 'application/json' in accept:
-        return 'json'
-    if 'xml' in accept:
-        return 'xml'
-    return 'plain'
 
 
 class AccountController(Controller):
@@ -57,12 +47,11 @@ class AccountController(Controller):
         ring = self.app.account_ring
         part = ring.get_part(self.account_name)
         headers = self.base_headers(req)
-        if req.headers.get('Accept'):
-            headers['Accept'] = req.headers['Accept']
         newest = str(req.headers.get('X-Newest', '')).lower() in (
             'true', '1', 'yes', 'on')
         getter = Getter(self, ring, part, self.path, req.method, headers,
-                        query_string=req.environ.get(BACKEND_QUERY),
+                        query_string=json_listing_query(
+                            req.environ.get(BACKEND_QUERY)),
                         newest=newest)
         resp = getter.response()
         if resp.status == 404 and self.app.account_autocreate:
@@ -87,7 +76,8 @@ class AccountController(Controller):
             resp.set_header('X-Account-Access-Control', acl)
 
     def _empty_account(self, req):
-        """What Swift answers for an account that will be autocreated."""
+        """What Swift answers for an account that will be autocreated: an
+        empty JSON listing (``listing_formats`` renders it)."""
         now = Timestamp.now()
         headers = {
             'X-Account-Container-Count': '0',
@@ -96,17 +86,10 @@ class AccountController(Controller):
             'X-Timestamp': now.normal,
             'X-Put-Timestamp': now.normal,
         }
-        fmt = listing_format(req)
-        if req.method == 'HEAD' or fmt == 'plain':
-            headers['Content-Type'] = 'text/plain; charset=utf-8'
+        headers['Content-Type'] = 'application/json; charset=utf-8'
+        if req.method == 'HEAD':
             return Response(204, headers=headers)
-        if fmt == 'json':
-            headers['Content-Type'] = 'application/json; charset=utf-8'
-            return Response(200, headers=headers, body=b'[]')
-        headers['Content-Type'] = 'application/xml; charset=utf-8'
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<account name=%s>'
-                '</account>' % json.dumps(self.account_name))
-        return Response(200, headers=headers, body=body)
+        return Response(200, headers=headers, body=b'[]')
 
     def _meta_headers(self, req, timestamp):
         try:

@@ -3,6 +3,9 @@
 A container PUT first makes sure the account exists (creating it when
 ``account_autocreate`` is on, as Swift's SAIO does) and tells each
 container replica which account replica to report its stats to.
+
+Listings are asked of the nodes as JSON, always (as Swift's proxy does):
+the ``listing_formats`` filter renders them as the client asked.
 """
 from objproxy.common import constraints
 from objproxy.common.timestamp import Timestamp
@@ -29,6 +32,14 @@ def check_listing_params(req, limit_max):
     if limit.isdigit() and int(limit) > limit_max:
         return plain_error(412, 'Maximum limit is %d' % limit_max)
     return None
+
+
+def json_listing_query(query):
+    """A backend query string asking for JSON: any ``format`` the client
+    sent is replaced (the other parameters are kept byte for byte)."""
+    kept = [part for part in (query or '').split('&')
+            if part and part.split('=', 1)[0] != 'format']
+    return '&'.join(kept + ['format=json'])
 
 
 def account_update_headers(count, account_part, account_nodes):
@@ -74,13 +85,11 @@ class ContainerController(Controller):
         ring = self.app.container_ring
         part = ring.get_part(self.account_name, self.container_name)
         headers = self.base_headers(req)
-        accept = req.headers.get('Accept')
-        if accept:
-            headers['Accept'] = accept
         newest = str(req.headers.get('X-Newest', '')).lower() in (
             'true', '1', 'yes', 'on')
         getter = Getter(self, ring, part, self.path, req.method, headers,
-                        query_string=req.environ.get(BACKEND_QUERY),
+                        query_string=json_listing_query(
+                            req.environ.get(BACKEND_QUERY)),
                         newest=newest)
         resp = getter.response()
         if req.method == 'HEAD' or 200 <= resp.status < 300:

@@ -1,16 +1,16 @@
-"""Objects: streaming GET/HEAD from replicas, quorum PUT/POST/DELETE, copy.
+"""Objects: streaming GET/HEAD from replicas, quorum PUT/POST/DELETE.
 
 Authorization uses the container's ACLs: ``X-Container-Read`` for reads,
 ``X-Container-Write`` for writes (the container info is cached, so this
-costs no backend round trip on a warm cache).
+costs no backend round trip on a warm cache).  Server-side copies are the
+``copy`` filter's (a GET and a PUT made through the pipeline); without it
+``COPY`` is 405, as from Swift's proxy.
 """
 import mimetypes
 import time
-from urllib.parse import quote
 
 from objproxy.common import constraints
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy import copy as copying
 from objproxy.proxy.controllers.base import Controller, quorum_size
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.putter import ObjectPut
@@ -90,8 +90,7 @@ def delete_at_header(req_headers, now=None):
 
 class ObjectController(Controller):
     server_type = 'Object'
-    allowed_methods = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY',
-                       'OPTIONS')
+    allowed_methods = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
 
     @property
     def obj_path(self):
@@ -168,33 +167,18 @@ class ObjectController(Controller):
         return None
 
     def PUT(self, req):
-        if req.headers.get('X-Copy-From') is not None:
-            return self._put_copy(req)
         refusal = self._check_writable(req)
         if refusal:
             return refusal
-        return self.put_body(req, req.headers, req.environ['wsgi.input'].read)
+        return self.put_body(req)
 
-    def _put_copy(self, req):
-        if req.content_length or 'chunked' in req.headers.get(
-                'Transfer-Encoding', '').lower():
-            return plain_error(400, 'Copy requests require a zero byte body')
-        try:
-            src_account, src_container, src_obj = copying.parse_client_location(
-                req.headers, 'X-Copy-From', 'X-Copy-From-Account',
-                self.account_name)
-        except copying.CopyError as err:
-            return plain_error(err.status, err.message)
-        return self.copy_into_self(req, src_account, src_container, src_obj)
-
-    def put_body(self, req, headers_in, reader, length=None):
-        """Validate and stream one upload; used by PUT and by copies."""
+    def put_body(self, req):
+        """Validate and stream one upload."""
         app = self.app
+        headers_in = req.headers
         te = req.headers.get('Transfer-Encoding', '').lower()
         chunked = False
-        if length is not None:
-            content_length = length
-        elif te:
+        if te:
             codings = [c.strip() for c in te.split(',')]
             if len(codings) > 1:            # e.g. "gzip, chunked"
                 return plain_error(501, 'Unsupported Transfer-Coding header '
@@ -221,9 +205,6 @@ class ObjectController(Controller):
         error = constraints.check_metadata(headers_in, 'object')
         if error:
             return plain_error(400, error)
-        too_long = constraints.name_too_long('Object', self.object_name)
-        if too_long:                # a COPY's destination is not routed
-            return plain_error(400, too_long)
         inm = headers_in.get('If-None-Match')
         if inm is not None and inm.strip() != '*':
             return plain_error(400, 'If-None-Match only supports *')
@@ -248,8 +229,9 @@ class ObjectController(Controller):
         ring = app.object_ring
         part = ring.get_part(self.account_name, self.container_name,
                              self.object_name)
-        put = ObjectPut(self, ring, part, self.obj_path, targets, reader,
-                        content_length or 0, chunked)
+        put = ObjectPut(self, ring, part, self.obj_path, targets,
+                        req.environ['wsgi.input'].read, content_length or 0,
+                        chunked)
         resp, etag = put.run()
         app.invalidate_container_stats(self.account_name,
                                        self.container_name, req.environ)
@@ -327,77 +309,4 @@ class ObjectController(Controller):
             return Response(204, headers={
                 'X-Timestamp': timestamp.normal,
                 'Content-Type': 'text/html; charset=UTF-8'})
-        return resp
-
-    # ----- copies ---------------------------------------------------------------
-
-    def COPY(self, req):
-        try:
-            dest_account, dest_container, dest_obj = copying.parse_client_location(
-                req.headers, 'Destination', 'Destination-Account',
-                self.account_name)
-        except copying.CopyError as err:
-            return plain_error(err.status, err.message)
-        dest = ObjectController(self.app, dest_account, dest_container,
-                                dest_obj)
-        # from here on the request is the destination's PUT
-        req.environ['PATH_INFO'] = '/v1/%s/%s/%s' % tuple(
-            x.encode('utf-8').decode('latin-1')
-            for x in (dest_account, dest_container, dest_obj))
-        req.method = 'PUT'
-        return dest.copy_into_self(req, self.account_name,
-                                   self.container_name, self.object_name)
-
-    def copy_into_self(self, req, src_account, src_container, src_obj):
-        """Copy a source object here.  As in Swift the source is read first
-        (authorised by its own read ACL, with the client's Range and
-        conditional headers applied to it), then the destination is
-        checked and written."""
-        app = self.app
-        src_info = app.container_info(req.environ, src_account,
-                                      src_container)
-        src_req = req.copy_get()
-        src_req.environ['PATH_INFO'] = '/v1/%s/%s/%s' % tuple(
-            x.encode('utf-8').decode('latin-1')
-            for x in (src_account, src_container, src_obj))
-        src_req.method = 'GET'
-        denial = self.authorize(src_req, src_info.get('read_acl'))
-        if denial:
-            return denial
-        source = self.read_object(src_req, src_account, src_container,
-                                  src_obj, 'GET')
-        if source.status not in (200, 206):
-            return source
-        refusal = self._check_writable(req)
-        try:
-            length = int(source.get_header('Content-Length'))
-        except (TypeError, ValueError):
-            refusal = refusal or error_response(
-                500, 'Copy source has no length')
-        else:
-            if length > app.max_file_size:
-                refusal = refusal or error_response(413)
-        if refusal:
-            close = getattr(source.app_iter, 'close', None)
-            if close:
-                close()
-            return refusal
-        src_headers = dict((k.lower(), v) for k, v in source.headers)
-        dest_headers = copying.copy_metadata(src_headers, req.headers)
-        if source.status == 200 and src_headers.get('etag'):
-            # a partial copy (206) gets its own ETag
-            dest_headers['etag'] = src_headers['etag'].strip('"')
-        reader = copying.BodyReader(source.app_iter)
-        try:
-            resp = self.put_body(req, dest_headers, reader.read,
-                                 length=length)
-        finally:
-            reader.close()
-        if 200 <= resp.status < 300:
-            resp.set_header('X-Copied-From', '%s/%s' % (
-                quote(src_container), quote(src_obj)))
-            resp.set_header('X-Copied-From-Account', quote(src_account))
-            if src_headers.get('last-modified'):
-                resp.set_header('X-Copied-From-Last-Modified',
-                                src_headers['last-modified'])
         return resp

@@ -1,4 +1,5 @@
-"""The proxy inserts slo/dlo into pipelines that leave them out."""
+"""The proxy inserts listing_formats, copy, slo and dlo into proxy
+pipelines that leave them out, and says so in its log."""
 import os
 
 import pytest
@@ -12,22 +13,37 @@ DEFAULT = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
 
 @pytest.mark.parametrize('names,want', [
     (DEFAULT[:-1],
-     'catch_errors gatekeeper healthcheck proxy_logging ratelimit tempauth '
-     'clamav slo dlo proxy_logging'),
-    ('catch_errors tempauth'.split(), 'catch_errors tempauth slo dlo'),
+     'catch_errors gatekeeper healthcheck proxy_logging listing_formats '
+     'ratelimit tempauth copy clamav slo dlo proxy_logging'),
+    ('catch_errors tempauth'.split(),
+     'catch_errors listing_formats tempauth copy slo dlo'),
     # a lone proxy_logging at the end still goes last
     ('catch_errors proxy_logging'.split(),
-     'catch_errors slo dlo proxy_logging'),
+     'catch_errors listing_formats copy slo dlo proxy_logging'),
     # never left of auth or scanning, wherever proxy_logging is
     ('proxy_logging tempauth clamav proxy_logging'.split(),
-     'proxy_logging tempauth clamav slo dlo proxy_logging'),
+     'proxy_logging listing_formats tempauth copy clamav slo dlo '
+     'proxy_logging'),
     # one present: the other is placed in Swift's relative order
     ('tempauth slo proxy_logging'.split(),
-     'tempauth slo dlo proxy_logging'),
+     'listing_formats tempauth copy slo dlo proxy_logging'),
     ('tempauth dlo proxy_logging'.split(),
-     'tempauth slo dlo proxy_logging'),
-    ('tempauth dlo slo'.split(), 'tempauth dlo slo'),
-    ([], 'slo dlo'),
+     'listing_formats tempauth copy slo dlo proxy_logging'),
+    ('tempauth dlo slo'.split(), 'listing_formats tempauth copy dlo slo'),
+    ([], 'listing_formats copy slo dlo'),
+    # copy goes left of quotas and clamav, so the PUT it makes is checked
+    # and scanned; listing_formats right of the first proxy_logging
+    ('catch_errors gatekeeper healthcheck proxy_logging etag_quoter bulk '
+     'tempurl ratelimit formpost tempauth staticweb container_quotas '
+     'account_quotas clamav slo dlo versioned_writes symlink '
+     'proxy_logging'.split(),
+     'catch_errors gatekeeper healthcheck proxy_logging listing_formats '
+     'etag_quoter bulk tempurl ratelimit formpost tempauth staticweb copy '
+     'container_quotas account_quotas clamav slo dlo versioned_writes '
+     'symlink proxy_logging'),
+    # configured already: left where the config puts them
+    ('copy tempauth listing_formats slo dlo proxy_logging'.split(),
+     'copy tempauth listing_formats slo dlo proxy_logging'),
 ])
 def test_planned_order(names, want):
     assert pipeline.planned_pipeline(names) == want.split()
@@ -98,14 +114,28 @@ def load(tmp_path, etc_dir, line):
     return wsgi.load_app(str(path))
 
 
-def test_proxy_pipeline_gets_both_filters(tmp_path, etc_dir):
+def test_proxy_pipeline_gets_the_required_filters(tmp_path, etc_dir):
     app = load(tmp_path, etc_dir, 'catch_errors gatekeeper tempauth '
                'proxy_logging proxy_server')
     names = chain(app)
-    assert names.index('TempAuth') < names.index('StaticLargeObject')
-    assert names[names.index('StaticLargeObject'):] == [
-        'StaticLargeObject', 'DynamicLargeObject', names[-2], 'Application']
+    assert names[2] == 'ListingFormats'      # right after gatekeeper
+    assert names.index('TempAuth') < names.index('ServerSideCopy')
+    assert names[names.index('ServerSideCopy'):] == [
+        'ServerSideCopy', 'StaticLargeObject', 'DynamicLargeObject',
+        names[-2], 'Application']
     assert 'Logging' in names[-2]     # the final proxy_logging stays last
+
+
+def test_each_insertion_is_logged_as_swift_does(tmp_path, etc_dir):
+    load(tmp_path, etc_dir, 'catch_errors gatekeeper tempauth '
+         'proxy_logging proxy_server')
+    log = (tmp_path / 'log').read_text()
+    for line in ('Adding required filter listing_formats to pipeline at '
+                 'position 2',
+                 'Adding required filter copy to pipeline at position 4',
+                 'Adding required filter slo to pipeline at position 5',
+                 'Adding required filter dlo to pipeline at position 6'):
+        assert line in log
 
 
 def test_configured_filter_is_kept_not_duplicated(tmp_path, etc_dir):
@@ -122,5 +152,6 @@ def test_configured_filter_is_kept_not_duplicated(tmp_path, etc_dir):
 def test_other_pipelines_load_unchanged(tmp_path, etc_dir):
     app = load(tmp_path, etc_dir, 'catch_errors other')
     names = chain(app)
-    assert 'StaticLargeObject' not in names
-    assert 'DynamicLargeObject' not in names
+    for name in ('StaticLargeObject', 'DynamicLargeObject',
+                 'ServerSideCopy', 'ListingFilter'):
+        assert name not in names

@@ -15,6 +15,7 @@ import pytest
 from webob import Request, Response
 
 from middleware import dlo, large_objects
+from middleware.copy import ServerSideCopy
 from objproxy.common import constraints
 from objproxy.common.paths import split_path
 from objproxy.storage import ranges
@@ -148,10 +149,6 @@ class FakeSwift(object):
         if self.objects.pop(path, None) is None:
             return Response(status=404)(env, start_response)
         start_response('204 No Content', [])
-        return []
-
-    def do_COPY(self, env, path, start_response):
-        start_response('201 Created', [('X-Raw-Copy', 'yes')])
         return []
 
     def methods(self, method):
@@ -379,6 +376,8 @@ def test_put_with_a_bad_manifest_header_is_400(app, swift):
 
 
 def test_copy_of_a_manifest_copies_the_content(app, swift):
+    """The copy filter reads the source through dlo: the joined content."""
+    app = ServerSideCopy(app, {})
     resp = call(app, '/v1/a/c/man', 'COPY', {'Destination': 'c/flat'})
     assert resp.status_int == 201
     assert resp.headers['X-Copied-From'] == 'c/man'
@@ -386,10 +385,12 @@ def test_copy_of_a_manifest_copies_the_content(app, swift):
     assert body == WHOLE and 'x-object-manifest' not in stored
     resp = call(app, '/v1/a/c/copy2', 'PUT', {'X-Copy-From': '/c/man'}, b'')
     assert swift.objects['/v1/a/c/copy2'][1] == WHOLE
-    # ?multipart-manifest=get copies the manifest (the proxy does that)
+    # ?multipart-manifest=get copies the manifest object itself
     resp = call(app, '/v1/a/c/man', 'COPY', {'Destination': 'c/m2'},
                 query='multipart-manifest=get')
-    assert resp.headers['X-Raw-Copy'] == 'yes'
+    assert resp.status_int == 201
+    stored, body = swift.objects['/v1/a/c/m2']
+    assert body == b'' and stored['x-object-manifest'] == 'segs/p/'
 
 
 def test_empty_prefix_is_an_empty_object(app, swift):

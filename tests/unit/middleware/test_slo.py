@@ -9,6 +9,7 @@ import pytest
 from webob import Response
 
 from middleware import slo
+from middleware.copy import ServerSideCopy
 from objproxy.common import registry
 from tests.unit.middleware.test_dlo import FakeSwift, ListLogger, call
 
@@ -253,7 +254,9 @@ def test_changed_segment_cuts_the_body(app, manifest, swift, logger):
 
 
 def test_copy_of_an_slo_is_a_plain_object(app, manifest, swift):
-    resp = call(app, '/v1/a/c/big', 'COPY', {'Destination': 'c/flat'})
+    """The copy filter reads the source through slo: the joined content."""
+    resp = call(ServerSideCopy(app, {}), '/v1/a/c/big', 'COPY',
+                {'Destination': 'c/flat'})
     assert resp.status_int == 201
     stored, body = swift.objects['/v1/a/c/flat']
     assert body == WHOLE
@@ -389,8 +392,8 @@ def test_part_number_out_of_range_or_invalid(app, manifest):
 
 
 def test_copy_with_part_number_copies_that_part(app, manifest, swift):
-    resp = call(app, '/v1/a/c/big', 'COPY', {'Destination': 'c/part'},
-                query='part-number=2')
+    resp = call(ServerSideCopy(app, {}), '/v1/a/c/big', 'COPY',
+                {'Destination': 'c/part'}, query='part-number=2')
     assert resp.status_int == 201
     assert swift.objects['/v1/a/c/part'][1] == SEGS['/v1/a/s/two']
 
@@ -398,7 +401,8 @@ def test_copy_with_part_number_copies_that_part(app, manifest, swift):
 # ---------------------------------------------------------- manifest copies
 def test_manifest_copy_is_uploaded_again_at_the_destination(app, manifest,
                                                             swift):
-    resp = call(app, '/v1/a/c/big', 'COPY', {
+    copier = ServerSideCopy(app, {})
+    resp = call(copier, '/v1/a/c/big', 'COPY', {
         'Destination': 'c/copy', 'Content-Type': 'image/jpeg'},
         query='multipart-manifest=get')
     assert resp.status_int == 201, resp.body
@@ -408,7 +412,7 @@ def test_manifest_copy_is_uploaded_again_at_the_destination(app, manifest,
     assert stored['content-type'] == 'image/jpeg;swift_bytes=23'
     assert stored['x-object-meta-color'] == 'blue'
     # another account: the segments are looked for there, as the client
-    resp = call(app, '/v1/a/c/big', 'COPY', {
+    resp = call(copier, '/v1/a/c/big', 'COPY', {
         'Destination': 'c/copy', 'Destination-Account': 'b',
         'Accept': 'application/json'}, query='multipart-manifest=get')
     assert resp.status_int == 400
@@ -468,7 +472,7 @@ def test_heartbeat_whitespace_while_segments_are_checked(swift,
 def test_copy_from_header_with_raw_utf8(app, swift):
     put_manifest(app, '/v1/a/c/%C3%A9t%C3%A9', [seg('/v1/a/s/one')])
     # X-Copy-From's UTF-8 bytes reach the WSGI environ as latin-1
-    resp = call(app, '/v1/a/c/flat', 'PUT', body=b'',
+    resp = call(ServerSideCopy(app, {}), '/v1/a/c/flat', 'PUT', body=b'',
                 env={'HTTP_X_COPY_FROM': 'c/\xc3\xa9t\xc3\xa9'})
     assert resp.status_int == 201, resp.body
     assert swift.objects['/v1/a/c/flat'][1] == SEGS['/v1/a/s/one']

@@ -1,10 +1,13 @@
 """Account and container controllers against real storage nodes."""
 import json
 import uuid
+from urllib.parse import quote
+from xml.etree import ElementTree
 
 import pytest
 from webob import Request
 
+from middleware.listing_formats import ListingFormats
 from objproxy.proxy.server import Application
 
 
@@ -61,23 +64,53 @@ def test_account_acl_is_stored_as_sysmeta(proxy_app):
         'X-Account-Access-Control': ''}).status_int == 204
 
 
-def test_listing_formats_by_accept_header_and_autocreated_account(
-        proxy_app):
+def test_listings_are_json_from_the_proxy_app(proxy_app):
+    """The proxy app always answers listings in JSON (listing_formats, in
+    front of it in every proxy pipeline, renders other formats)."""
     container = 'fmt-%s' % uuid.uuid4().hex[:8]
     call(proxy_app, '/v1/AUTH_test/' + container, 'PUT')
     call(proxy_app, '/v1/AUTH_test/%s/o' % container, 'PUT', body=b'12')
-    resp = call(proxy_app, '/v1/AUTH_test/' + container,
-                headers={'Accept': 'application/json'})
-    assert resp.status_int == 200
-    assert [o['name'] for o in json.loads(resp.body)] == ['o']
-    xml = call(proxy_app, '/v1/AUTH_test/%s?format=xml' % container)
-    assert b'<name>o</name>' in xml.body
-    fresh = 'AUTH_%s' % uuid.uuid4().hex[:8]
-    empty = call(proxy_app, '/v1/%s?format=json' % fresh)
+    for query in ('', '?format=xml', '?format=plain'):
+        resp = call(proxy_app, '/v1/AUTH_test/%s%s' % (container, query),
+                    headers={'Accept': 'application/xml'})
+        assert resp.status_int == 200
+        assert resp.content_type == 'application/json'
+        assert [o['name'] for o in json.loads(resp.body)] == ['o']
+
+
+def test_autocreated_account_through_listing_formats(proxy_app):
+    """An account that does not exist yet is an empty listing in every
+    format; its name is escaped in XML (an ``&`` is fine)."""
+    app = ListingFormats(proxy_app)
+    fresh = 'AUTH_%s&b"<' % uuid.uuid4().hex[:8]
+    path = '/v1/' + quote(fresh)
+    empty = call(app, path + '?format=json')
     assert empty.status_int == 200 and json.loads(empty.body) == []
-    assert call(proxy_app, '/v1/' + fresh).status_int == 204
-    head = call(proxy_app, '/v1/' + fresh, 'HEAD')
+    assert empty.headers['Content-Type'] == 'application/json; charset=utf-8'
+    assert call(app, path).status_int == 204
+    xml = call(app, path + '?format=xml')
+    assert xml.status_int == 200
+    root = ElementTree.fromstring(xml.body)
+    assert (root.tag, root.get('name'), list(root)) == ('account', fresh, [])
+    head = call(app, path, 'HEAD')
+    assert head.status_int == 204
     assert head.headers['X-Account-Container-Count'] == '0'
+    assert head.headers['Content-Type'] == 'text/plain; charset=utf-8'
+
+
+def test_container_listing_through_listing_formats(proxy_app):
+    app = ListingFormats(proxy_app)
+    container = 'fmt-%s' % uuid.uuid4().hex[:8]
+    call(app, '/v1/AUTH_test/' + container, 'PUT')
+    call(app, '/v1/AUTH_test/%s/a%%26b' % container, 'PUT', body=b'12')
+    xml = call(app, '/v1/AUTH_test/' + container,
+               headers={'Accept': 'application/xml'})
+    assert xml.headers['Content-Type'] == 'application/xml; charset=utf-8'
+    names = [o.find('name').text
+             for o in ElementTree.fromstring(xml.body).iter('object')]
+    assert names == ['a&b']
+    plain = call(app, '/v1/AUTH_test/' + container)
+    assert plain.body == b'a&b\n'
 
 
 def test_container_remove_metadata(proxy_app):
