@@ -5,6 +5,7 @@ lists it; archive members are streamed through the virus scanner one by
 one, so an infected member is refused alone; every subrequest is judged
 as the client.
 """
+import http.client
 import io
 import json
 import os
@@ -216,3 +217,28 @@ def test_a_malformed_archive_is_invalid_tar_file(proxy, owner):
     result = extract(proxy, account, auth, truncated)
     assert result['Response Status'] == '400 Bad Request'
     assert result['Response Body'].startswith('Invalid Tar File')
+
+
+def test_a_chunked_archive_upload_is_extracted(proxy, owner):
+    """No Content-Length: the archive is read to the end of the chunked
+    body, a piece at a time."""
+    account, auth = owner
+    container = unique('untar-chunked')
+    body = archive([(container + '/a', b'A' * 70000),
+                    (container + '/b', b'B')])
+    pieces = [body[i:i + 8192] for i in range(0, len(body), 8192)]
+    parsed = urlparse(proxy.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
+                                      timeout=30)
+    try:
+        conn.request('PUT', account + '?extract-archive=tar.gz',
+                     body=iter(pieces), encode_chunked=True,
+                     headers=dict(auth, Accept='application/json'))
+        resp = conn.getresponse()
+        assert resp.status == 200
+        result = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert result['Number Files Created'] == 2, result
+    assert call(proxy.url, 'GET', '%s/%s/a' % (account, container),
+                auth)[2] == b'A' * 70000
