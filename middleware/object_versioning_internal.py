@@ -58,6 +58,8 @@ def make_env(env, method, path, query=None, headers=None, body=None,
         req.body = b''
     else:
         req.environ['wsgi.input'] = body
+        # a chunked body (no Content-Length) is still a body to read
+        req.environ['webob.is_body_readable'] = True
     return req
 
 

@@ -26,7 +26,6 @@ from objproxy.common.config import config_true_value
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import (
     RESERVED, get_reserved_name, split_reserved_name)
-from objproxy.proxy.info import get_container_info
 
 JSON = 'application/json; charset=utf-8'
 MAX_LISTING_BODY = 64 * 1024 * 1024
@@ -195,7 +194,7 @@ def list_versions(app, req, resp, params, account, location, primary):
             nulls.append(dict(item, version_id=NULL_VERSION, is_latest=True))
             latest.add(item['name'])
     vresp = None
-    if get_container_info(env, app, account, location).get('status') != 404:
+    if versions_stats(app, env, account, location).status_int != 404:
         vresp = call(app, make_env(env, 'GET', '/v1/%s/%s' % (
             account, location), query=vparams, preauth=True, reserved=True))
     versions = []

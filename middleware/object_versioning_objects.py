@@ -11,7 +11,7 @@ version and removes the symlink.  ``?version-id=`` reaches one version
 (GET, HEAD, DELETE; PUT makes it the current one again).
 """
 import mimetypes
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from middleware.object_versioning_internal import (
     CountingReader, IterReader, VersioningError, call, check, drain,
@@ -127,6 +127,8 @@ class ObjectVersioning(object):
                                                           ''):
             headers['Content-Type'] = '%s;swift_bytes=%s' % (
                 headers.get('Content-Type', ''), slo_size)
+        if src.content_length is None:
+            headers['Transfer-Encoding'] = 'chunked'
         reader = IterReader(src.app_iter)
         try:
             put = call(self.app, self.sub(
@@ -216,7 +218,7 @@ class ObjectVersioning(object):
         if resp.status_int != 307 or not config_true_value(
                 resp.headers.get(SYSMETA_VERSIONS_SYMLINK)):
             return resp
-        location = unquote(resp.headers.get('Location', ''))
+        location = unquote(urlsplit(resp.headers.get('Location', '')).path)
         try:
             _v, account, container, _o = split_path(
                 location, 4, 4, True, allow_reserved=True)
@@ -359,9 +361,11 @@ class ObjectVersioning(object):
             reserved=True, query={'symlink': 'get'}))
         drain(head)
         if head.status_int == 404:
-            info = get_container_info(self.env, self.app, self.account,
-                                      self.vcont)
-            if 200 <= info.get('status', 0) < 300:
+            from middleware.object_versioning_containers import \
+                versions_stats
+            stats = versions_stats(self.app, self.env, self.account,
+                                   self.vcont)
+            if 200 <= stats.status_int < 300:
                 raise VersioningError(404, 'The specified version does not '
                                       'exist')
             raise VersioningError(500, NO_VERSIONS_CONTAINER)
