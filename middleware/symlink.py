@@ -120,6 +120,16 @@ def client_sent_content_type(env):
     return raw is None or any(k.lower() == 'content-type' for k, _ in raw)
 
 
+def set_content_type(env, value):
+    """Give the request a Content-Type the proxy keeps (it drops one the
+    client did not send, judging by ``headers_raw``)."""
+    env['CONTENT_TYPE'] = value
+    raw = env.get('headers_raw')
+    if raw is not None and not any(k.lower() == 'content-type'
+                                   for k, _ in raw):
+        env['headers_raw'] = tuple(raw) + (('Content-Type', value),)
+
+
 def validate_link_headers(env, account, container, obj):
     """Check and normalize the X-Symlink-* headers of a link PUT.
 
@@ -154,7 +164,7 @@ def validate_link_headers(env, account, container, obj):
         if any(c in etag for c in ';"\\'):
             raise Refused(400, 'Bad X-Symlink-Target-Etag format')
     if not etag and not client_sent_content_type(env):
-        env['CONTENT_TYPE'] = 'application/symlink'
+        set_content_type(env, 'application/symlink')
     return '/v1/%s/%s/%s' % (wsgi_quote(tgt_account),
                              wsgi_quote(tgt_container),
                              wsgi_quote(tgt_obj)), etag or None
@@ -285,7 +295,7 @@ class SymlinkMiddleware(object):
                                        or found.get('content-length', '0'))
         env[env_key(SYSMETA_ETAG)] = etag
         if not client_sent_content_type(env) and found.get('content-type'):
-            env['CONTENT_TYPE'] = found['content-type']
+            set_content_type(env, found['content-type'])
 
     def post(self, env, start_response):
         """The POST lands on the link itself; a link answers 307."""

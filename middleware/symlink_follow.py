@@ -18,12 +18,14 @@ reserved namespace, which the middleware already authorized: that hop is
 pre-authorized) and ``X-Object-Sysmeta-Symloop-Extend`` (the hop does not
 count towards ``symloop_max``), as Swift's object versioning uses them.
 
-Conditional requests: a link's own answer to ``If-Match`` etc. says
-nothing about the target, so Swift's object server keeps the object's
-metadata on its 304/412 and the walk goes on regardless of the status.
-An object server whose 412 carries only validators hides that it was a
-link; such a 412 for an empty object is re-checked with an unconditional
-HEAD of the same path and followed when it turns out to be a link.
+Conditional and ranged requests: a link's own answer to ``If-Match``
+or ``Range`` says nothing about the target.  Swift's object server keeps
+the object's metadata on its 304/412 and ignores ``Range`` on a link
+(``X-Backend-Ignore-Range-If-Metadata-Present``), and the walk goes on
+whatever the status.  A 412 or 416 that carries only validators (an
+object server or proxy that does not do the same) hides that it was a
+link; such an answer for an empty object is re-checked with an
+unconditional HEAD of the same path and followed when it is a link.
 """
 from urllib.parse import quote, unquote
 
@@ -127,9 +129,10 @@ class LinkWalker(object):
             resp = call_app(self.app, env)
 
     def _link_headers(self, env, resp):
-        """The answer's headers (lower-case keys); for a bare 412 of an
-        empty object, those of an unconditional HEAD of it."""
-        if SYSMETA_TARGET in resp.headers or resp.status_int != 412:
+        """The answer's headers (lower-case keys); for a bare 412/416 of
+        an empty object, with the sysmeta of an unconditional HEAD."""
+        if SYSMETA_TARGET in resp.headers or \
+                resp.status_int not in (412, 416):
             return resp.headers
         if resp.headers.get('etag', MD5_OF_EMPTY_STRING).strip('"') != \
                 MD5_OF_EMPTY_STRING:
