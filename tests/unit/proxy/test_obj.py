@@ -1,3 +1,5 @@
+from webob import Request
+
 from objproxy.proxy.controllers.obj import (
     container_update_headers, delete_at_header)
 
@@ -54,3 +56,14 @@ def test_expiry_times_past_swifts_largest_are_clamped():
         '9999999999', None)
     assert delete_at_header({'X-Delete-After': '9' * 20}, now=100) == (
         '9999999999', None)
+
+
+def test_copy_is_405_from_the_proxy_app_itself(proxy_app):
+    """Copies are the copy filter's; the bare proxy app answers COPY as
+    Swift's proxy does without that filter."""
+    req = Request.blank('/v1/AUTH_test/c/o', method='COPY',
+                        headers={'Destination': 'c/o2'})
+    resp = req.get_response(proxy_app)
+    assert resp.status_int == 405
+    assert 'COPY' not in resp.headers['Allow']
+    assert 'PUT' in resp.headers['Allow']
