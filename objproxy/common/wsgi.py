@@ -5,6 +5,18 @@ config: bind the listening socket once in the parent, then serve it from
 ``workers`` forked children (``workers = 0`` serves in-process, which is
 what tests and debuggers want).  The parent restarts children that die and
 stops them all on SIGTERM/SIGINT, so no worker outlives its server.
+
+Signals, for systemd and rolling upgrades:
+
+- SIGTERM / SIGINT: graceful stop.  Every worker stops accepting, finishes
+  the requests in flight (idle keep-alive connections are closed), then
+  exits; after ``drain_timeout`` seconds (default 60) what is left is cut.
+- SIGHUP: graceful reload.  The parent reads the config again (an invalid
+  one is logged and the running workers stay), forks new workers that load
+  it, then tells the old ones to drain as above.  The listening socket is
+  never closed, so no connection is refused; a changed ``bind_ip`` /
+  ``bind_port`` needs a restart.  With ``workers = 0`` SIGHUP is ignored
+  (there is no parent to fork new workers).
 """
 import ctypes
 import errno
@@ -56,6 +68,8 @@ class ServerSettings(object):
                                         'DEFAULT', minimum=0.01)
         self.keepalive_timeout = get_float(conf, 'keepalive_timeout', 5,
                                            'DEFAULT', minimum=0)
+        self.drain_timeout = get_float(conf, 'drain_timeout', 60,
+                                       'DEFAULT', minimum=0)
 
 
 def die_with_parent():
@@ -93,8 +107,48 @@ def load_app(conf_path):
         raise ConfigError('%s: %s' % (conf_path, err))
 
 
+class Drain(object):
+    """Graceful stop of one serving process, triggered from a signal.
+
+    A signal handler cannot safely raise into eventlet's hub, so it only
+    sets a flag; a green thread polling it throws SystemExit into the
+    serving green thread, whose accept loop then ends: eventlet's server
+    closes idle connections, lets each busy one finish its request and
+    waits for them.  Past ``timeout`` seconds the process exits anyway.
+    """
+
+    POLL = 0.1
+
+    def __init__(self, timeout, logger):
+        self.timeout = timeout
+        self.logger = logger
+        self.requested = False
+        self.server_thread = None
+
+    def request(self, signum=None, frame=None):
+        self.requested = True
+
+    def install(self, *signums):
+        for signum in signums:
+            signal.signal(signum, self.request)
+        self.server_thread = eventlet.getcurrent()
+        eventlet.spawn_n(self._watch)
+
+    def _watch(self):
+        while not self.requested:
+            eventlet.sleep(self.POLL)
+        self.logger.info('pid %d: draining requests in flight', os.getpid())
+        eventlet.spawn_after(self.timeout, self._give_up)
+        self.server_thread.throw(SystemExit(0))
+
+    def _give_up(self):
+        self.logger.warning('pid %d: requests still running after %gs; '
+                            'exiting', os.getpid(), self.timeout)
+        os._exit(0)
+
+
 def serve(sock, app, settings, logger):
-    """Serve until the socket is closed (one worker's lifetime)."""
+    """Serve until told to drain (one worker's lifetime)."""
     raise_header_limit()
     eventlet.wsgi.HttpProtocol.default_request_version = 'HTTP/1.0'
     eventlet.wsgi.server(
@@ -126,14 +180,23 @@ class _NullLog(object):
         self.logger.error(msg, *args)
 
 
+class _Reload(Exception):
+    """Raised by the SIGHUP handler to break out of the parent's wait."""
+
+
 class Server(object):
-    """The parent process: binds, forks workers, restarts, stops."""
+    """The parent process: binds, forks workers, restarts, reloads, stops."""
 
     def __init__(self, conf_path):
+        self.conf_path = conf_path
         self.settings = ServerSettings(conf_path)
         self.logger = get_logger(self.settings.conf, 'objproxy-server')
         self.children = {}
+        self.draining = {}  # old workers finishing their requests
         self.running = True
+        self.reload_pending = False
+        self.waiting = False
+        self.sock = None
 
     def run(self):
         settings = self.settings
@@ -141,27 +204,36 @@ class Server(object):
         # bind or fork; each worker loads its own copy after the fork so
         # that green threads an app starts at load time run in that worker.
         app = load_app(settings.conf_path)
-        sock = bind_socket(settings.bind_ip, settings.bind_port,
-                           settings.backlog)
+        sock = self.sock = bind_socket(settings.bind_ip, settings.bind_port,
+                                       settings.backlog)
         self.logger.info('%s listening on %s:%s with %d worker(s)',
                          os.path.basename(settings.conf_path),
                          settings.bind_ip, sock.getsockname()[1],
                          settings.workers)
         if settings.workers == 0:
-            self._install_stop_signals(sock)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            Drain(settings.drain_timeout, self.logger).install(
+                signal.SIGTERM, signal.SIGINT)
             serve(sock, app, settings, self.logger)
             return 0
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hup)
         while self.running:
-            while len(self.children) < settings.workers and self.running:
+            if self.reload_pending:
+                self.reload_pending = False
+                self._reload()
+            while len(self.children) < self.settings.workers and \
+                    self.running:
                 self._fork_worker(sock)
+            self.waiting = True
             try:
                 pid, _status = os.wait()
-            except ChildProcessError:
+            except (_Reload, ChildProcessError, InterruptedError):
                 continue
-            except InterruptedError:
-                continue
+            finally:
+                self.waiting = False
+            self.draining.pop(pid, None)
             if pid in self.children:
                 del self.children[pid]
                 if self.running:
@@ -171,15 +243,47 @@ class Server(object):
         self._reap()
         return 0
 
+    def _hup(self, signum, frame):
+        if self.running:
+            self.reload_pending = True
+            if self.waiting:  # only os.wait() may be interrupted
+                raise _Reload()
+
+    def _reload(self):
+        """New workers with the new config, then the old ones drain."""
+        try:
+            settings = ServerSettings(self.conf_path)
+            load_app(settings.conf_path)
+        except Exception as err:  # any reason the new config cannot run
+            self.logger.error('reload refused, the running workers stay: '
+                              '%s', err)
+            return
+        self.settings = settings
+        self.logger = get_logger(settings.conf, 'objproxy-server')
+        old = self.children
+        self.children = {}
+        self.logger.info('reloading %s: %d new worker(s), %d draining',
+                         os.path.basename(settings.conf_path),
+                         settings.workers, len(old))
+        while len(self.children) < settings.workers:
+            self._fork_worker(self.sock)
+        for pid in old:
+            self.draining[pid] = time.time()
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+
     def _fork_worker(self, sock):
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             die_with_parent()
             eventlet.hubs.use_hub()  # a fresh hub after fork
             status = 0
             try:
+                Drain(self.settings.drain_timeout, self.logger).install(
+                    signal.SIGTERM, signal.SIGHUP)
                 serve(sock, load_app(self.settings.conf_path),
                       self.settings, self.logger)
             except BaseException:
@@ -189,22 +293,22 @@ class Server(object):
                 os._exit(status)
         self.children[pid] = time.time()
 
-    def _install_stop_signals(self, sock):
-        def stop(signum, frame):
-            raise SystemExit(0)
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-
     def _stop(self, signum, frame):
         self.running = False
-        for pid in list(self.children):
+        for pid in list(self.children) + list(self.draining):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
 
     def _reap(self):
-        deadline = time.time() + 10
+        """Wait for the draining workers (SIGKILL a little after their own
+        drain timeout)."""
+        self.children.update(self.draining)
+        self.draining = {}
+        if self.sock is not None:
+            self.sock.close()  # the workers hold their own copies
+        deadline = time.time() + self.settings.drain_timeout + 5
         while self.children and time.time() < deadline:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -128,3 +128,112 @@ def test_workers_die_with_a_killed_parent(tmp_path):
             os.path.exists('/proc/%d' % pid) for pid in workers):
         time.sleep(0.05)
     assert not any(os.path.exists('/proc/%d' % pid) for pid in workers)
+
+
+SLOW_APP = '''
+import os
+import time
+
+def app_factory(global_conf, **local_conf):
+    def app(env, start_response):
+        if env['PATH_INFO'] == '/slow':
+            time.sleep(1.5)
+        body = ('%s %s' % (local_conf.get('greeting', 'hi'),
+                           os.getpid())).encode()
+        start_response('200 OK', [('Content-Length', str(len(body)))])
+        return [body]
+    return app
+'''
+
+
+def slow_conf(tmp_path, port, workers, greeting='hello'):
+    (tmp_path / 'slowapp.py').write_text(SLOW_APP)
+    conf = tmp_path / 'slow.conf'
+    conf.write_text('[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = %d\n'
+                    'workers = %d\n\n[app:main]\n'
+                    'paste.app_factory = slowapp:app_factory\n'
+                    'greeting = %s\n' % (port, workers, greeting))
+    return conf
+
+
+def in_flight(url):
+    """Start a GET in a thread; returns a function giving its body."""
+    import threading
+    result = {}
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                result['body'] = resp.read().decode()
+        except OSError as err:
+            result['error'] = err
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    time.sleep(0.3)  # the request has reached the app and is sleeping
+
+    def finish():
+        thread.join(30)
+        assert 'error' not in result, result
+        return result['body']
+    return finish
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_sigterm_lets_requests_in_flight_finish(tmp_path, workers):
+    port = free_ports(1)[0]
+    proc = start(tmp_path, slow_conf(tmp_path, port, workers))
+    try:
+        url = 'http://127.0.0.1:%d' % port
+        wait_get(url + '/')
+        finish = in_flight(url + '/slow')
+        proc.send_signal(signal.SIGTERM)
+        assert finish().startswith('hello ')
+        assert proc.wait(15) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url + '/', timeout=2)
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_sighup_reloads_the_config_without_dropping_requests(tmp_path):
+    port = free_ports(1)[0]
+    conf = slow_conf(tmp_path, port, 2)
+    proc = start(tmp_path, conf)
+    try:
+        url = 'http://127.0.0.1:%d' % port
+        old_pids = set(children_of(proc.pid))
+        assert wait_get(url + '/').startswith('hello ')
+        finish = in_flight(url + '/slow')
+        slow_conf(tmp_path, port, 2, greeting='bonjour')
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while not wait_get(url + '/').startswith('bonjour '):
+            assert time.time() < deadline, 'the new config never ran'
+        assert finish().startswith('hello ')  # the old worker finished it
+        deadline = time.time() + 15
+        while old_pids & set(children_of(proc.pid)):
+            assert time.time() < deadline, 'old workers did not exit'
+            time.sleep(0.05)
+        assert len(children_of(proc.pid)) == 2
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def test_sighup_with_a_broken_config_keeps_serving(tmp_path):
+    port = free_ports(1)[0]
+    conf = slow_conf(tmp_path, port, 1)
+    proc = start(tmp_path, conf)
+    try:
+        url = 'http://127.0.0.1:%d' % port
+        assert wait_get(url + '/').startswith('hello ')
+        conf.write_text(conf.read_text().replace('slowapp:', 'nosuch:'))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert wait_get(url + '/').startswith('hello ')
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
