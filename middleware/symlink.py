@@ -113,11 +113,15 @@ class Refused(Exception):
 
 
 def client_sent_content_type(env):
-    """eventlet fills in ``text/plain`` when a client sent none."""
-    if not env.get('CONTENT_TYPE'):
+    """Whether the request carries a real Content-Type: eventlet fills in
+    ``text/plain`` when a client sent none (``headers_raw`` tells), while
+    one a filter set (object versioning's link PUT) is real."""
+    ctype = env.get('CONTENT_TYPE')
+    if not ctype:
         return False
     raw = env.get('headers_raw')
-    return raw is None or any(k.lower() == 'content-type' for k, _ in raw)
+    return raw is None or ctype != 'text/plain' or any(
+        k.lower() == 'content-type' for k, _ in raw)
 
 
 def set_content_type(env, value):

@@ -161,6 +161,59 @@ def test_put_link_keeps_client_content_type_and_records_account():
         EMPTY_MD5 + '; symlink_target=c/target; symlink_target_account=b'
 
 
+def test_put_link_replaces_eventlets_default_content_type():
+    app, store = make()
+    req = Request.blank('/v1/a/c/link', method='PUT', body=b'',
+                        headers={'X-Symlink-Target': 'c/target'})
+    req.environ['CONTENT_TYPE'] = 'text/plain'      # filled by eventlet
+    req.environ['headers_raw'] = (('X-Symlink-Target', 'c/target'),)
+    assert req.get_response(app).status_int == 201
+    assert store.objects['/v1/a/c/link'][0]['content-type'] == \
+        'application/symlink'
+    # the proxy judges the type by headers_raw: it must now show it
+    assert ('Content-Type', 'application/symlink') in \
+        req.environ['headers_raw']
+
+
+def test_put_link_keeps_content_type_a_filter_set():
+    app, store = make()
+    req = Request.blank('/v1/a/c/link', method='PUT', body=b'',
+                        headers={'X-Symlink-Target': 'c/target'})
+    req.environ['CONTENT_TYPE'] = 'application/x-versioned'
+    req.environ['headers_raw'] = (('X-Symlink-Target', 'c/target'),)
+    assert req.get_response(app).status_int == 201
+    assert store.objects['/v1/a/c/link'][0]['content-type'] == \
+        'application/x-versioned'
+
+
+def test_link_written_by_object_versioning_is_static_without_a_check():
+    """Swift's object_versioning PUTs the link with the target ETag and
+    size as sysmeta, in the reserved namespace."""
+    app, store = make()
+    req = Request.blank('/v1/a/c/o', method='PUT', body=b'', headers={
+        'X-Symlink-Target': '%00versions%00c/%00o%00ts',
+        'X-Object-Sysmeta-Symlink-Target-Etag': TARGET_MD5,
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '23',
+        'X-Object-Sysmeta-Symloop-Extend': 'true',
+        'X-Object-Sysmeta-Allow-Reserved-Names': 'true',
+        'X-Backend-Allow-Reserved-Names': 'true',
+        'Content-Type': 'text/plain'})
+    assert req.get_response(app).status_int == 201
+    assert [c[:2] for c in store.calls] == [('PUT', '/v1/a/c/o')]
+    stored, _ = store.objects['/v1/a/c/o']
+    assert stored['x-object-sysmeta-symlink-target'] == \
+        '%00versions%00c/%00o%00ts'
+    assert stored['x-object-sysmeta-container-update-override-etag'] == (
+        '%s; symlink_target=%%00versions%%00c/%%00o%%00ts; '
+        'symlink_target_etag=%s; symlink_target_bytes=23'
+        % (EMPTY_MD5, TARGET_MD5))
+
+
+def test_client_cannot_link_into_reserved_names():
+    app, _ = make()
+    assert put_link(app, '/v1/a/c/link', '%00v/o').status_int == 412
+
+
 def test_put_link_target_is_stored_percent_encoded():
     app, store = make()
     resp = put_link(app, '/v1/a/c/link', 'c/a%20b')
