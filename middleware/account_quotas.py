@@ -97,6 +97,11 @@ class AccountQuotaMiddleware(object):
                 value = req.headers.get(legacy)
                 if value is not None and not req.headers.get(current):
                     req.headers[current] = value
+            # the proxy turns any X-Remove-Account-<x> into an empty
+            # X-Account-<x>, sysmeta included: never let that reach ours
+            if any(k.lower().startswith('x-remove-account-sysmeta-quota-')
+                   for k in req.headers):
+                return _answer(req, 403)(env, start_response)
             try:
                 for quota_type in QUOTA_TYPES:
                     self.translate(req, quota_type)

@@ -55,7 +55,8 @@ def reseller(path, **kwargs):
     'X-Account-Quota-Count', 'X-Account-Quota-Bytes-Policy-' + POLICY,
     'X-Account-Quota-Count-Policy-' + POLICY,
     'X-Remove-Account-Meta-Quota-Bytes', 'X-Remove-Account-Quota-Bytes',
-    'X-Remove-Account-Quota-Count-Policy-' + POLICY])
+    'X-Remove-Account-Quota-Count-Policy-' + POLICY,
+    'X-Remove-Account-Sysmeta-Quota-Bytes'])
 def test_a_user_may_not_set_or_remove_a_quota(header):
     mw, fake = make()
     resp = Request.blank('/v1/a', method='POST',
