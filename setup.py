@@ -1,5 +1,6 @@
 """objproxy: a Swift-API object store."""
 import glob
+import os
 
 from setuptools import find_packages, setup
 
@@ -11,7 +12,10 @@ setup(
     packages=find_packages(include=['objproxy', 'objproxy.*',
                                     'middleware', 'middleware.*']),
     include_package_data=True,
-    data_files=[('share/objproxy/etc', glob.glob('etc/*'))],
+    # files only: a directory in a data_files list fails the install
+    data_files=[('share/objproxy/etc',
+                 [f for f in glob.glob('etc/*') if os.path.isfile(f)]),
+                ('share/objproxy/etc/systemd', glob.glob('etc/systemd/*'))],
     package_data={'objproxy': ['data/*', 'data/*/*']},
     install_requires=[
         'webob>=1.8',
