@@ -16,6 +16,8 @@ PASSED = {
                   'x-container-meta-', 'x-container-sysmeta-'),
     'account': ('x-account-meta-', 'x-account-sysmeta-'),
 }
+REMOVABLE = ('x-container-read', 'x-container-write',
+             'x-container-sync-key', 'x-container-sync-to')
 ACCOUNT_ACL = 'x-account-access-control'
 ACCOUNT_ACL_SYSMETA = 'X-Account-Sysmeta-Core-Access-Control'
 
@@ -32,7 +34,12 @@ def backend_meta(req_headers, server_type):
     for key, value in req_headers.items():
         lkey = key.lower()
         if lkey.startswith(remove):
-            out['x-%s-%s' % (server_type, lkey[len(remove):])] = ''
+            target = 'x-%s-%s' % (server_type, lkey[len(remove):])
+            # as Swift: user metadata and the listed headers only, never
+            # the sysmeta a filter keeps (quotas, ACLs, versioning)
+            if target.startswith('x-%s-meta-' % server_type) or \
+                    target in REMOVABLE:
+                out[target] = ''
         elif lkey.startswith(passed) or lkey in passed:
             out[key] = value
     if server_type == 'account':
