@@ -64,6 +64,8 @@ import re
 import time
 from urllib.parse import parse_qs, quote, urlencode
 
+from webob import Response
+
 from middleware import signed_urls
 from middleware.tempauth import challenge
 from objproxy.common.config import check_options
@@ -152,7 +154,6 @@ def disposition(kind, filename):
 def scope_check(account, container=None):
     """``swift.authorize`` for a valid tempurl: the signing key's scope."""
     def authorize(req):
-        from webob import Response
         try:
             _ver, acc, con, _rest = split_path(req.path_info, 2, 4, True)
             acc = wsgi_to_str(acc)
@@ -413,7 +414,10 @@ class TempURL(object):
                                 os.path.basename(path.rstrip('/')))
         out.append(('Content-Disposition',
                     value.replace('\n', '%0A').replace('\r', '%0D')))
-        out.append(('Expires', http_date(params['expires'])))
+        try:
+            out.append(('Expires', http_date(params['expires'])))
+        except (OverflowError, ValueError, OSError):
+            pass            # an expiry past what a date header can say
         return out
 
 

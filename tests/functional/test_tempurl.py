@@ -209,7 +209,8 @@ def test_utf8_names(owner):
     path = owner['container'] + '/' + quote(u'\u2603 sn\u00f8w')
     assert call(owner['url'], 'PUT', path, {'X-Auth-Token': owner['token']},
                 b'snow')[0] == 201
-    url = swift_tempurl('GET', '600', owner['container'] + u'/\u2603 sn\u00f8w',
+    url = swift_tempurl('GET', '600',
+                        owner['container'] + u'/\u2603 sn\u00f8w',
                         owner['key'])
     base, query = url.split('?', 1)
     prefix_len = len(owner['container']) + 1

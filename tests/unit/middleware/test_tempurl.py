@@ -410,3 +410,19 @@ def test_parse_signature_forms():
     for bad in ('ab' * 21, 'zz' * 20, 'sha256:a=b', 'sha256:%%%'):
         with pytest.raises(ValueError):
             signed_urls.parse_signature(bad)
+
+
+def test_hostile_parameters_get_401_or_pass_never_an_error():
+    mw, _ = make()
+    for params in ({'temp_url_sig': u'\u00e9' * 64,
+                    'temp_url_expires': '9999999999'},
+                   {'temp_url_sig': 'sha256:\u00e9\u00e9',
+                    'temp_url_expires': '9999999999'},
+                   {'temp_url_sig': 'x', 'temp_url_expires': '9' * 5000}):
+        assert request(PATH, params=params).get_response(mw) \
+            .status_int == 401
+    # an expiry too far ahead for a date header still serves the object
+    huge = 10 ** 20
+    resp = request(PATH, params=signed(expires=huge)).get_response(mw)
+    assert resp.status_int == 200
+    assert 'Expires' not in resp.headers
