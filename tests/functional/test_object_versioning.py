@@ -1,0 +1,93 @@
+"""Object versioning and the reserved namespace through real processes.
+
+A proxy with Swift's versioning pipeline (versioned_writes wrapping
+object_versioning, then symlink) runs on the shared functional cluster.
+"""
+import json
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.functional.proxy_cluster import (  # noqa: F401 (fixtures)
+    Client, client, pcluster)
+
+PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging tempauth '
+            'copy slo dlo versioned_writes symlink proxy_logging '
+            'proxy_server')
+
+
+@pytest.fixture(scope='module')
+def ov_client(pcluster):
+    proxy = pcluster.extra_proxy('ov-proxy', pipeline=PIPELINE, overrides={
+        'filter:versioned_writes': {'allow_object_versioning': 'true'}})
+    cl = Client(pcluster)
+    parsed = urlparse(proxy.url)
+    cl.host, cl.port = parsed.hostname, parsed.port
+    yield cl
+    proxy.stop()
+
+
+@pytest.fixture
+def vcontainer(ov_client):
+    name = 'ov-%d' % int(time.time() * 1000000)
+    resp = ov_client.req('PUT', '/' + name,
+                         headers={'X-Versions-Enabled': 'true'})
+    assert resp.status == 201
+    return name
+
+
+def test_info_lists_object_versioning(ov_client):
+    resp = ov_client.raw('GET', '/info')
+    assert 'object_versioning' in json.loads(resp.body)
+
+
+@pytest.mark.parametrize('path', [
+    '/v1/AUTH_te%00st', '/v1/AUTH_test/c%00', '/v1/AUTH_test/%00versions%00c',
+    '/v1/AUTH_test/c/%00o%001', '/v1/AUTH_test/c/o%00'])
+def test_client_nul_is_412_even_claiming_the_reserved_namespace(
+        ov_client, path):
+    """The gatekeeper strips the client's X-Backend-Allow-Reserved-Names,
+    so every verb on a NUL path is refused."""
+    for method in ('GET', 'HEAD', 'PUT', 'POST', 'DELETE'):
+        resp = ov_client.raw(method, path, headers={
+            'X-Backend-Allow-Reserved-Names': 'true'})
+        assert resp.status == 412, (method, path)
+
+
+def test_versions_are_kept_and_readable_by_version_id(ov_client, vcontainer):
+    path = '/%s/doc' % vcontainer
+    head = ov_client.req('HEAD', '/' + vcontainer)
+    assert head.hdrs['x-versions-enabled'] == 'True'
+    assert not any(k.startswith('x-container-sysmeta') for k in head.hdrs)
+    v1 = ov_client.req('PUT', path, b'first').hdrs['x-object-version-id']
+    put = ov_client.req('PUT', path, b'second')
+    assert put.status == 201
+    v2 = put.hdrs['x-object-version-id']
+    assert v1 != v2
+    get = ov_client.req('GET', path)
+    assert get.body == b'second' and get.hdrs['x-object-version-id'] == v2
+    old = ov_client.raw('GET', ov_client.base + path + '?version-id=' + v1)
+    assert old.status == 200 and old.body == b'first'
+    bad = ov_client.raw('GET', ov_client.base + path + '?version-id=nope')
+    assert bad.status == 400
+    # the hidden container is never listed to the client
+    listing = json.loads(ov_client.req('GET', '?format=json').body)
+    assert not any(row['name'].startswith('\x00') for row in listing)
+
+
+def test_delete_leaves_a_marker_and_the_container_stays_until_emptied(
+        ov_client, vcontainer):
+    path = '/%s/gone' % vcontainer
+    v1 = ov_client.req('PUT', path, b'data').hdrs['x-object-version-id']
+    resp = ov_client.req('DELETE', path)
+    assert resp.status == 204
+    marker = resp.hdrs['x-object-version-id']
+    assert ov_client.req('GET', path).status == 404
+    assert ov_client.raw('GET', ov_client.base + path + '?version-id=' + v1
+                         ).body == b'data'
+    assert ov_client.req('DELETE', '/' + vcontainer).status == 409
+    for version in (marker, v1):
+        assert ov_client.raw('DELETE', ov_client.base + path +
+                             '?version-id=' + version).status == 204
+    assert ov_client.req('DELETE', '/' + vcontainer).status == 204
