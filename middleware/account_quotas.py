@@ -39,7 +39,8 @@ from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
 from objproxy.proxy.controllers.container import DEFAULT_POLICY
-from objproxy.proxy.info import get_account_info, get_container_info
+from objproxy.proxy.info import (
+    get_account_info, get_container_info, text_names)
 
 SECTION = 'filter:account_quotas'
 #: (index, name) of the storage policies: this cluster has one.
@@ -48,6 +49,7 @@ QUOTA_TYPES = ('Quota-Bytes', 'Quota-Count')
 LEGACY = (('X-Account-Meta-Quota-Bytes', 'X-Account-Quota-Bytes'),
           ('X-Remove-Account-Meta-Quota-Bytes',
            'X-Remove-Account-Quota-Bytes'))
+
 
 
 class QuotaRequestError(Exception):
@@ -138,7 +140,7 @@ class AccountQuotaMiddleware(object):
 
     # -- object PUTs: enforcing quotas ------------------------------------
     def check_upload(self, env, account):
-        info = get_account_info(env, self.app, account)
+        info = get_account_info(env, self.app, *text_names(account))
         if not info or not 200 <= info.get('status', 0) < 300:
             return None
         sysmeta = info.get('sysmeta') or {}
@@ -157,7 +159,7 @@ class AccountQuotaMiddleware(object):
         if not any(k.startswith(policy_keys) for k in sysmeta):
             return None
         _v, _a, container, _o = split_path(env['PATH_INFO'], 4, 4, True)
-        cinfo = get_container_info(env, self.app, account, container)
+        cinfo = get_container_info(env, self.app, *text_names(account, container))
         if not cinfo or not 200 <= cinfo.get('status', 0) < 300:
             return None
         index = str(cinfo.get('storage_policy', '0'))

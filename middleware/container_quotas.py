@@ -30,7 +30,7 @@ from webob import Request, Response
 from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
-from objproxy.proxy.info import get_container_info
+from objproxy.proxy.info import get_container_info, text_names
 
 SECTION = 'filter:container_quotas'
 QUOTAS = (('quota-bytes', 'Invalid bytes quota.'),
@@ -48,6 +48,7 @@ def _limit(meta, key):
     if value is None or not str(value).isdigit():
         return None
     return int(value)
+
 
 
 class ContainerQuotaMiddleware(object):
@@ -77,7 +78,7 @@ class ContainerQuotaMiddleware(object):
 
     def check_upload(self, env, account, container):
         """None if the PUT fits the container's quotas, else the answer."""
-        info = get_container_info(env, self.app, account, container)
+        info = get_container_info(env, self.app, *text_names(account, container))
         if not info or not 200 <= info.get('status', 0) < 300:
             return None          # the proxy answers 404 (or the failure)
         meta = info.get('meta') or {}

@@ -28,7 +28,8 @@ from objproxy.common.config import check_options, config_true_value, \
     get_bool
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
-from objproxy.proxy.info import get_account_info, get_container_info
+from objproxy.proxy.info import (
+    get_account_info, get_container_info, text_names)
 
 SECTION = 'filter:etag_quoter'
 API_VERSIONS = ('v1', 'v1.0')
@@ -43,6 +44,7 @@ def quote_etag(value):
             value.endswith('"') and len(value) > 1:
         return value
     return '"%s"' % value
+
 
 
 class EtagQuoterMiddleware(object):
@@ -92,13 +94,13 @@ class EtagQuoterMiddleware(object):
         return self.app(env, translating_start_response)
 
     def wants_quotes(self, env, account, container):
-        cinfo = get_container_info(env, self.app, account, container)
+        cinfo = get_container_info(env, self.app, *text_names(account, container))
         if not _ok(cinfo):
             return False
         # an empty value is a removed flag
         flag = (cinfo.get('sysmeta') or {}).get('rfc-compliant-etags') or None
         if flag is None:
-            ainfo = get_account_info(env, self.app, account)
+            ainfo = get_account_info(env, self.app, *text_names(account))
             if not _ok(ainfo):
                 return False
             flag = (ainfo.get('sysmeta') or {}).get(

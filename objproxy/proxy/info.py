@@ -17,6 +17,7 @@ The dicts look like Swift's, so filters written against Swift's info work.
 import time
 
 from objproxy.common.exceptions import ObjproxyError
+from objproxy.common.paths import PathError, wsgi_to_str
 
 CONTAINER_META_PREFIX = 'x-container-meta-'
 CONTAINER_SYSMETA_PREFIX = 'x-container-sysmeta-'
@@ -206,6 +207,16 @@ def _info_via_head(env, app, account, container):
 class _Empty(object):
     def read(self, *args):
         return b''
+
+
+def text_names(*wsgi_names):
+    """Path segments as a filter splits them from PATH_INFO (WSGI
+    strings) to the text the info lookups take.  Names that are not UTF-8
+    pass unchanged: the proxy answers 412 for those itself."""
+    try:
+        return tuple(wsgi_to_str(name) for name in wsgi_names)
+    except PathError:
+        return wsgi_names
 
 
 def get_container_info(env, app, account, container):
