@@ -98,41 +98,42 @@ def _main(prog, argv, build, extra=None):
 
 
 def replicator_main(argv=None):
-    from objproxy.daemons.db_replicator import (
-        AccountReplicator, ContainerReplicator)
-    from objproxy.daemons.object_replicator import ObjectReplicator
-    kinds = {'object': (ObjectReplicator, 'object-replicator'),
-             'container': (ContainerReplicator, 'container-replicator'),
-             'account': (AccountReplicator, 'account-replicator')}
+    kinds = ('object', 'container', 'account')
 
     def extra(parser):
         parser.add_argument('--type', default='all',
-                            choices=['all'] + sorted(kinds),
+                            choices=('all',) + kinds,
                             help='which replicator to run (default all)')
 
     def build(args):
-        wanted = list(kinds) if args.type == 'all' else [args.type]
-        return [kinds[k][0](_conf(args, kinds[k][1])) for k in wanted]
+        # imported only to run: --help and usage errors stay instant
+        from objproxy.daemons.db_replicator import (
+            AccountReplicator, ContainerReplicator)
+        from objproxy.daemons.object_replicator import ObjectReplicator
+        classes = {'object': ObjectReplicator,
+                   'container': ContainerReplicator,
+                   'account': AccountReplicator}
+        wanted = kinds if args.type == 'all' else (args.type,)
+        return [classes[k](_conf(args, '%s-replicator' % k))
+                for k in wanted]
     return _main('objproxy-replicator', argv, build, extra)
 
 
 def auditor_main(argv=None):
-    from objproxy.daemons.auditor import ObjectAuditor
-
     def extra(parser):
         parser.add_argument('--zero-byte-fps', type=float, default=None,
                             help='zero-byte fast pass at this many files/s')
 
     def build(args):
+        from objproxy.daemons.auditor import ObjectAuditor
         return [ObjectAuditor(_conf(args, 'object-auditor'),
                               zero_byte_fps=args.zero_byte_fps)]
     return _main('objproxy-auditor', argv, build, extra)
 
 
 def updater_main(argv=None):
-    from objproxy.daemons.updater import ObjectUpdater
-
     def build(args):
+        from objproxy.daemons.updater import ObjectUpdater
         return [ObjectUpdater(_conf(args, 'object-updater'))]
     return _main('objproxy-updater', argv, build)
 
