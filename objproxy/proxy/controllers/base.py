@@ -14,6 +14,7 @@ import socket
 from eventlet import GreenPile, Timeout
 
 from objproxy.common.exceptions import ConnectionTimeout
+from objproxy.common.paths import reserved_names_allowed
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy import cors
 from objproxy.proxy.response import Response, error_response
@@ -210,6 +211,9 @@ class Controller(object):
         }
         if timestamp is not None:
             headers['X-Timestamp'] = timestamp.internal
+        if reserved_names_allowed(req.environ):
+            # the nodes list and serve the reserved namespace only if asked
+            headers['X-Backend-Allow-Reserved-Names'] = 'true'
         return headers
 
     # ----- authorization ----------------------------------------------------
