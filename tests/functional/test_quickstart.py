@@ -75,3 +75,29 @@ def test_healthcheck_needs_no_token(cluster, path):
     with urllib.request.urlopen(cluster.proxy_url + path, timeout=5) as resp:
         assert resp.status == 200
         assert resp.read() == b'OK'
+
+
+def test_one_size_limit_and_a_413_that_says_to_segment(cluster):
+    """/info's max_file_size is the scan limit, and an upload over it is
+    refused with a body that tells the user how to segment it."""
+    import http.client
+    info = cluster.info()
+    limit = info['swift']['max_file_size']
+    if 'clamav' in info:
+        assert info['clamav']['max_scan_size'] == limit
+    storage_url, token = cluster.token()
+    host_port = storage_url.split('//')[1].split('/')[0]
+    conn = http.client.HTTPConnection(host_port, timeout=10)
+    try:
+        ok(swift(cluster, 'post', 'toolarge'))
+        conn.putrequest('PUT', '/' + storage_url.split('/', 3)[3] +
+                        '/toolarge/big')
+        conn.putheader('X-Auth-Token', token)
+        conn.putheader('Content-Length', str(limit + 1))
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 413
+    assert b'swift upload --segment-size' in body
