@@ -74,8 +74,8 @@ from middleware.large_objects import (
     WHOLE_OBJECT_DROP)
 from middleware.slo_delete import ManifestDeleter
 from middleware.slo_manifest import (
-    SLO_ETAG, SLO_SIZE, UPDATE_OVERRIDE_ETAG, decode_data, entry_length, load_manifest,
-    raw_manifest, segment_span, slo_etag, slo_size)
+    SLO_ETAG, SLO_SIZE, UPDATE_OVERRIDE_ETAG, decode_data, entry_length,
+    load_manifest, raw_manifest, segment_span, slo_etag, slo_size)
 from middleware.slo_put import ManifestUpload
 
 SECTION = 'filter:slo'

@@ -138,7 +138,7 @@ class ObjectController(Controller):
                         headers, newest=newest, resumable=True)
         return getter.response()
 
-    # ----- writes -------------------------------------------------------------
+    # ----- writes ----------------------------------------------------------
 
     def _object_write_headers(self, req, timestamp, passed):
         headers = self.base_headers(req, timestamp)
