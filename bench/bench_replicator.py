@@ -41,7 +41,9 @@ from objproxy.common.hashing import hash_path, set_hash_config  # noqa
 from objproxy.common.timestamp import Timestamp  # noqa: E402
 from objproxy.daemons.object_replicator import ObjectReplicator  # noqa
 from objproxy.ring.builder import RingBuilder  # noqa: E402
-from objproxy.storage import diskfile  # noqa: E402
+from objproxy.storage.object_format import encode_metadata  # noqa: E402
+from objproxy.storage.suffix_hashes import (  # noqa: E402
+    get_hashes, invalidate_hash)
 from objproxy.storage.object_replication_server import read_hashes  # noqa
 
 NODES = 3
@@ -73,8 +75,8 @@ def write_object(device_path, part, name, body, timestamp):
             'Content-Type': 'application/octet-stream'}
     path = os.path.join(hash_dir, timestamp.internal + '.data')
     with open(path, 'wb') as fp:
-        fp.write(body + diskfile.encode_metadata(meta))
-    diskfile.invalidate_hash(os.path.dirname(hash_dir))
+        fp.write(body + encode_metadata(meta))
+    invalidate_hash(os.path.dirname(hash_dir))
 
 
 def names_by_partition(part_power, parts_wanted):
@@ -132,7 +134,7 @@ def setup(root, part_power):
     for part, name in names.items():
         write_object(dev1, part, name, b'x' * 64, ts)
     for part in range(parts):
-        diskfile.get_hashes(dev1, part)
+        get_hashes(dev1, part)
     for i in range(1, NODES):
         shutil.copytree(os.path.join(dev1, 'objects'),
                         os.path.join(root, 'node%d' % (i + 1),

@@ -25,7 +25,11 @@ from objproxy.common.config import get_bool, get_float, get_int
 from objproxy.daemons.daemon import Daemon, RateLimiter
 from objproxy.daemons.db_replicator import iter_db_files
 from objproxy.daemons.local_devs import list_partitions
-from objproxy.storage import diskfile
+from objproxy.storage.hashdir import cleanup_ondisk_files, gather_ondisk_files
+from objproxy.storage.layout import DATADIR, DEFAULT_RECLAIM_AGE, QUARANTINE
+from objproxy.storage.object_format import CorruptFile, read_info_fd
+from objproxy.storage.quarantine import quarantine_dir
+from objproxy.storage.suffix_hashes import invalidate_hash
 
 EMPTY_MD5 = hashlib.md5(b'').hexdigest()
 CHUNK = 65536
@@ -43,9 +47,10 @@ def audit_file(path, zero_byte_only=False):
     try:
         size = os.fstat(fd).st_size
         try:
-            metadata, body_size, tail = diskfile.read_metadata_fd(fd, size)
-        except diskfile.CorruptFile as err:
+            info = read_info_fd(fd, size)
+        except CorruptFile as err:
             return str(err)
+        metadata, body_size = info.metadata, info.body_size
         ext = path.rpartition('.')[2]
         if ext != 'data':
             return None if body_size == 0 else 'tombstone/meta with a body'
@@ -86,7 +91,7 @@ class ObjectAuditor(Daemon):
             else get_float(conf, 'zero_byte_files_per_second', 0, self.name,
                            minimum=0)
         self.reclaim_age = get_int(conf, 'reclaim_age',
-                                   diskfile.DEFAULT_RECLAIM_AGE, self.name,
+                                   DEFAULT_RECLAIM_AGE, self.name,
                                    minimum=1)
         self.audit_dbs = get_bool(conf, 'audit_databases', True)
         self.interval = get_float(conf, 'interval', 30.0, self.name,
@@ -120,7 +125,7 @@ class ObjectAuditor(Daemon):
     # -- objects -------------------------------------------------------------
     def audit_objects(self, device_path, partitions, stats, files_limit,
                       bytes_limit, zbf):
-        datadir = os.path.join(device_path, diskfile.DATADIR)
+        datadir = os.path.join(device_path, DATADIR)
         parts = sorted(list_partitions(datadir, partitions))
         device = os.path.basename(device_path)
         for done, part in enumerate(parts):
@@ -141,17 +146,17 @@ class ObjectAuditor(Daemon):
                         stats['errors'] += 1
                         self.logger.error('auditing %s: %s', hash_dir, err)
                 if reclaimed:
-                    diskfile.invalidate_hash(suffix_dir)
+                    invalidate_hash(suffix_dir)
 
     def audit_hash_dir(self, device_path, hash_dir, stats, files_limit,
                        bytes_limit, zbf):
         """Audit one object; True if tombstones were reaped."""
         before = _listdir(hash_dir)
-        info = diskfile.gather_ondisk_files(before, self.reclaim_age)
+        info = gather_ondisk_files(before, self.reclaim_age)
         reclaimed = False
         if info['ts'] is None and any(name.endswith('.ts') for name in
                                       info['obsolete']) and not zbf:
-            diskfile.cleanup_ondisk_files(hash_dir, self.reclaim_age)
+            cleanup_ondisk_files(hash_dir, self.reclaim_age)
             stats['tombstones_reclaimed'] += 1
             reclaimed = True
         for name in (info['data'], info['ts'], info['meta']):
@@ -171,7 +176,7 @@ class ObjectAuditor(Daemon):
             if problem:
                 self.logger.error('quarantining %s: %s', hash_dir, problem)
                 try:
-                    diskfile.quarantine_dir(device_path, hash_dir)
+                    quarantine_dir(device_path, hash_dir)
                 except FileNotFoundError:
                     pass
                 stats['quarantined'] += 1
@@ -210,7 +215,7 @@ def check_database(path):
 
 def quarantine_db(device_path, datadir, path):
     hash_dir = os.path.dirname(path)
-    qroot = os.path.join(device_path, diskfile.QUARANTINE, datadir)
+    qroot = os.path.join(device_path, QUARANTINE, datadir)
     os.makedirs(qroot, exist_ok=True)
     target = os.path.join(qroot, os.path.basename(hash_dir))
     if os.path.exists(target):

@@ -35,7 +35,9 @@ from objproxy.daemons.daemon import Daemon
 from objproxy.daemons.local_devs import (
     list_partitions, local_ring_devs, same_dev)
 from objproxy.ring.ring import Ring
-from objproxy.storage import diskfile
+from objproxy.storage.hashdir import gather_ondisk_files
+from objproxy.storage.layout import DATADIR, DEFAULT_RECLAIM_AGE
+from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
 from objproxy.storage.object_replication_server import (
     list_suffix, read_hashes)
 
@@ -148,7 +150,7 @@ def files_to_push(local, remote):
         missing = [f for f in files if f not in theirs]
         if not missing:
             continue
-        merged = diskfile.gather_ondisk_files(list(theirs) + missing)
+        merged = gather_ondisk_files(list(theirs) + missing)
         keep = set(f for f in (merged['data'], merged['ts'],
                                merged['meta']) if f)
         names.extend((name_hash, f) for f in missing if f in keep)
@@ -163,7 +165,7 @@ class ObjectReplicator(Daemon):
     def __init__(self, conf, logger=None):
         super().__init__(conf, logger)
         self.reclaim_age = get_int(conf, 'reclaim_age',
-                                   diskfile.DEFAULT_RECLAIM_AGE,
+                                   DEFAULT_RECLAIM_AGE,
                                    self.name, minimum=1)
         self.batch_size = get_int(conf, 'batch_size', 1024, self.name,
                                   minimum=1)
@@ -211,7 +213,7 @@ class ObjectReplicator(Daemon):
 
     def replicate_device(self, ring, dev, only_parts=None):
         device_path = os.path.join(self.devices_root, dev['device'])
-        datadir = os.path.join(device_path, diskfile.DATADIR)
+        datadir = os.path.join(device_path, DATADIR)
         parts = sorted(list_partitions(datadir, only_parts))
         total = len(parts)
         last_log = time.time()
@@ -308,7 +310,7 @@ class ObjectReplicator(Daemon):
         """Push what the peer lacks in the differing suffixes; a partition
         is confirmed when every file it needed was accepted."""
         remote = session.list(differ)
-        datadir = os.path.join(device_path, diskfile.DATADIR)
+        datadir = os.path.join(device_path, DATADIR)
         batch = []
         batch_parts = set()
         batch_bytes = 0
@@ -349,9 +351,9 @@ class ObjectReplicator(Daemon):
     def remove_handoff(self, device_path, part, synced_hashes):
         """Delete a handoff partition all primaries confirmed, unless it
         changed since (a write landed here meanwhile)."""
-        part_dir = os.path.join(device_path, diskfile.DATADIR, str(part))
-        now = diskfile.get_hashes(device_path, part,
-                                  reclaim_age=self.reclaim_age)
+        part_dir = os.path.join(device_path, DATADIR, str(part))
+        now = get_hashes(device_path, part,
+                         reclaim_age=self.reclaim_age)
         if now != synced_hashes:
             self.stats['handoffs_kept'] += 1
             return False
@@ -360,7 +362,7 @@ class ObjectReplicator(Daemon):
         leftovers = [n for n in _listdir(part_dir) if len(n) == 3]
         if leftovers:
             # a suffix appeared after the check: keep the partition
-            diskfile.invalidate_hash(os.path.join(part_dir, leftovers[0]))
+            invalidate_hash(os.path.join(part_dir, leftovers[0]))
             self.stats['handoffs_kept'] += 1
             return False
         shutil.rmtree(part_dir, ignore_errors=True)

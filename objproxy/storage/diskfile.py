@@ -4,9 +4,14 @@
 newer ``.meta``), writes tombstones and metadata updates; its
 ``DiskFileWriter`` streams a new file in.  The pieces it stands on have
 their own modules: layout.py (directories and names), object_format.py
-(the metadata trailer), hashdir.py (which files count), suffix_hashes.py
-(hashes.json for replication), quarantine.py and dirsync.py.  The names
-other code has always imported from here are re-exported.
+(the file format: block checksums, metadata, trailer), hashdir.py (which
+files count), suffix_hashes.py (hashes.json for replication),
+quarantine.py and dirsync.py; import those names from there.
+
+Reading: ``read_verified_range`` reads whole blocks of a version-2 file
+and checks each against its CRC32C before handing out any of its bytes
+(docs/object_integrity.md); ``read_body_range`` reads unchecked bytes
+(version-1 files, whose whole-body MD5 the GET path checks instead).
 
 Atomicity: a write goes to ``<device>/tmp``, is fsynced, renamed into its
 hash directory (same filesystem, so atomic) and the directory is fsynced;
@@ -31,35 +36,20 @@ from objproxy.common.offload import run_in_thread, run_inline
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
-    cleanup_ondisk_files, content_type_timestamp, gather_ondisk_files,
-    meta_filename, split_filename)
+    cleanup_ondisk_files, gather_ondisk_files, meta_filename,
+    split_filename)
 from objproxy.storage.layout import (
-    DATADIR, DEFAULT_KEEP_CACHE_SIZE, DEFAULT_RECLAIM_AGE, HASHES_FILE,
-    INVALID_FILE, LOCK_FILE, NOSPACE_ERRNOS, QUARANTINE, TMP_PREFIX, TMPDIR)
+    DATADIR, DEFAULT_KEEP_CACHE_SIZE, DEFAULT_RECLAIM_AGE, NOSPACE_ERRNOS,
+    TMP_PREFIX, TMPDIR)
 from objproxy.storage.object_format import (
-    MAGIC, MAX_METADATA_SIZE, SMALL_READ, TRAILER, TRAILER_SIZE, VERSION,
-    CorruptFile, decode_tail, encode_metadata, read_metadata,
-    read_metadata_fd)
-from objproxy.storage.quarantine import clean_tmp, quarantine_dir
-from objproxy.storage.suffix_hashes import (
-    PartitionLock, _is_suffix, get_hashes, hash_suffix, invalidate_hash)
+    CHECKSUM, CHECKSUM_SIZE, DEFAULT_BLOCK_SIZE, CorruptBlock, CorruptFile,
+    checksum, encode_metadata, encode_v2_tail, first_bad_block,
+    read_info_fd, read_metadata)
+from objproxy.storage.quarantine import quarantine_dir
+from objproxy.storage.suffix_hashes import invalidate_hash
 
-__all__ = [
-    # defined here
-    'DiskFile', 'DiskFileWriter', 'merge_metadata', 'POST_REPLACEABLE',
-    'is_replaceable_key', 'meta_content_type', 'swift_bytes_param',
-    'strip_swift_bytes',
-    # re-exported: the names importers have always used from this module
-    'DATADIR', 'DEFAULT_RECLAIM_AGE', 'HASHES_FILE', 'INVALID_FILE',
-    'LOCK_FILE', 'NOSPACE_ERRNOS', 'QUARANTINE', 'TMP_PREFIX', 'TMPDIR',
-    'MAGIC', 'MAX_METADATA_SIZE', 'SMALL_READ', 'TRAILER', 'TRAILER_SIZE',
-    'VERSION', 'CorruptFile', 'decode_tail', 'encode_metadata',
-    'read_metadata', 'read_metadata_fd', 'fsync_dir', 'makedirs_fsynced',
-    'cleanup_ondisk_files', 'gather_ondisk_files', 'split_filename',
-    'meta_filename', 'content_type_timestamp',
-    'PartitionLock', '_is_suffix', 'get_hashes', 'hash_suffix',
-    'invalidate_hash', 'clean_tmp', 'quarantine_dir', 'DiskFileError',
-    'DiskFileNoSpace']
+# Checksums read from a big file's table at a time (4 KiB of table).
+TABLE_WINDOW = 1024
 
 
 class DiskFile(object):
@@ -68,7 +58,8 @@ class DiskFile(object):
     def __init__(self, device_path, partition, account, container, obj,
                  name_hash=None, fsync=True, use_tpool=True,
                  reclaim_age=DEFAULT_RECLAIM_AGE,
-                 keep_cache_size=DEFAULT_KEEP_CACHE_SIZE):
+                 keep_cache_size=DEFAULT_KEEP_CACHE_SIZE,
+                 write_block_size=DEFAULT_BLOCK_SIZE):
         self.device_path = device_path
         self.partition = str(partition)
         self.name = '/%s/%s/%s' % (account, container, obj)
@@ -83,6 +74,9 @@ class DiskFile(object):
         self.offload = run_in_thread if use_tpool else run_inline
         self.reclaim_age = reclaim_age
         self.keep_cache_size = keep_cache_size
+        # block size of the checksums of new .data files; 0 writes
+        # version-1 files (no checksums), as older nodes read
+        self.write_block_size = write_block_size
         self._reset()
 
     def _reset(self):
@@ -96,6 +90,7 @@ class DiskFile(object):
         self.fd = None
         self.tail = None
         self.file_size = None
+        self.block_size = 0        # 0: a version-1 file, no checksums
 
     # ---------------------------------------------------------- lookups
     def classify(self):
@@ -104,12 +99,6 @@ class DiskFile(object):
         except (FileNotFoundError, NotADirectoryError):
             files = []
         return gather_ondisk_files(files)
-
-    def current_timestamp(self):
-        """Timestamp of the newest .data or .ts (None if neither)."""
-        info = self.classify()
-        name = info['data'] or info['ts']
-        return split_filename(name)[0] if name else None
 
     def open(self):
         """Open the current data file and read its metadata.
@@ -135,7 +124,9 @@ class DiskFile(object):
             return self._reopen_once()
         try:
             st = os.fstat(fd)
-            metadata, body_size, tail = read_metadata_fd(fd, st.st_size)
+            info = read_info_fd(fd, st.st_size)
+            metadata, body_size, tail = \
+                info.metadata, info.body_size, info.tail
             clen = metadata.get('Content-Length')
             if clen is None or str(body_size) != str(clen):
                 raise CorruptFile('size on disk %d != Content-Length %s'
@@ -152,6 +143,7 @@ class DiskFile(object):
         self.file_size = st.st_size
         self.tail = tail
         self.body_size = body_size
+        self.block_size = info.block_size
         self.data_metadata = metadata
         self.data_timestamp = split_filename(self.data_file)[0]
         merged = dict(metadata)
@@ -194,24 +186,70 @@ class DiskFile(object):
         raise DiskFileQuarantined(reason)
 
     # ---------------------------------------------------------- reading
+    def _pread(self, offset, size):
+        """``size`` bytes of the file at ``offset`` (from the tail already
+        in memory when it holds them)."""
+        tail_start = self.file_size - len(self.tail)
+        if offset >= tail_start:
+            return self.tail[offset - tail_start:offset - tail_start + size]
+        return os.pread(self.fd, size, offset)
+
     def read_body_range(self, start, stop, chunk_size):
         """Yield body bytes [start, stop) (no verification)."""
-        fd = self.fd
         pos = start
-        body_in_tail = self.file_size - len(self.tail)
         while pos < stop:
-            n = min(chunk_size, stop - pos)
-            if pos >= body_in_tail:
-                off = pos - body_in_tail
-                data = self.tail[off:off + n]
-            else:
-                data = os.pread(fd, n, pos)
+            data = self._pread(pos, min(chunk_size, stop - pos))
             if not data:
                 raise DiskFileError('unexpected end of file')
             if pos != start:
                 sleep(0)  # let other requests run between chunks
             pos += len(data)
             yield data
+
+    def read_verified_range(self, start, stop, chunk_size):
+        """Yield body bytes [start, stop) of a version-2 file, reading the
+        whole blocks they lie in and checking each block's CRC32C before
+        any of its bytes are yielded.  The bytes before a bad block are
+        yielded, then CorruptBlock (with the block's offset) is raised."""
+        block = self.block_size
+        step = max(block, chunk_size // block * block)
+        pos = start // block * block
+        end = min(-(-stop // block) * block, self.body_size)
+        table = b''
+        table_first = 0        # block number of table[0]
+        while pos < end:
+            size = min(step, end - pos)
+            data = self._pread(pos, size)
+            first = pos // block
+            count = -(-size // block)
+            if first + count > table_first + len(table) // CHECKSUM_SIZE:
+                table_first = first
+                table = self._pread(
+                    self.body_size + first * CHECKSUM_SIZE,
+                    max(count, TABLE_WINDOW) * CHECKSUM_SIZE)
+            at = (first - table_first) * CHECKSUM_SIZE
+            bad = first_bad_block(data, block,
+                                  table[at:at + count * CHECKSUM_SIZE]) \
+                if len(data) == size else 0
+            good_end = pos + size if bad is None else pos + bad * block
+            lo, hi = max(start, pos), min(stop, good_end)
+            if lo < hi:
+                yield data[lo - pos:hi - pos]
+            if bad is not None:
+                raise CorruptBlock(pos + bad * block)
+            pos += size
+            if pos < end:
+                sleep(0)  # let other requests run between chunks
+
+    def check_body(self, body):
+        """Raise CorruptBlock unless ``body`` (the whole body, already in
+        memory) matches the file's block checksums."""
+        table = self._pread(self.body_size,
+                            -(-len(body) // self.block_size) *
+                            CHECKSUM_SIZE)
+        bad = first_bad_block(body, self.block_size, table)
+        if bad is not None:
+            raise CorruptBlock(bad * self.block_size)
 
     # ---------------------------------------------------------- writing
     def writer(self):
@@ -325,8 +363,9 @@ def is_replaceable_key(key):
 class DiskFileWriter(object):
     """Streams one new file to <device>/tmp and commits it atomically.
 
-    ``write`` appends body bytes (updating the MD5); ``commit`` appends the
-    metadata trailer, fsyncs, renames into the hash dir, fsyncs the dir,
+    ``write`` appends body bytes (updating the MD5, the ETag, and the
+    CRC32C of the current block); ``commit`` appends the block checksums
+    (a ``.data`` only) and the metadata trailer, fsyncs, renames into the hash dir, fsyncs the dir,
     removes older files and invalidates the suffix hash.  ``abort`` (always
     call it, e.g. in ``finally``) removes the temp file if not committed.
     """
@@ -338,6 +377,10 @@ class DiskFileWriter(object):
         self.md5 = hashlib.md5()
         self.bytes_written = 0
         self.committed = False
+        self.block_size = diskfile.write_block_size
+        self._table = bytearray()   # 4 bytes a block: 320 KiB for 5 GiB
+        self._crc = 0               # CRC32C of the current block so far
+        self._fill = 0              # its bytes so far
 
     def open(self, size=None):
         """Create the temp file; with ``size`` (the body's length, when
@@ -386,8 +429,32 @@ class DiskFileWriter(object):
 
     def write(self, data):
         self.md5.update(data)
+        if self.block_size:
+            self._checksum(data)
         self._write_all(data)
         self.bytes_written += len(data)
+
+    def _checksum(self, data):
+        view = memoryview(data)
+        block = self.block_size
+        while view:
+            take = min(block - self._fill, len(view))
+            self._crc = checksum(view[:take], self._crc)
+            self._fill += take
+            view = view[take:]
+            if self._fill == block:
+                self._end_block()
+
+    def _end_block(self):
+        self._table += CHECKSUM.pack(self._crc)
+        self._crc = self._fill = 0
+
+    def _tail(self, metadata, ext):
+        if ext != '.data' or not self.block_size:
+            return encode_metadata(metadata)
+        if self._fill:
+            self._end_block()
+        return encode_v2_tail(metadata, self._table, self.block_size)
 
     @property
     def etag(self):
@@ -397,7 +464,7 @@ class DiskFileWriter(object):
         """Make the file visible as ``<timestamp><ext>`` (or as
         ``filename``, a name hashdir understands)."""
         timestamp = Timestamp(timestamp)
-        self._write_all(encode_metadata(metadata))
+        self._write_all(self._tail(metadata, ext))
         target = os.path.join(self.df.hash_dir,
                               filename or timestamp.internal + ext)
         try:

@@ -1,69 +1,157 @@
-"""The object file format: body bytes, then metadata, then a trailer.
+"""The object file format: body bytes, block checksums, metadata, trailer.
 
 Why it is its own module: every reader of object files (the DiskFile
 reader, the auditor, replication) needs to find and check a file's
-metadata without knowing anything else about objects.
+metadata, and the checksum of any block of its body, without knowing
+anything else about objects.
 
-File format (version 1).  Swift keeps metadata in xattrs, but ext4 gives an
-inode only about 4 KiB of xattr space, less than Swift's maximum metadata
-(90 keys, 4 KiB of names+values, plus system fields).  So every file keeps
+Swift keeps metadata in xattrs, but ext4 gives an inode only about 4 KiB
+of xattr space, less than Swift's maximum metadata.  So every file keeps
 its metadata inside itself, *after* the object bytes, which lets a PUT
 stream the body straight to disk and add the metadata (whose ETag is only
-known at the end) without a second pass::
+known at the end) without a second pass.
 
-    +------------------+---------------------+-------------------------+
-    | object bytes     | metadata (JSON,     | trailer, 16 bytes:      |
-    | (Content-Length) | UTF-8, a flat dict  |  b'OPXM'  magic         |
-    |                  | of str -> str)      |  u8   version (1)       |
-    |                  |                     |  3 bytes zero           |
-    |                  |                     |  u32  metadata length   |
-    |                  |                     |  u32  crc32(metadata)   |
-    +------------------+---------------------+-------------------------+
+Version 2 (every ``.data`` written now) also keeps a CRC32C of each
+``block_size`` piece of the body, so a reader checks exactly the blocks
+it sends, before sending them, instead of an MD5 of the whole body that
+is only known after the last byte has left::
 
-(integers big-endian).  ``.ts`` and ``.meta`` files have no object bytes,
-only metadata and trailer.  A reader takes the trailer from the end of the
-file; the body is everything before the metadata.  A file whose trailer or
-CRC is wrong, or whose body length differs from its ``Content-Length``, is
-corrupt and gets quarantined.
+    +-------------+-----------------+-------------+--------------------+
+    | object bytes| block checksums | metadata    | trailer, 16 bytes: |
+    | (Content-   | u32 CRC32C per  | (JSON UTF-8,|  b'OPXM' magic     |
+    |  Length)    | block, in order;| flat dict of|  u8  version (2)   |
+    |             | v2 only         | str -> str) |  u8  log2(block    |
+    |             |                 |             |      size); v1: 0  |
+    |             |                 |             |  2 bytes zero      |
+    |             |                 |             |  u32 metadata len  |
+    |             |                 |             |  u32 crc32(meta)   |
+    +-------------+-----------------+-------------+--------------------+
+
+(integers big-endian; the last block may be short).  Version 1 is the
+same without the checksum table (its block-size byte is zero); it is
+still read, and still written for ``.ts`` and ``.meta`` files, which have
+no object bytes.  The body size of a v2 file follows from the rest:
+``rest = file size - metadata - trailer`` holds the body and 4 bytes per
+block, so there are ``ceil(rest / (block_size + 4))`` blocks.
+
+A file whose trailer or metadata CRC is wrong, or whose body length
+differs from its ``Content-Length``, is corrupt and gets quarantined; so
+is one whose block fails its checksum (found when the block is read).
 """
 import json
 import os
 import struct
 import zlib
 
+import crc32c
+
 from objproxy.common.exceptions import DiskFileError
 
 MAGIC = b'OPXM'
-VERSION = 1
-TRAILER = struct.Struct('>4sB3xII')
+VERSION_1 = 1
+VERSION_2 = 2
+TRAILER = struct.Struct('>4sBB2xII')
 TRAILER_SIZE = TRAILER.size  # 16
+CHECKSUM = struct.Struct('>I')
+CHECKSUM_SIZE = CHECKSUM.size  # 4
 MAX_METADATA_SIZE = 1024 * 1024
 # Small files are read in one go (trailer, metadata and body together).
 SMALL_READ = 65536
+# 64 KiB blocks: see docs/object_integrity.md for the measurements.
+DEFAULT_BLOCK_SIZE = 65536
+MIN_BLOCK_SHIFT = 9      # 512 B
+MAX_BLOCK_SHIFT = 26     # 64 MiB
 
 
 class CorruptFile(DiskFileError):
     """A file's trailer/metadata cannot be trusted."""
 
 
-def encode_metadata(metadata):
-    blob = json.dumps(metadata, ensure_ascii=False,
+class CorruptBlock(CorruptFile):
+    """A body block does not match its stored checksum."""
+
+    def __init__(self, offset, reason='block checksum mismatch'):
+        super().__init__('%s at byte %d' % (reason, offset))
+        self.offset = offset
+
+
+class FileInfo(object):
+    """What the end of a file says about the rest of it.
+
+    ``block_size`` is 0 for a version-1 file (no checksum table).
+    """
+    __slots__ = ('metadata', 'body_size', 'block_size', 'tail')
+
+    def __init__(self, metadata, body_size, block_size, tail=b''):
+        self.metadata = metadata
+        self.body_size = body_size
+        self.block_size = block_size
+        self.tail = tail
+
+    @property
+    def table_offset(self):
+        return self.body_size
+
+    @property
+    def blocks(self):
+        return block_count(self.body_size, self.block_size)
+
+
+def block_count(body_size, block_size):
+    return -(-body_size // block_size) if block_size else 0
+
+
+def checksum(data, value=0):
+    """CRC32C of ``data`` (continuing ``value``)."""
+    return crc32c.crc32c(data, value)
+
+
+def _trailer(version, shift, blob):
+    return TRAILER.pack(MAGIC, version, shift, len(blob),
+                        zlib.crc32(blob) & 0xffffffff)
+
+
+def _blob(metadata):
+    return json.dumps(metadata, ensure_ascii=False,
                       separators=(',', ':')).encode('utf-8', 'surrogatepass')
-    return blob + TRAILER.pack(MAGIC, VERSION, len(blob),
-                               zlib.crc32(blob) & 0xffffffff)
+
+
+def encode_metadata(metadata):
+    """Metadata and trailer of a version-1 file (``.ts``/``.meta``)."""
+    blob = _blob(metadata)
+    return blob + _trailer(VERSION_1, 0, blob)
+
+
+def encode_v2_tail(metadata, table, block_size):
+    """What follows the body of a version-2 file: the checksum table
+    (``CHECKSUM``-packed, one per block), metadata and trailer."""
+    shift = block_size.bit_length() - 1
+    if block_size != 1 << shift or \
+            not MIN_BLOCK_SHIFT <= shift <= MAX_BLOCK_SHIFT:
+        raise ValueError('block size must be a power of two between '
+                         '%d and %d' % (1 << MIN_BLOCK_SHIFT,
+                                        1 << MAX_BLOCK_SHIFT))
+    blob = _blob(metadata)
+    return bytes(table) + blob + _trailer(VERSION_2, shift, blob)
 
 
 def decode_tail(tail, file_size):
-    """(metadata, body_size) from the last bytes of a file.
+    """FileInfo from the last bytes of a file.
 
     ``tail`` must hold at least the trailer; returns (None, needed) when the
     metadata extends before ``tail`` so the caller reads more.
     """
     if len(tail) < TRAILER_SIZE:
         raise CorruptFile('file too short for a trailer')
-    magic, version, length, crc = TRAILER.unpack(tail[-TRAILER_SIZE:])
-    if magic != MAGIC or version != VERSION:
+    magic, version, shift, length, crc = TRAILER.unpack(tail[-TRAILER_SIZE:])
+    if magic != MAGIC or version not in (VERSION_1, VERSION_2):
         raise CorruptFile('bad trailer magic/version')
+    if version == VERSION_1:
+        block_size = 0
+    elif MIN_BLOCK_SHIFT <= shift <= MAX_BLOCK_SHIFT:
+        block_size = 1 << shift
+    else:
+        raise CorruptFile('bad block size')
     if length > MAX_METADATA_SIZE or length + TRAILER_SIZE > file_size:
         raise CorruptFile('bad metadata length')
     if length + TRAILER_SIZE > len(tail):
@@ -77,26 +165,50 @@ def decode_tail(tail, file_size):
         raise CorruptFile('metadata is not JSON')
     if not isinstance(metadata, dict):
         raise CorruptFile('metadata is not a dict')
-    return metadata, file_size - length - TRAILER_SIZE
+    rest = file_size - length - TRAILER_SIZE
+    if not block_size:
+        return FileInfo(metadata, rest, 0)
+    blocks = -(-rest // (block_size + CHECKSUM_SIZE))
+    body_size = rest - blocks * CHECKSUM_SIZE
+    if block_count(body_size, block_size) != blocks:
+        raise CorruptFile('bad block table size')
+    return FileInfo(metadata, body_size, block_size)
 
 
-def read_metadata_fd(fd, file_size=None):
-    """(metadata, body_size, tail_bytes) of an open file."""
+def read_info_fd(fd, file_size=None):
+    """FileInfo of an open file, ``tail`` holding its last bytes (all of
+    a small file)."""
     if file_size is None:
         file_size = os.fstat(fd).st_size
     want = min(file_size, SMALL_READ)
     tail = os.pread(fd, want, file_size - want)
-    metadata, body_size = decode_tail(tail, file_size)
-    if metadata is None:
-        want = body_size
+    info = decode_tail(tail, file_size)
+    if isinstance(info, tuple):
+        want = info[1]
         tail = os.pread(fd, want, file_size - want)
-        metadata, body_size = decode_tail(tail, file_size)
-    return metadata, body_size, tail
+        info = decode_tail(tail, file_size)
+    info.tail = tail
+    return info
 
 
 def read_metadata(path):
     fd = os.open(path, os.O_RDONLY)
     try:
-        return read_metadata_fd(fd)[0]
+        return read_info_fd(fd).metadata
     finally:
         os.close(fd)
+
+
+def first_bad_block(data, block_size, checksums):
+    """Index (within ``data``) of the first block whose CRC32C differs
+    from ``checksums`` (packed table bytes), or None."""
+    view = memoryview(data)
+    want = struct.unpack('>%dI' % (len(checksums) // CHECKSUM_SIZE),
+                         checksums)
+    if len(want) != block_count(len(data), block_size):
+        return 0
+    for index, expected in enumerate(want):
+        start = index * block_size
+        if crc32c.crc32c(view[start:start + block_size]) != expected:
+            return index
+    return None

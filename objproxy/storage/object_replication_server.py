@@ -37,10 +37,17 @@ import uuid
 import eventlet
 
 from objproxy.common.config import get_bool, get_int
-from objproxy.common.exceptions import DeviceUnavailable
+from objproxy.common.exceptions import DeviceUnavailable, DiskFileNoSpace
 from objproxy.common.hashing import hash_path
 from objproxy.common.offload import run_in_thread
-from objproxy.storage import diskfile
+from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
+from objproxy.storage.hashdir import (
+    cleanup_ondisk_files, gather_ondisk_files, split_filename)
+from objproxy.storage.layout import (
+    DATADIR, DEFAULT_RECLAIM_AGE, HASHES_FILE, INVALID_FILE, NOSPACE_ERRNOS,
+    TMPDIR, TMP_PREFIX)
+from objproxy.storage.object_format import CorruptFile, read_info_fd
+from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 
@@ -54,21 +61,21 @@ HEX = frozenset('0123456789abcdef')
 
 # ------------------------------------------------------------- hashes
 def read_hashes(device_path, partition, recalculate=(),
-                reclaim_age=diskfile.DEFAULT_RECLAIM_AGE):
+                reclaim_age=DEFAULT_RECLAIM_AGE):
     """Suffix hashes of a partition, cheaply when nothing changed.
 
-    ``diskfile.get_hashes`` locks and rewrites hashes.json on every call;
+    ``get_hashes`` locks and rewrites hashes.json on every call;
     when no suffix was invalidated (no hashes.invalid) and the stored file
     is complete, its content *is* the answer, and a lock-free read of the
     atomically-renamed file is several times faster.  That is what makes
     an in-sync pass over tens of thousands of partitions cheap.
     """
-    part_dir = os.path.join(device_path, diskfile.DATADIR, str(partition))
+    part_dir = os.path.join(device_path, DATADIR, str(partition))
     if not recalculate:
         if not os.path.exists(os.path.join(part_dir,
-                                           diskfile.INVALID_FILE)):
+                                           INVALID_FILE)):
             try:
-                with open(os.path.join(part_dir, diskfile.HASHES_FILE),
+                with open(os.path.join(part_dir, HASHES_FILE),
                           'rb') as fp:
                     data = json.loads(fp.read())
                 hashes = data.get('hashes') if data.get('version') == 1 \
@@ -81,14 +88,13 @@ def read_hashes(device_path, partition, recalculate=(),
                     return {}
             except (OSError, ValueError, AttributeError):
                 pass
-    return diskfile.get_hashes(device_path, partition,
-                               recalculate=recalculate,
-                               reclaim_age=reclaim_age)
+    return get_hashes(device_path, partition, recalculate=recalculate,
+                      reclaim_age=reclaim_age)
 
 
 def list_suffix(device_path, partition, suffix):
     """{hash: [current file names]} of one suffix directory."""
-    suffix_dir = os.path.join(device_path, diskfile.DATADIR, str(partition),
+    suffix_dir = os.path.join(device_path, DATADIR, str(partition),
                               suffix)
     result = {}
     try:
@@ -100,7 +106,7 @@ def list_suffix(device_path, partition, suffix):
             files = os.listdir(os.path.join(suffix_dir, name_hash))
         except (FileNotFoundError, NotADirectoryError):
             continue
-        info = diskfile.gather_ondisk_files(files)
+        info = gather_ondisk_files(files)
         current = sorted(f for f in (info['data'], info['ts'], info['meta'])
                          if f)
         if current:
@@ -130,7 +136,7 @@ def check_file_name(name):
     if not (is_suffix(suffix) and is_hash(name_hash) and
             name_hash.endswith(suffix)):
         raise ValueError('bad record name %r' % (name,))
-    if diskfile.split_filename(filename)[0] is None or '/' in filename:
+    if split_filename(filename)[0] is None or '/' in filename:
         raise ValueError('bad file name %r' % (filename,))
     return part, suffix, name_hash, filename
 
@@ -147,7 +153,7 @@ class ObjectReplicationServer(object):
         self.mount_check = get_bool(conf, 'mount_check', False)
         self.fsync = get_bool(conf, 'fsync', True)
         self.reclaim_age = get_int(conf, 'reclaim_age',
-                                   diskfile.DEFAULT_RECLAIM_AGE, minimum=1)
+                                   DEFAULT_RECLAIM_AGE, minimum=1)
 
     def __call__(self, env, start_response):
         try:
@@ -158,7 +164,7 @@ class ObjectReplicationServer(object):
             status, body = 400, str(err).encode('utf-8')
         except DeviceUnavailable as err:
             status, body = 507, str(err).encode('utf-8')
-        except diskfile.DiskFileNoSpace as err:
+        except DiskFileNoSpace as err:
             status, body = 507, str(err).encode('utf-8')
         reason = {200: 'OK', 400: 'Bad Request', 405: 'Method Not Allowed',
                   411: 'Length Required', 499: 'Client Disconnect',
@@ -305,8 +311,8 @@ class ObjectReplicationServer(object):
             else:
                 rejected.append(name)
         for part, suffix in touched:
-            diskfile.invalidate_hash(os.path.join(
-                device_path, diskfile.DATADIR, str(part), suffix))
+            invalidate_hash(os.path.join(
+                device_path, DATADIR, str(part), suffix))
         return 200, json.dumps({'stored': stored, 'existing': existing,
                                 'rejected': rejected}).encode('utf-8')
 
@@ -314,8 +320,8 @@ class ObjectReplicationServer(object):
                       name_hash, filename, finalizing):
         """Receive one record: 'existing'/'rejected', None if the body
         ended early, else the green thread committing it (True/False)."""
-        tmp_dir = os.path.join(device_path, diskfile.TMPDIR)
-        tmp = os.path.join(tmp_dir, '%s%s.tmp' % (diskfile.TMP_PREFIX,
+        tmp_dir = os.path.join(device_path, TMPDIR)
+        tmp = os.path.join(tmp_dir, '%s%s.tmp' % (TMP_PREFIX,
                                                   uuid.uuid4().hex))
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
@@ -323,8 +329,8 @@ class ObjectReplicationServer(object):
             os.makedirs(tmp_dir, exist_ok=True)
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as err:
-            if err.errno in diskfile.NOSPACE_ERRNOS:
-                raise diskfile.DiskFileNoSpace(str(err))
+            if err.errno in NOSPACE_ERRNOS:
+                raise DiskFileNoSpace(str(err))
             raise
         handed_over = False
         try:
@@ -338,7 +344,7 @@ class ObjectReplicationServer(object):
                 left -= len(data)
             if not self._valid_file(fd, size, name_hash, filename):
                 return 'rejected'
-            hash_dir = os.path.join(device_path, diskfile.DATADIR, str(part),
+            hash_dir = os.path.join(device_path, DATADIR, str(part),
                                     suffix, name_hash)
             target = os.path.join(hash_dir, filename)
             if os.path.exists(target):
@@ -371,17 +377,18 @@ class ObjectReplicationServer(object):
         if self.fsync:
             os.fdatasync(fd)
         if not os.path.isdir(hash_dir):
-            diskfile.makedirs_fsynced(hash_dir, fsync=self.fsync)
+            makedirs_fsynced(hash_dir, fsync=self.fsync)
         os.rename(tmp, target)
         if self.fsync:
-            diskfile.fsync_dir(hash_dir)
-        diskfile.cleanup_ondisk_files(hash_dir, self.reclaim_age)
+            fsync_dir(hash_dir)
+        cleanup_ondisk_files(hash_dir, self.reclaim_age)
 
     def _valid_file(self, fd, size, name_hash, filename):
         try:
-            metadata, body_size, _tail = diskfile.read_metadata_fd(fd, size)
-        except diskfile.CorruptFile:
+            info = read_info_fd(fd, size)
+        except CorruptFile:
             return False
+        metadata, body_size = info.metadata, info.body_size
         ext = filename.rpartition('.')[2]
         if ext == 'data':
             if str(metadata.get('Content-Length')) != str(body_size):
@@ -412,6 +419,6 @@ def _write_all(fd, data):
         while view:
             view = view[os.write(fd, view):]
     except OSError as err:
-        if err.errno in diskfile.NOSPACE_ERRNOS:
-            raise diskfile.DiskFileNoSpace(str(err))
+        if err.errno in NOSPACE_ERRNOS:
+            raise DiskFileNoSpace(str(err))
         raise

@@ -10,6 +10,7 @@ from http import HTTPStatus
 
 from objproxy.common.exceptions import DiskFileError, DiskFileQuarantined
 from objproxy.common.timestamp import Timestamp
+from objproxy.storage.object_format import CorruptBlock
 from objproxy.storage.object_request import (
     ALLOWED_HEADERS, META_PREFIXES, HTTPError)
 
@@ -86,36 +87,67 @@ def validator_headers(headers):
                                            'X-Backend-Timestamp')]
 
 
-class BodyIter(object):
-    """Streams byte ranges (optionally as multipart parts) of an open file."""
+class CorruptBodyAbort(Exception):
+    """Raised out of a response body to make the server drop the
+    connection: the client (the proxy) sees a body shorter than its
+    Content-Length and resumes it from another replica."""
 
-    def __init__(self, df, parts, closing, chunk_size):
+
+class BodyIter(object):
+    """Streams byte ranges (optionally as multipart parts) of an open file.
+
+    A version-2 file is read in whole blocks, each checked against its
+    CRC32C before any of its bytes are sent; at a bad block the file is
+    quarantined and the response aborted (CorruptBodyAbort) with only the
+    verified bytes before it sent.  A version-1 file has no block
+    checksums: its bytes are sent as read (a whole-body GET of one goes
+    through VerifyingBodyIter instead).
+    """
+
+    def __init__(self, df, parts, closing, chunk_size, logger=None):
         self.df = df
         self.parts = parts
         self.closing = closing
         self.chunk_size = chunk_size
+        self.logger = logger
 
     def __iter__(self):
+        df = self.df
+        read = df.read_verified_range if df.block_size else \
+            df.read_body_range
         try:
             for head, start, stop in self.parts:
                 if head:
                     yield head
-                for chunk in self.df.read_body_range(start, stop,
-                                                     self.chunk_size):
+                for chunk in read(start, stop, self.chunk_size):
                     yield chunk
                 if head:
                     yield b'\r\n'
             if self.closing:
                 yield self.closing
+        except CorruptBlock as err:
+            quarantine_corrupt(df, err, self.logger)
+            raise CorruptBodyAbort(str(err))
         finally:
-            self.df.close()
+            df.close()
 
     def close(self):
         self.df.close()
 
 
+def quarantine_corrupt(df, err, logger):
+    """Move a file that failed a check out of the way (and say so)."""
+    if logger is not None:
+        logger.error('quarantined %s: %s', df.name, err)
+    try:
+        df.quarantine(str(err))
+    except DiskFileQuarantined:
+        pass
+
+
 class VerifyingBodyIter(object):
-    """Streams a whole body, checking its MD5; quarantines a bad file."""
+    """Streams a whole version-1 body, checking its MD5 (only known once
+    the last byte has been sent); quarantines a bad file."""
 
     def __init__(self, df, size, etag, chunk_size, logger):
         self.df = df

@@ -2,12 +2,17 @@
 
 ``PUT/GET/HEAD/POST/DELETE /<device>/<partition>/<a>/<c>/<o>`` and
 ``REPLICATE /<device>/<partition>[/<suf>-<suf>...]``.  Files live in
-``diskfile`` (atomic writes, verified reads, quarantine, suffix hashes);
+``diskfile`` (atomic writes, verified reads) and the modules beside it
+(``object_format``, ``quarantine``, ``suffix_hashes``);
 container updates and async pendings in ``object_updates``; Range and
 conditional rules in ``ranges``.  This module only speaks HTTP: one
 handler per method turns a request into those calls; reading and checking
 the request is ``object_request``'s job (every bad input a clear 4xx),
 building the answer ``object_response``'s.
+
+Whole-body and ranged GETs of a version-2 file check the CRC32C of every
+block before sending it (``object_response.BodyIter``); a version-1 file's
+whole-body GET checks its MD5 while streaming (docs/object_integrity.md).
 
 Written against raw WSGI (no request objects) because this is the hottest
 path of the cluster: a 4 KiB GET is a directory listing, one ``pread`` and
@@ -36,14 +41,22 @@ import time
 
 import eventlet
 
-from objproxy.common.config import get_bool, get_float, get_int
+from objproxy.common.config import (
+    ConfigError, get_bool, get_float, get_int)
 from objproxy.common.exceptions import (
     ChunkReadTimeout, DeviceUnavailable, DiskFileDeleted, DiskFileNoSpace,
     DiskFileNotExist, DiskFileQuarantined)
 from objproxy.common import offload as offload_mod
 from objproxy.common.logs import get_logger
-from objproxy.storage import diskfile, expiry_queue, ranges
+from objproxy.storage import expiry_queue, ranges
 from objproxy.storage.devices import InvalidPath, validate_device
+from objproxy.storage.diskfile import (
+    POST_REPLACEABLE, DiskFile, meta_content_type, strip_swift_bytes)
+from objproxy.storage.hashdir import split_filename
+from objproxy.storage.layout import (
+    DEFAULT_KEEP_CACHE_SIZE, DEFAULT_RECLAIM_AGE)
+from objproxy.storage.object_format import (
+    DEFAULT_BLOCK_SIZE, MAX_BLOCK_SHIFT, MIN_BLOCK_SHIFT, CorruptBlock)
 from objproxy.storage.object_request import (
     ALLOWED_HEADERS, META_PREFIXES, POST_PREFIXES, HTTPError,
     check_delete_at, check_user_metadata, content_length, is_replication,
@@ -51,8 +64,10 @@ from objproxy.storage.object_request import (
     require_timestamp, update_overrides, update_targets)
 from objproxy.storage.object_response import (
     BodyIter, VerifyingBodyIter, backend_timestamp_error,
-    conditional_response, object_headers, respond, status_line,
-    validator_headers, whole_seconds)
+    conditional_response, object_headers, quarantine_corrupt, respond,
+    status_line, validator_headers, whole_seconds)
+from objproxy.storage.quarantine import clean_tmp
+from objproxy.storage.suffix_hashes import get_hashes
 from objproxy.storage.object_updates import ContainerNotifier
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
@@ -82,6 +97,22 @@ def is_expired(metadata, env):
         return False
 
 
+def checksum_block_size(conf):
+    """``checksum_block_size``: the block size of the CRC32C checksums in
+    new object files (a power of two, 512 B to 64 MiB; default 64 KiB), or
+    0 to write version-1 files without them, which nodes running older
+    code can read (turn checksums on once every node reads version 2)."""
+    size = get_int(conf, 'checksum_block_size', DEFAULT_BLOCK_SIZE,
+                   minimum=0)
+    if size and (size & (size - 1) or
+                 not 1 << MIN_BLOCK_SHIFT <= size <= 1 << MAX_BLOCK_SHIFT):
+        raise ConfigError('checksum_block_size must be 0 or a power of two '
+                         'from %d to %d, not %d' % (
+                             1 << MIN_BLOCK_SHIFT, 1 << MAX_BLOCK_SHIFT,
+                             size))
+    return size
+
+
 class ObjectServer(object):
     """WSGI app for objects under one devices root."""
 
@@ -101,11 +132,12 @@ class ObjectServer(object):
         self.disk_chunk_size = get_int(conf, 'disk_chunk_size',
                                        DEFAULT_CHUNK_SIZE, minimum=1)
         self.reclaim_age = get_int(conf, 'reclaim_age',
-                                   diskfile.DEFAULT_RECLAIM_AGE, minimum=0)
+                                   DEFAULT_RECLAIM_AGE, minimum=0)
         self.tmp_max_age = get_int(conf, 'tmp_max_age', 86400, minimum=0)
         self.keep_cache_size = get_int(conf, 'keep_cache_size',
-                                       diskfile.DEFAULT_KEEP_CACHE_SIZE,
+                                       DEFAULT_KEEP_CACHE_SIZE,
                                        minimum=0)
+        self.checksum_block_size = checksum_block_size(conf)
         self.notifier = ContainerNotifier(
             self.conn_timeout, self.node_timeout,
             get_float(conf, 'container_update_timeout', 1.0, minimum=0),
@@ -129,7 +161,7 @@ class ObjectServer(object):
                                        self.mount_check)
             except (InvalidPath, DeviceUnavailable):
                 continue
-            removed += diskfile.clean_tmp(path, self.tmp_max_age)
+            removed += clean_tmp(path, self.tmp_max_age)
         if removed:
             self.logger.info('removed %d stale temp files', removed)
         return removed
@@ -162,11 +194,11 @@ class ObjectServer(object):
         return object_path(env, self.devices, self.mount_check)
 
     def _diskfile(self, device_path, partition, account, container, obj):
-        return diskfile.DiskFile(device_path, partition, account, container,
-                                 obj, fsync=self.fsync,
-                                 use_tpool=self.disk_tpool,
-                                 reclaim_age=self.reclaim_age,
-                                 keep_cache_size=self.keep_cache_size)
+        return DiskFile(device_path, partition, account, container, obj,
+                        fsync=self.fsync, use_tpool=self.disk_tpool,
+                        reclaim_age=self.reclaim_age,
+                        keep_cache_size=self.keep_cache_size,
+                        write_block_size=self.checksum_block_size)
 
     # ----------------------------------------------------------------- PUT
     def PUT(self, env, start_response):
@@ -181,7 +213,7 @@ class ObjectServer(object):
         df = self._diskfile(device_path, partition, account, container, obj)
         ondisk = df.classify()
         newest = ondisk['data'] or ondisk['ts']
-        current = diskfile.split_filename(newest)[0] if newest else None
+        current = split_filename(newest)[0] if newest else None
         if current is not None and current >= timestamp:
             raise backend_timestamp_error(409, current)
         if env.get('HTTP_IF_NONE_MATCH', '').strip() == '*' and \
@@ -312,7 +344,7 @@ class ObjectServer(object):
                 headers.append(('Content-Length', str(stop - start)))
                 start_response(status_line(206), headers)
                 return BodyIter(df, [(None, start, stop)], None,
-                                self.disk_chunk_size)
+                                self.disk_chunk_size, self.logger)
             boundary = ranges.new_boundary()
             ctype = metadata.get('Content-Type', 'application/octet-stream')
             parts, closing, total = ranges.multipart_parts(
@@ -322,29 +354,38 @@ class ObjectServer(object):
                             'multipart/byteranges;boundary=%s' % boundary))
             headers.append(('Content-Length', str(total)))
             start_response(status_line(206), headers)
-            return BodyIter(df, parts, closing, self.disk_chunk_size)
+            return BodyIter(df, parts, closing, self.disk_chunk_size,
+                            self.logger)
         except BaseException:
             df.close()
             raise
 
     def _get_whole(self, df, etag, size, headers, start_response):
+        """The whole body: a version-2 file's blocks are checked one by
+        one as they are sent (BodyIter), a version-1 file's MD5 as it
+        streams; a small file already in memory is checked before a
+        single header goes out (a bad one is a 404: the proxy asks
+        another replica)."""
         headers.append(('Content-Length', str(size)))
         body_start = df.file_size - len(df.tail)
         if body_start <= 0:
-            # small object: whole body is already in memory; verify it
-            # before sending a single header
             body = df.tail[:size]
-            df.close()
-            if hashlib.md5(body).hexdigest() != etag:
-                try:
-                    df.quarantine('ETag mismatch')
-                except DiskFileQuarantined:
-                    pass
-                self.logger.error('quarantined %s: ETag mismatch', df.name)
+            try:
+                if df.block_size:
+                    df.check_body(body)
+                elif hashlib.md5(body).hexdigest() != etag:
+                    raise CorruptBlock(0, 'ETag mismatch')
+            except CorruptBlock as err:
+                quarantine_corrupt(df, err, self.logger)
                 raise HTTPError(404)
+            finally:
+                df.close()
             start_response(status_line(200), headers)
             return [body]
         start_response(status_line(200), headers)
+        if df.block_size:
+            return BodyIter(df, [(None, 0, size)], None,
+                            self.disk_chunk_size, self.logger)
         return VerifyingBodyIter(df, size, etag, self.disk_chunk_size,
                                  self.logger)
 
@@ -377,7 +418,7 @@ class ObjectServer(object):
         if is_verdict_update(env):
             return self._update_verdict(env, start_response, df, timestamp)
         meta = request_metadata(env, POST_PREFIXES,
-                                diskfile.POST_REPLACEABLE)
+                                POST_REPLACEABLE)
         # a verdict given after the PUT (a .meta of its own) outlives POSTs
         meta.update(verdict_keys(df.meta_metadata))
         ctype = post_content_type(env)
@@ -387,7 +428,7 @@ class ObjectServer(object):
         elif 'Content-Type-Timestamp' in current:
             # the content type an earlier POST set goes forward with this
             # .meta, which replaces that POST's
-            meta['Content-Type'] = diskfile.strip_swift_bytes(
+            meta['Content-Type'] = strip_swift_bytes(
                 current['Content-Type'])
             meta['Content-Type-Timestamp'] = \
                 current['Content-Type-Timestamp']
@@ -396,7 +437,7 @@ class ObjectServer(object):
         if ctype is not None and targets and not replication:
             data = df.data_metadata
             update = {'X-Size': data['Content-Length'],
-                      'X-Content-Type': diskfile.meta_content_type(
+                      'X-Content-Type': meta_content_type(
                           data, meta),
                       'X-Etag': data['ETag'],
                       'X-Trans-Id': env.get('HTTP_X_TRANS_ID', '-')}
@@ -476,8 +517,8 @@ class ObjectServer(object):
     def REPLICATE(self, env, start_response):
         device_path, partition, recalculate = replicate_path(
             env, self.devices, self.mount_check)
-        hashes = diskfile.get_hashes(device_path, partition, recalculate,
-                                     self.reclaim_age)
+        hashes = get_hashes(device_path, partition, recalculate,
+                            self.reclaim_age)
         body = json.dumps(hashes, sort_keys=True).encode('ascii')
         start_response(status_line(200), [
             ('Content-Type', 'application/json'),

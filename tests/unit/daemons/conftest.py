@@ -8,7 +8,8 @@ import pytest
 
 from objproxy.common.hashing import hash_path, set_hash_config
 from objproxy.common.timestamp import Timestamp
-from objproxy.storage import diskfile
+from objproxy.storage.object_format import encode_metadata
+from objproxy.storage.suffix_hashes import invalidate_hash
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +34,8 @@ def write_object(device_path, part, name, body=b'hello', timestamp=None,
         body = b''
     path = os.path.join(hash_dir, timestamp.internal + ext)
     with open(path, 'wb') as fp:
-        fp.write(body + diskfile.encode_metadata(meta))
-    diskfile.invalidate_hash(os.path.dirname(hash_dir))
+        fp.write(body + encode_metadata(meta))
+    invalidate_hash(os.path.dirname(hash_dir))
     return path
 
 

@@ -4,7 +4,8 @@ import sqlite3
 
 from objproxy.common.timestamp import Timestamp
 from objproxy.daemons.auditor import ObjectAuditor, audit_file
-from objproxy.storage import diskfile
+from objproxy.storage.layout import INVALID_FILE
+from objproxy.storage.suffix_hashes import get_hashes
 from objproxy.storage.container_broker import ContainerBroker
 from tests.unit.daemons.conftest import write_object
 
@@ -25,7 +26,7 @@ def test_run_once_quarantines_and_invalidates(tmp_path):
     dev = str(tmp_path / 'sda')
     write_object(dev, 3, 'good', b'fine')
     bad = write_object(dev, 3, 'bad', b'fine too')
-    diskfile.get_hashes(dev, 3)
+    get_hashes(dev, 3)
     with open(bad, 'r+b') as fp:
         fp.write(b'F')
     # a corrupt container database beside them
@@ -49,7 +50,7 @@ def test_run_once_quarantines_and_invalidates(tmp_path):
     assert os.path.isdir(qdir)
     # the suffix was invalidated so replication notices
     assert os.path.exists(os.path.join(dev, 'objects', '3',
-                                       diskfile.INVALID_FILE))
+                                       INVALID_FILE))
     assert stats['dbs_quarantined'] == 1
     assert os.path.isdir(os.path.join(dev, 'quarantined', 'containers',
                                       'f' * 29 + 'abc'))

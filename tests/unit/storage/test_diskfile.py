@@ -9,7 +9,15 @@ from objproxy.common.exceptions import (
     DiskFileDeleted, DiskFileNotExist, DiskFileQuarantined)
 from objproxy.common.hashing import set_hash_config
 from objproxy.common.timestamp import Timestamp
-from objproxy.storage import diskfile
+from objproxy.storage.diskfile import DiskFile
+from objproxy.storage.hashdir import (
+    content_type_timestamp, gather_ondisk_files, meta_filename,
+    split_filename)
+from objproxy.storage.layout import INVALID_FILE
+from objproxy.storage.object_format import SMALL_READ
+from objproxy.storage.quarantine import clean_tmp
+from objproxy.storage.suffix_hashes import (
+    PartitionLock, get_hashes, hash_suffix)
 
 NOW = int(time.time())
 
@@ -23,8 +31,8 @@ def dev(tmp_path):
 
 
 def make(dev, obj='o'):
-    return diskfile.DiskFile(dev, 5, 'a', 'c', obj, fsync=True,
-                             use_tpool=False)
+    return DiskFile(dev, 5, 'a', 'c', obj, fsync=True,
+                    use_tpool=False)
 
 
 def write(df, body, t, **meta):
@@ -69,7 +77,7 @@ def test_metadata_larger_than_ext4_xattrs(dev):
 
 def test_large_body_metadata_read_from_tail(dev):
     df = make(dev)
-    body = os.urandom(diskfile.SMALL_READ * 2 + 7)
+    body = os.urandom(SMALL_READ * 2 + 7)
     write(df, body, NOW, **{'X-Object-Meta-Big': 'y' * 70000})
     df.open()
     assert b''.join(df.read_body_range(0, len(body), 65536)) == body
@@ -120,7 +128,7 @@ def test_tombstone_and_meta_precedence(dev):
 
 def test_gather_ondisk_files():
     t = [Timestamp(NOW + i).internal for i in range(5)]
-    info = diskfile.gather_ondisk_files(
+    info = gather_ondisk_files(
         [t[0] + '.data', t[1] + '.meta', t[2] + '.data', t[3] + '.meta',
          t[4] + '.meta', 'junk'])
     assert info['data'] == t[2] + '.data'
@@ -128,7 +136,7 @@ def test_gather_ondisk_files():
     assert sorted(info['obsolete']) == sorted(
         [t[0] + '.data', t[1] + '.meta', t[3] + '.meta'])
     old = Timestamp(NOW - 10 ** 6).internal
-    info = diskfile.gather_ondisk_files([old + '.ts'], reclaim_age=1000)
+    info = gather_ondisk_files([old + '.ts'], reclaim_age=1000)
     assert info['ts'] is None and info['obsolete'] == [old + '.ts']
 
 
@@ -153,49 +161,49 @@ def test_clean_tmp_spares_live_writers(dev):
     tmp = os.path.join(dev, 'tmp')
     with open(os.path.join(tmp, 'objw-orphan.tmp'), 'wb') as fp:
         fp.write(b'x')
-    assert diskfile.clean_tmp(dev) == 1
+    assert clean_tmp(dev) == 1
     assert os.listdir(tmp) == [os.path.basename(live.tmp_path)]
     # a stuck writer older than the bound goes too
     os.utime(live.tmp_path, (0, 0))
-    assert diskfile.clean_tmp(dev, max_age=60) == 1
+    assert clean_tmp(dev, max_age=60) == 1
     live.abort()
 
 
 def test_get_hashes_tracks_changes(dev):
-    assert diskfile.get_hashes(dev, 5) == {}
+    assert get_hashes(dev, 5) == {}
     df = make(dev)
     write(df, b'x', NOW)
-    h1 = diskfile.get_hashes(dev, 5)
+    h1 = get_hashes(dev, 5)
     assert list(h1) == [df.name_hash[-3:]]
     part = os.path.join(dev, 'objects', '5')
-    assert not os.path.exists(os.path.join(part, diskfile.INVALID_FILE))
+    assert not os.path.exists(os.path.join(part, INVALID_FILE))
     # unchanged: same answer from the cache
-    assert diskfile.get_hashes(dev, 5) == h1
+    assert get_hashes(dev, 5) == h1
     df.write_tombstone(NOW + 1)
-    assert os.path.exists(os.path.join(part, diskfile.INVALID_FILE))
-    h2 = diskfile.get_hashes(dev, 5)
+    assert os.path.exists(os.path.join(part, INVALID_FILE))
+    h2 = get_hashes(dev, 5)
     assert h2[df.name_hash[-3:]] != h1[df.name_hash[-3:]]
     # a file changed behind our back is only seen when recalculated
     os.rename(os.path.join(df.hash_dir, Timestamp(NOW + 1).internal +
                            '.ts'),
               os.path.join(df.hash_dir, Timestamp(NOW + 2).internal +
                            '.ts'))
-    assert diskfile.get_hashes(dev, 5) == h2
-    h3 = diskfile.get_hashes(dev, 5, recalculate=[df.name_hash[-3:]])
+    assert get_hashes(dev, 5) == h2
+    h3 = get_hashes(dev, 5, recalculate=[df.name_hash[-3:]])
     assert h3 != h2
     # a suffix that empties disappears
     for name in os.listdir(df.hash_dir):
         os.unlink(os.path.join(df.hash_dir, name))
-    assert diskfile.get_hashes(dev, 5, recalculate=[df.name_hash[-3:]]) \
+    assert get_hashes(dev, 5, recalculate=[df.name_hash[-3:]]) \
         == {}
 
 
 def test_partition_lock_excludes_others(dev):
     df1 = make(dev, 'one')
     write(df1, b'x', NOW)
-    h_a = diskfile.hash_suffix(df1.suffix_dir)
+    h_a = hash_suffix(df1.suffix_dir)
     assert h_a is not None
-    lock = diskfile.PartitionLock(os.path.dirname(df1.suffix_dir))
+    lock = PartitionLock(os.path.dirname(df1.suffix_dir))
     with lock:
         with pytest.raises(BlockingIOError):
             fd = os.open(lock.path, os.O_RDWR)
@@ -258,14 +266,14 @@ def test_meta_knowing_newer_content_type_wins_at_same_timestamp():
     plain, knows, knows_more = (
         t[3] + '.meta', '%s-%s.meta' % (t[3], t[1]),
         '%s-%s.meta' % (t[3], t[2]))
-    info = diskfile.gather_ondisk_files([t[0] + '.data', plain, knows])
+    info = gather_ondisk_files([t[0] + '.data', plain, knows])
     assert info['meta'] == knows and info['obsolete'] == [plain]
-    info = diskfile.gather_ondisk_files(
+    info = gather_ondisk_files(
         [t[0] + '.data', knows, knows_more, plain])
     assert info['meta'] == knows_more
     assert sorted(info['obsolete']) == sorted([knows, plain])
     # a .meta at the data file's own timestamp is obsolete, named or not
-    info = diskfile.gather_ondisk_files(
+    info = gather_ondisk_files(
         [t[3] + '.data', knows])
     assert info['meta'] is None and info['obsolete'] == [knows]
 
@@ -279,13 +287,13 @@ def test_meta_knowing_newer_content_type_wins_at_same_timestamp():
 def test_split_filename_with_content_type_timestamp(name, parsed):
     t1, t2 = Timestamp(NOW + 1).internal, Timestamp(NOW + 2).internal
     filename = name % ((t2, t1) if name.count('%s') == 2 else (t2,))
-    ts, ext = diskfile.split_filename(filename)
+    ts, ext = split_filename(filename)
     if parsed:
         assert (ts, ext) == (Timestamp(t2), 'meta')
-        assert diskfile.content_type_timestamp(filename) == Timestamp(t1)
+        assert content_type_timestamp(filename) == Timestamp(t1)
     else:
         assert ts is None
     # a content type newer than its own .meta cannot be
-    assert diskfile.split_filename('%s-%s.meta' % (t1, t2)) == (None, None)
-    assert diskfile.meta_filename(t2, t1) == '%s-%s.meta' % (t2, t1)
-    assert diskfile.meta_filename(t2) == t2 + '.meta'
+    assert split_filename('%s-%s.meta' % (t1, t2)) == (None, None)
+    assert meta_filename(t2, t1) == '%s-%s.meta' % (t2, t1)
+    assert meta_filename(t2) == t2 + '.meta'

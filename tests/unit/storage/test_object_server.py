@@ -13,8 +13,12 @@ from webob import Request
 
 from objproxy.common.hashing import hash_path, set_hash_config
 from objproxy.common.timestamp import Timestamp
+from objproxy.common.exceptions import ConfigError
 from objproxy.storage import diskfile
+from objproxy.storage.object_format import read_info_fd
+from objproxy.storage.object_response import CorruptBodyAbort
 from objproxy.storage.object_server import ObjectServer
+from objproxy.storage.suffix_hashes import get_hashes
 
 BASE = int(time.time()) - 1000
 PATH = '/sda/7/AUTH_a/c/o'
@@ -435,26 +439,122 @@ def test_corrupt_body_quarantined_small(app, devices):
     assert req(app).status_int == 404
 
 
-def test_corrupt_body_quarantined_large(app, devices):
+def read_until_abort(app, **headers):
+    """(status, bytes sent, error) of a GET whose body may be cut short."""
+    statuses, sent = [], []
+    env = Request.blank(PATH, headers=headers).environ
+    body = app(env, lambda status, hdrs, exc_info=None: statuses.append(
+        status))
+    try:
+        for chunk in body:
+            sent.append(chunk)
+    except CorruptBodyAbort as err:
+        return statuses[0], b''.join(sent), err
+    finally:
+        getattr(body, 'close', lambda: None)()
+    return statuses[0], b''.join(sent), None
+
+
+def corrupt(path, offset):
+    with open(path, 'r+b') as fp:
+        fp.seek(offset)
+        byte = fp.read(1)
+        fp.seek(offset)
+        fp.write(bytes([byte[0] ^ 0xff]))
+
+
+def test_corrupt_block_stops_get_before_its_bytes(app, devices):
+    """The GET sends the verified blocks before the bad one, then aborts
+    (the server drops the connection) and quarantines the file."""
+    body = os.urandom(200000)
+    put(app, body)
+    corrupt(hash_dir(devices) / (ts() + '.data'), 150000)
+    status, sent, err = read_until_abort(app)
+    assert status.startswith('200')   # headers already gone out
+    assert err is not None
+    assert sent == body[:131072]      # blocks 0 and 1 (64 KiB each)
+    assert not hash_dir(devices).exists()
+    assert req(app).status_int == 404
+
+
+def test_ranged_get_checks_only_the_blocks_it_touches(app, devices):
+    body = os.urandom(300000)
+    put(app, body)
+    corrupt(hash_dir(devices) / (ts() + '.data'), 10)    # block 0
+    resp = req(app, Range='bytes=70000-140000')           # blocks 1, 2
+    assert resp.status_int == 206
+    assert resp.body == body[70000:140001]
+    assert hash_dir(devices).exists()
+    status, sent, err = read_until_abort(app, Range='bytes=5-99')
+    assert status.startswith('206') and err is not None and sent == b''
+    assert not hash_dir(devices).exists()
+
+
+def test_corrupt_block_in_a_multipart_range(app, devices):
+    body = os.urandom(300000)
+    put(app, body)
+    corrupt(hash_dir(devices) / (ts() + '.data'), 299000)   # last block
+    status, sent, err = read_until_abort(
+        app, Range='bytes=0-9,299990-299995')
+    assert status.startswith('206') and err is not None
+    assert body[:10] in sent and body[299990:299996] not in sent
+    assert not hash_dir(devices).exists()
+
+
+def test_corrupt_version1_body_found_by_md5_at_the_end(devices):
+    """A file written without block checksums (checksum_block_size = 0,
+    as older nodes write) is still checked against its ETag."""
+    app = ObjectServer({'devices': str(devices), 'fsync': 'false',
+                        'checksum_block_size': '0'})
     body = os.urandom(200000)
     put(app, body)
     path = hash_dir(devices) / (ts() + '.data')
-    with open(path, 'r+b') as fp:
-        fp.seek(150000)
-        fp.write(b'XXXX')
+    assert read_info(path).block_size == 0
+    corrupt(path, 150000)
     resp = req(app)
     assert resp.status_int == 200   # headers already gone out
     assert resp.body != body
     assert not hash_dir(devices).exists()
     assert req(app).status_int == 404
-    # a range read does not verify, so it does not quarantine
+    # a range read of a version-1 file is not verified
     put(app, body, t=10)
-    path = hash_dir(devices) / (ts(10) + '.data')
-    with open(path, 'r+b') as fp:
-        fp.seek(10)
-        fp.write(b'XXXX')
+    corrupt(hash_dir(devices) / (ts(10) + '.data'), 10)
     assert req(app, Range='bytes=0-99').status_int == 206
     assert hash_dir(devices).exists()
+
+
+def test_version1_and_version2_files_side_by_side(devices):
+    old = ObjectServer({'devices': str(devices), 'fsync': 'false',
+                        'checksum_block_size': '0'})
+    new = ObjectServer({'devices': str(devices), 'fsync': 'false'})
+    v1, v2 = os.urandom(100000), os.urandom(100000)
+    put(old, v1, path=PATH + '1')
+    put(new, v2, path=PATH + '2')
+    assert read_info(hash_dir(devices, PATH + '1') /
+                     (ts() + '.data')).block_size == 0
+    assert read_info(hash_dir(devices, PATH + '2') /
+                     (ts() + '.data')).block_size == 65536
+    for app in (old, new):
+        assert req(app, PATH + '1').body == v1
+        assert req(app, PATH + '2').body == v2
+        assert req(app, PATH + '1', Range='bytes=-3').body == v1[-3:]
+        assert req(app, PATH + '2', Range='bytes=-3').body == v2[-3:]
+
+
+@pytest.mark.parametrize('value', ['1000', '256', '-1', 'big',
+                                   str(128 * 1024 * 1024)])
+def test_bad_checksum_block_size_is_refused(devices, value):
+    with pytest.raises(ConfigError):
+        ObjectServer({'devices': str(devices),
+                      'checksum_block_size': value})
+
+
+def read_info(path):
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        return read_info_fd(fd)
+    finally:
+        os.close(fd)
 
 
 def test_size_mismatch_quarantined_up_front(app, devices):
@@ -484,7 +584,7 @@ def test_replicate(app, devices):
     hashes = json.loads(resp.body)
     suffix = hash_path('AUTH_a', 'c', 'o')[-3:]
     assert suffix in hashes and len(hashes[suffix]) == 32
-    assert hashes == diskfile.get_hashes(str(devices / 'sda'), 7)
+    assert hashes == get_hashes(str(devices / 'sda'), 7)
     old = hashes[suffix]
     req(app, method='DELETE', **{'X-Timestamp': ts(9)})
     r = Request.blank('/sda/7/%s' % suffix,
