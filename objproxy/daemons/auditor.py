@@ -2,8 +2,9 @@
 
 It re-reads every object file at a bounded rate (``files_per_second``,
 ``bytes_per_second``: the disks serve clients first), checks the trailer
-and metadata, the body size against ``Content-Length`` and the body's MD5
-against ``ETag``.  A bad file's hash directory is moved to
+and metadata, the body size against ``Content-Length`` and the body
+itself: each block against its CRC32C in a version-2 file, the whole
+body's MD5 against ``ETag`` in a version-1 file.  A bad file's hash directory is moved to
 ``<device>/quarantined/objects/`` and its suffix hash invalidated, so the
 next replication pass sees the difference and a good replica is pushed
 back.  The zero-byte fast pass (``zero_byte_fps``) checks only empty
@@ -27,7 +28,8 @@ from objproxy.daemons.db_replicator import iter_db_files
 from objproxy.daemons.local_devs import list_partitions
 from objproxy.storage.hashdir import cleanup_ondisk_files, gather_ondisk_files
 from objproxy.storage.layout import DATADIR, DEFAULT_RECLAIM_AGE, QUARANTINE
-from objproxy.storage.object_format import CorruptFile, read_info_fd
+from objproxy.storage.object_format import (
+    CHECKSUM_SIZE, CorruptFile, block_count, first_bad_block, read_info_fd)
 from objproxy.storage.quarantine import quarantine_dir
 from objproxy.storage.suffix_hashes import invalidate_hash
 
@@ -62,6 +64,8 @@ def audit_file(path, zero_byte_only=False):
             return None if etag in ('', EMPTY_MD5) else 'bad ETag of empty'
         if zero_byte_only:
             return None
+        if info.block_size:
+            return _check_blocks(fd, info)
         md5 = hashlib.md5()
         pos = 0
         while pos < body_size:
@@ -75,6 +79,28 @@ def audit_file(path, zero_byte_only=False):
         return None
     finally:
         os.close(fd)
+
+
+def _check_blocks(fd, info):
+    """None if every block of a version-2 file matches its CRC32C (its
+    MD5 is not recomputed: the checksums were taken from the same bytes
+    when the ETag was), else which block does not."""
+    block = info.block_size
+    step = max(block, CHUNK // block * block)
+    pos = 0
+    while pos < info.body_size:
+        size = min(step, info.body_size - pos)
+        data = os.pread(fd, size, pos)
+        count = block_count(size, block)
+        table = os.pread(fd, count * CHECKSUM_SIZE,
+                         info.table_offset + pos // block * CHECKSUM_SIZE)
+        if len(data) != size:
+            return 'short read'
+        bad = first_bad_block(data, block, table)
+        if bad is not None:
+            return 'block checksum mismatch at byte %d' % (pos + bad * block)
+        pos += size
+    return None
 
 
 class ObjectAuditor(Daemon):

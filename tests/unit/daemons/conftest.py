@@ -8,7 +8,8 @@ import pytest
 
 from objproxy.common.hashing import hash_path, set_hash_config
 from objproxy.common.timestamp import Timestamp
-from objproxy.storage.object_format import encode_metadata
+from objproxy.storage.object_format import (
+    CHECKSUM, checksum, encode_metadata, encode_v2_tail)
 from objproxy.storage.suffix_hashes import invalidate_hash
 
 
@@ -18,8 +19,12 @@ def hash_config():
 
 
 def write_object(device_path, part, name, body=b'hello', timestamp=None,
-                 ext='.data'):
-    """A file in diskfile's on-disk format; returns its path."""
+                 ext='.data', block_size=0):
+    """A file in diskfile's on-disk format; returns its path.
+
+    ``block_size``: write a version-2 ``.data`` with CRC32C checksums of
+    blocks of that size (0: version 1, as older nodes write).
+    """
     timestamp = Timestamp(timestamp or Timestamp.now())
     name_hash = hash_path('AUTH_a', 'c', name)
     hash_dir = os.path.join(device_path, 'objects', str(part),
@@ -33,8 +38,15 @@ def write_object(device_path, part, name, body=b'hello', timestamp=None,
     else:
         body = b''
     path = os.path.join(hash_dir, timestamp.internal + ext)
+    if block_size and ext == '.data':
+        table = b''.join(
+            CHECKSUM.pack(checksum(body[at:at + block_size]))
+            for at in range(0, len(body), block_size))
+        tail = encode_v2_tail(meta, table, block_size)
+    else:
+        tail = encode_metadata(meta)
     with open(path, 'wb') as fp:
-        fp.write(body + encode_metadata(meta))
+        fp.write(body + tail)
     invalidate_hash(os.path.dirname(hash_dir))
     return path
 

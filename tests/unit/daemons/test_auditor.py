@@ -22,6 +22,36 @@ def test_audit_file_checks_md5_and_size(tmp_path):
     assert audit_file(bad, zero_byte_only=True) is None
 
 
+def test_audit_file_checks_block_checksums_of_version2(tmp_path):
+    dev = str(tmp_path / 'sda')
+    body = os.urandom(5000)
+    good = write_object(dev, 1, 'good', body, block_size=1024)
+    bad = write_object(dev, 1, 'bad', body, block_size=1024)
+    with open(bad, 'r+b') as fp:
+        fp.seek(4100)                       # the last (short) block
+        fp.write(b'\0' if body[4100:4101] != b'\0' else b'\1')
+    assert audit_file(good) is None
+    assert audit_file(bad) == 'block checksum mismatch at byte 4096'
+    assert audit_file(bad, zero_byte_only=True) is None
+
+
+def test_audit_file_catches_a_bad_checksum_table(tmp_path):
+    dev = str(tmp_path / 'sda')
+    body = os.urandom(3000)
+    path = write_object(dev, 1, 'o', body, block_size=1024)
+    with open(path, 'r+b') as fp:
+        fp.seek(3000 + 4)                   # the second block's CRC
+        crc = fp.read(1)
+        fp.seek(3000 + 4)
+        fp.write(bytes([crc[0] ^ 1]))
+    assert audit_file(path) == 'block checksum mismatch at byte 1024'
+
+
+def test_audit_file_passes_empty_version2_object(tmp_path):
+    path = write_object(str(tmp_path / 'sda'), 1, 'o', b'', block_size=1024)
+    assert audit_file(path) is None
+
+
 def test_run_once_quarantines_and_invalidates(tmp_path):
     dev = str(tmp_path / 'sda')
     write_object(dev, 3, 'good', b'fine')
