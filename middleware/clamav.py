@@ -66,51 +66,39 @@ Configuration::
     # ... and seconds one PING result is reused, so load balancers can
     # poll /healthcheck often without a clamd connection per poll.
     ping_cache = 1
+    # GETs scan objects whose verdict is: missing (never scanned or
+    # stored unscanned), stale (also: scanned with older signatures than
+    # clamd's now), always, or never.  DLOs are scanned on every read
+    # unless never.  See docs/scanning.md for the choice of default.
+    scan_on_read = missing
+    # Objects whose verdict is "infected" get 403 on GET.
+    deny_infected_reads = true
+    # StatsD (Swift's names; metrics are <prefix>.clamav.<name>):
+    # log_statsd_host =
+    # log_statsd_port = 8125
+    # log_statsd_metric_prefix =
+
+Design, verdict keys, scan on read, large objects and metrics:
+docs/scanning.md.
 
 The verdict is object system metadata, set on the PUT and stored with the
-object: ``X-Object-Sysmeta-Av-Verdict``, ``-Engine`` and ``-Scanned-At``.
-GET and HEAD show it as ``X-Object-Av-Verdict``, ``X-Object-Av-Engine``
-and ``X-Object-Av-Scanned-At``.  Clients cannot forge it (gatekeeper drops
-any sysmeta they send), it does not count against their 90 metadata keys,
-a metadata POST keeps it, and server-side copies carry it.  Metadata
-travels to the storage nodes in the request headers, *before* the body,
-so the verdict is chosen before the body starts:
+object: ``X-Object-Sysmeta-Av-Verdict`` (``clean``, ``infected``,
+``unscanned; oversize``, ``unscanned; clamd-unavailable``), ``-Engine``
+(clamd's VERSION), ``-Signatures`` (the signature fingerprint, see
+objproxy.common.clamd.signature_fingerprint), ``-Scanned-At`` and, for
+infected objects, ``-Found``.  Reads show them as ``X-Object-Av-*``.
+Metadata travels to the nodes before the body, so the verdict is chosen
+before the body starts; an object labelled clean can only be committed
+after clamd's OK because the last chunk is withheld until then.  Once a
+scan has started any failure rejects the upload (503, or 413 for a chunked
+body growing past max_scan_size) whatever on_error/oversize say: storing
+it would publish a false "scanned" label.
 
-``clean`` (engine: clamd's VERSION answer, and the time of the scan)
-    The body was streamed to clamd and clamd answered OK.  The verdict is
-    set before the body flows, but an object carrying it can only be
-    committed after that OK, because the last chunk is withheld until then.
-``unscanned; oversize``
-    ``Content-Length`` exceeded max_scan_size and ``oversize = allow``.
-``unscanned; clamd-unavailable``
-    clamd could not be reached (connect, INSTREAM or VERSION failed) when
-    the upload started and ``on_error = allow``.
-
-An empty body (``Content-Length: 0``) is scanned before the request goes
-on: the proxy never reads it, so there is no last chunk to withhold.  It
-is labelled clean only once clamd answered OK for the empty stream;
-if clamd does not answer, it is treated like clamd being unavailable
-(503, or stored ``unscanned; clamd-unavailable`` when ``on_error =
-allow``).
-
-Consequences of never relabelling: once a scan has started, the object is
-labelled as scanned, so any failure *after* that point rejects the upload
-whatever ``on_error``/``oversize`` say: clamd dying, timing out or
-answering ERROR mid-stream gives ``503``, and a chunked body (no
-Content-Length) that grows past max_scan_size gives ``413``.  Storing those
-would publish a false "scanned" label; the client can retry (with a
-Content-Length, an oversize body is then stored unscanned when allowed; a
-retry while clamd is still down is stored unscanned when allowed).
-
-What is scanned: object PUTs (``/v1/<account>/<container>/<object>``).
-Passed through untouched: every other request; SLO manifest uploads
-(``multipart-manifest=put``, their body is a segment list, not a file);
-server-side copies (``PUT`` with ``X-Copy-From``, which must have an
-empty body or get ``400`` as in Swift, and ``COPY``), which copy the
-source's data *and* its verdict, so a copy of a scanned object is
-labelled clean and a copy of an unscanned one as unscanned.  POST
-form uploads do not exist in objproxy yet; when they do they must be
-routed through ScanningInput too.
+What is scanned: object PUTs (``/v1/<account>/<container>/<object>``),
+including the PUT subrequests of bulk, formpost and copy (all left of this
+filter) -- a copy's body is scanned again, whatever verdict the source
+carried; SLO manifest PUTs (their joined segments, middleware.clamav_slo);
+GETs per ``scan_on_read`` (middleware.clamav_read).
 
 Health: ``ClamavFilter.health_check()`` PINGs clamd (green socket,
 ``ping_timeout``, result cached ``ping_cache`` seconds, one PING in flight
@@ -132,23 +120,26 @@ import eventlet
 from eventlet.semaphore import Semaphore
 
 from objproxy.common.clamd import (
-    ClamdAddress, ClamdError, parse_size,
-    read_clamd_conf)
+    ClamdAddress, ClamdError, parse_size, read_clamd_conf,
+    signature_fingerprint)
 from objproxy.common.config import (
-    check_options, get_choice, get_float, get_int)
+    check_options, get_bool, get_choice, get_float, get_int)
+from objproxy.common import offload
 from objproxy.common.exceptions import ConfigError, InputRejected
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.registry import cap_info, register_info
+from middleware import clamav_answers as answers
+from middleware import clamav_verdict as av
+from middleware.clamav_answers import _respond, expose_verdict  # noqa
 from middleware.clamav_input import ScanningInput
+from middleware.clamav_read import ReadScanner
+from middleware.clamav_slo import ManifestScanner
 
 SECTION = 'filter:clamav'
-# The verdict is object sysmeta: clients cannot forge it (gatekeeper strips
-# sysmeta they send), it does not count against their metadata, it survives
-# POST and copies carry it; reads show it under public names.
-VERDICT_ENV_PREFIX = 'HTTP_X_OBJECT_SYSMETA_AV_'
-VERDICT_SYSMETA_PREFIX = 'x-object-sysmeta-av-'
-VERDICT_PUBLIC_PREFIX = 'X-Object-Av-'
+# Only this filter sets the verdict sysmeta (middleware.clamav_verdict).
+VERDICT_ENV_PREFIX = av.ENV_PREFIX
+VERDICT_PUBLIC_PREFIX = av.PUBLIC_PREFIX
 VERDICT_CLEAN = 'clean'
 LABEL_OVERSIZE = 'unscanned; oversize'
 LABEL_UNAVAILABLE = 'unscanned; clamd-unavailable'
@@ -156,8 +147,12 @@ KNOWN_OPTIONS = (
     'clamd_socket', 'clamd_host', 'clamd_port', 'clamd_conf', 'timeout',
     'scan_timeout', 'max_scan_size', 'oversize', 'on_error',
     'max_concurrent_scans', 'scan_queue_timeout', 'chunk_size',
-    'version_refresh', 'ping_timeout', 'ping_cache',
+    'version_refresh', 'ping_timeout', 'ping_cache', 'scan_on_read',
+    'deny_infected_reads', 'log_statsd_host', 'log_statsd_port',
+    'log_statsd_metric_prefix', 'log_statsd_default_sample_rate',
+    'log_statsd_sample_rate_factor',
 )
+SCAN_ON_READ = ('missing', 'stale', 'never', 'always')
 DEFAULT_MAX_SCAN_SIZE = 512 * 1024 * 1024
 #: Default verdict wait: with the default timeout (10) it stays well below
 #: the proxy's and storage nodes' default client_timeout (60).
@@ -207,8 +202,18 @@ class ClamavFilter(object):
                                       minimum=0.01)
         self.ping_cache = get_float(conf, 'ping_cache', 1.0, SECTION,
                                     minimum=0)
+        self.scan_on_read = get_choice(conf, 'scan_on_read', 'missing',
+                                       SCAN_ON_READ, SECTION)
+        self.deny_infected_reads = get_bool(conf, 'deny_infected_reads',
+                                            True, SECTION)
+        self.metrics = av.Metrics(av.statsd_from_conf(conf))
+        self.database_dir = None
         self.address = self._address(conf)
         self.slots = Semaphore(self.max_concurrent_scans)
+        self.reads = ReadScanner(self)
+        self.manifests = ManifestScanner(self)
+        self._proxy = None
+        self._signatures = None
         self._version = None
         self._version_at = 0.0
         self._version_refreshing = False
@@ -258,6 +263,7 @@ class ClamavFilter(object):
                 if not socket_path and settings.get('TCPSocket'):
                     host = settings.get('TCPAddr') or '127.0.0.1'
                     port = int(settings['TCPSocket'])
+            self.database_dir = settings.get('DatabaseDirectory') or None
         if host and not port:
             port = 3310
         if not socket_path and not host:
@@ -279,7 +285,7 @@ class ClamavFilter(object):
         for key in [k for k in env if k.startswith(VERDICT_ENV_PREFIX)]:
             del env[key]
         if method in ('GET', 'HEAD'):
-            return self.app(env, expose_verdict(start_response))
+            return self.reads(env, start_response, target)
         if method != 'PUT':
             return self.app(env, start_response)
         if 'HTTP_X_COPY_FROM' in env:
@@ -292,7 +298,7 @@ class ClamavFilter(object):
             return self.app(env, start_response)
         query = parse_qs(env.get('QUERY_STRING', ''))
         if 'put' in query.get('multipart-manifest', ()):
-            return self.app(env, start_response)
+            return self.manifests(env, start_response, target)
         return self._scan_put(env, start_response, target)
 
     def _object_path(self, env):
@@ -328,6 +334,7 @@ class ClamavFilter(object):
                     TOO_LARGE % self.max_scan_size)
             self.logger.warning('clamav: storing oversize upload unscanned '
                                 '%s length=%d', where, length)
+            self.metrics.count('unscanned')
             set_verdict(env, LABEL_OVERSIZE)
             return self.app(env, start_response)
 
@@ -354,8 +361,10 @@ class ClamavFilter(object):
                 if self.on_error == 'allow':
                     self.logger.error('clamav: clamd unavailable, storing '
                                       'unscanned %s: %s', where, err)
+                    self.metrics.count('unscanned')
                     set_verdict(env, LABEL_UNAVAILABLE)
                     return self.app(env, start_response)
+                self.metrics.count('errors')
                 self.logger.error('clamav: clamd unavailable, refusing '
                                   'upload %s: %s', where, err)
                 return _respond(start_response, '503 Service Unavailable',
@@ -363,6 +372,8 @@ class ClamavFilter(object):
                                 b'is unavailable, retry later\n')
 
             if length == 0:
+                self.metrics.scanned('infected' if verdict.status == 'FOUND'
+                                     else 'clean', 0, 0.0)
                 if verdict.status == 'FOUND':
                     self.logger.warning(
                         'clamav: infected upload rejected %s signature=%s',
@@ -371,10 +382,15 @@ class ClamavFilter(object):
                         start_response, '403 Forbidden',
                         ('Forbidden: the upload matches the virus '
                          'signature %s\n' % verdict.signature).encode('utf-8'))
-                set_verdict(env, VERDICT_CLEAN, label)
+                set_verdict(env, VERDICT_CLEAN, label, self._signatures)
                 return self.app(env, start_response)
 
+            begun = time.monotonic()
+
             def on_reject(status, kind, detail, received):
+                self.metrics.scanned(
+                    'infected' if kind == 'infected' else 'errors',
+                    received, time.monotonic() - begun)
                 if kind == 'infected':
                     self.logger.warning(
                         'clamav: infected upload rejected %s signature=%s',
@@ -400,7 +416,7 @@ class ClamavFilter(object):
                 env['wsgi.input'], stream, length, self.max_scan_size,
                 self.chunk_size, on_reject)
             env['wsgi.input'] = scan_input
-            set_verdict(env, VERDICT_CLEAN, label)
+            set_verdict(env, VERDICT_CLEAN, label, self._signatures)
             started = []
 
             def tracking_start_response(status, headers, exc_info=None):
@@ -420,6 +436,9 @@ class ClamavFilter(object):
                 scan_input.close()
             rejected = scan_input.rejection
             if rejected is None:
+                if scan_input.complete:
+                    self.metrics.scanned('clean', scan_input.bytes_received,
+                                         time.monotonic() - begun)
                 return app_iter
             # The app swallowed the rejection (it must not, but the client
             # still has to hear why): replace its response.
@@ -436,7 +455,8 @@ class ClamavFilter(object):
             self.slots.release()
 
     def _label(self):
-        """clamd's VERSION text, cached for version_refresh seconds.
+        """clamd's VERSION text, cached for version_refresh seconds, with
+        the signature fingerprint beside it (``self._signatures``).
 
         Only the first call waits for clamd; later refreshes run in a
         green thread of their own, so an upload never waits for VERSION
@@ -444,7 +464,9 @@ class ClamavFilter(object):
         """
         now = time.monotonic()
         if self._version is None:
-            self._version = self.address.version()
+            version = self.address.version()
+            self._signatures = self._fingerprint(version)
+            self._version = version
             self._version_at = now
         elif now - self._version_at >= self.version_refresh and \
                 not self._version_refreshing:
@@ -453,15 +475,66 @@ class ClamavFilter(object):
             eventlet.spawn_n(self._refresh_version)
         return self._version
 
+    def _fingerprint(self, version):
+        try:
+            return offload.run_in_thread(signature_fingerprint, version,
+                                         self.database_dir)
+        except ClamdError as err:
+            self.logger.warning('clamav: signature digest failed, using '
+                                'VERSION: %s', err)
+            return version
+
     def _refresh_version(self):
         try:
-            self._version = self.address.version()
+            version = self.address.version()
+            self._signatures = self._fingerprint(version)
+            self._version = version
             self._version_at = time.monotonic()
         except ClamdError as err:
             self.logger.warning('clamav: VERSION refresh failed, keeping '
                                 '%r: %s', self._version, err)
         finally:
             self._version_refreshing = False
+
+    # -- shared with middleware.clamav_read / clamav_slo -------------------
+
+    LABEL_OVERSIZE, LABEL_UNAVAILABLE = LABEL_OVERSIZE, LABEL_UNAVAILABLE
+    def label_pair(self):
+        """(engine, signature fingerprint) for a verdict given now."""
+        try:
+            self._label()
+        except ClamdError:
+            pass
+        return self._version, self._signatures
+
+    def current_signatures(self):
+        """The fingerprint in use now, or None when clamd never answered."""
+        return self.label_pair()[1]
+
+    def open_stream(self):
+        return self.address.instream(scan_timeout=self.scan_timeout)
+
+    def proxy_app(self):
+        """The proxy server at the end of the pipeline (its ring and
+        backend pool send verdict updates); None if there is none."""
+        if self._proxy is None:
+            node = self.app
+            while node is not None and not (
+                    hasattr(node, 'object_ring') and hasattr(node, 'pool')):
+                node = getattr(node, 'app', None)
+            self._proxy = node
+        return self._proxy
+
+    trans_id = staticmethod(_trans_id)
+    set_verdict = staticmethod(lambda env, *a: set_verdict(env, *a))
+    expose = staticmethod(lambda start: expose_verdict(start))
+    forbidden = staticmethod(answers.forbidden)
+    unavailable = staticmethod(answers.unavailable)
+
+    def too_large(self, start_response):
+        return _respond(start_response, '413 Request Entity Too Large',
+                        TOO_LARGE % self.max_scan_size)
+
 
     # -- health ------------------------------------------------------------
 
@@ -497,40 +570,11 @@ class ClamavFilter(object):
             time.monotonic() - self._health_at < self.ping_cache
 
 
-def set_verdict(env, verdict, engine=None):
+def set_verdict(env, verdict, engine=None, signatures=None):
     """Label the upload (request sysmeta, stored with the object)."""
-    env[VERDICT_ENV_PREFIX + 'VERDICT'] = verdict
-    if engine is not None:
-        env[VERDICT_ENV_PREFIX + 'ENGINE'] = engine
-        env[VERDICT_ENV_PREFIX + 'SCANNED_AT'] = time.strftime(
-            '%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-
-
-def expose_verdict(start_response):
-    """A start_response that adds ``X-Object-Av-*`` for the stored verdict
-    (gatekeeper, further left, drops the sysmeta itself)."""
-    def start(status, headers, exc_info=None):
-        extra = [(VERDICT_PUBLIC_PREFIX +
-                  name[len(VERDICT_SYSMETA_PREFIX):].title(), value)
-                 for name, value in headers
-                 if name.lower().startswith(VERDICT_SYSMETA_PREFIX)]
-        if extra:
-            headers = list(headers) + extra
-        if exc_info is not None:
-            return start_response(status, headers, exc_info)
-        return start_response(status, headers)
-    return start
-
-
-def _respond(start_response, status, body, headers=None, exc_info=None):
-    out = {'Content-Type': 'text/plain; charset=UTF-8'}
-    out.update(headers or {})
-    out['Content-Length'] = str(len(body))
-    if exc_info is not None:
-        start_response(status, list(out.items()), exc_info)
-    else:
-        start_response(status, list(out.items()))
-    return [body]
+    for name, value in av.verdict_headers(verdict, engine,
+                                          signatures).items():
+        env['HTTP_' + name.upper().replace('-', '_')] = value
 
 
 def filter_factory(global_conf, **local_conf):
@@ -543,8 +587,11 @@ def filter_factory(global_conf, **local_conf):
     register_info('clamav', max_scan_size=probe.max_scan_size,
                   oversize=probe.oversize, on_error=probe.on_error,
                   max_concurrent_scans=probe.max_concurrent_scans,
+                  scan_on_read=probe.scan_on_read,
+                  deny_infected_reads=probe.deny_infected_reads,
                   verdict_headers=[VERDICT_PUBLIC_PREFIX + name for name in
-                                   ('Verdict', 'Engine', 'Scanned-At')])
+                                   ('Verdict', 'Engine', 'Signatures',
+                                    'Scanned-At', 'Found')])
 
     def clamav_filter(app):
         return ClamavFilter(app, conf, logger=probe.logger)

@@ -28,6 +28,8 @@ after the whole body has been sent.
 """
 import base64
 import errno
+import hashlib
+import os
 import re
 import struct
 import time
@@ -368,3 +370,70 @@ def read_clamd_conf(path):
         else:
             settings[key] = default
     return settings
+
+
+# --- signature fingerprint ---------------------------------------------------
+
+#: ``ClamAV 1.4.2/27500/Tue Dec  1 08:00:00 2026``: VERSION with a database
+#: version (the official daily database is loaded).
+_DB_VERSION_RE = re.compile(r'^ClamAV [^/]+/(\d+)/')
+_DB_SUFFIXES = ('.cvd', '.cld', '.cud', '.hdb', '.hsb', '.hdu', '.hsu',
+                '.mdb', '.msb', '.mdu', '.msu', '.ndb', '.ndu', '.ldb',
+                '.ldu', '.idb', '.cdb', '.crb', '.cbc', '.pdb', '.gdb',
+                '.wdb', '.ftm', '.fp', '.sfp', '.ign', '.ign2', '.info',
+                '.yar', '.yara', '.pwdb', '.cat')
+
+
+def database_digest(database_dir, _cache={}):
+    """A digest of the signature files in ``database_dir`` (names, sizes
+    and contents), e.g. ``db:3f2a...`` (16 hex digits).
+
+    Blocking file reads: call it off the hub (``offload.run_in_thread``).
+    The contents are only re-read when a file's name, size or mtime
+    changed since the last call for that directory.
+    """
+    entries = []
+    try:
+        names = sorted(os.listdir(database_dir))
+    except OSError as err:
+        raise ClamdError('cannot list signature directory %s: %s'
+                         % (database_dir, err))
+    for name in names:
+        if not name.lower().endswith(_DB_SUFFIXES):
+            continue
+        path = os.path.join(database_dir, name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        entries.append((name, st.st_size, st.st_mtime_ns))
+    key = tuple(entries)
+    cached = _cache.get(database_dir)
+    if cached and cached[0] == key:
+        return cached[1]
+    digest = hashlib.sha256()
+    for name, size, _mtime in entries:
+        digest.update(('%s\0%d\0' % (name, size)).encode('utf-8'))
+        try:
+            with open(os.path.join(database_dir, name), 'rb') as fh:
+                for block in iter(lambda: fh.read(1024 * 1024), b''):
+                    digest.update(block)
+        except OSError as err:
+            raise ClamdError('cannot read signature file %s: %s'
+                             % (name, err))
+    value = 'db:' + digest.hexdigest()[:16]
+    _cache[database_dir] = (key, value)
+    return value
+
+
+def signature_fingerprint(version_text, database_dir=None, digest=None):
+    """What makes a verdict current: clamd's VERSION answer when it names a
+    database version, else a digest of the database files.
+
+    ``digest`` (a callable taking the directory) defaults to
+    database_digest; without a ``database_dir`` the VERSION text is all
+    there is and is used as is.
+    """
+    if _DB_VERSION_RE.match(version_text or '') or not database_dir:
+        return version_text
+    return (digest or database_digest)(database_dir)

@@ -375,7 +375,6 @@ def test_scan_queue_timeout_gives_503(clamd, log):
 @pytest.mark.parametrize('method,path,query,headers', [
     ('GET', '/v1/a/c/o', '', {}),
     ('PUT', '/v1/a/c', '', {}),
-    ('PUT', '/v1/a/c/o', 'multipart-manifest=put', {}),
     ('PUT', '/v1/a/c/o', '', {'X-Copy-From': '/c/src'}),
     ('COPY', '/v1/a/c/o', '', {'Destination': '/c/dst'}),
     ('POST', '/v1/a/c/o', '', {}),
