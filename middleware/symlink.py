@@ -107,9 +107,10 @@ class Refused(Exception):
         if self.body is None:
             return error_response(self.status, headers=self.headers)(
                 env, start_response)
-        body = b'' if env.get('REQUEST_METHOD') == 'HEAD' else self.body
-        return respond(start_response, self.status, body, self.headers,
-                       self.content_type)
+        body = respond(start_response, self.status, self.body,
+                       self.headers, self.content_type)
+        # a HEAD gets the length of the body it does not get, as Swift
+        return [] if env.get('REQUEST_METHOD') == 'HEAD' else body
 
 
 def client_sent_content_type(env):
@@ -233,7 +234,10 @@ class SymlinkMiddleware(object):
 
     def put_link(self, env, start_response, account, container, obj):
         if env.get('CONTENT_LENGTH') not in (None, ''):
-            has_body = env['CONTENT_LENGTH'].strip() != '0'
+            try:
+                has_body = int(env['CONTENT_LENGTH']) != 0
+            except ValueError:
+                has_body = True     # the proxy answers 400 for it anyway
         else:
             has_body = env['wsgi.input'].read(1) != b''
         if has_body:

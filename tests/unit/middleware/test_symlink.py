@@ -602,3 +602,14 @@ def test_info_section_and_symloop_max():
 def test_bad_config_is_an_error(conf):
     with pytest.raises(ConfigError):
         symlink.filter_factory({}, **conf)
+
+
+def test_head_of_too_long_chain_is_409_without_body():
+    app, _ = make(symloop_max='1')
+    put_link(app, '/v1/a/c/l1', 'c/target')
+    put_link(app, '/v1/a/c/l2', 'c/l1')
+    resp = call(app, '/v1/a/c/l2', 'HEAD')
+    assert resp.status_int == 409
+    assert resp.body == b''
+    assert resp.headers['Content-Length'] == str(len(
+        b'Too many levels of symbolic links, maximum allowed is 1'))
