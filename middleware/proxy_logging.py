@@ -69,6 +69,7 @@ DEFAULT_TEMPLATE = (
     '{bytes_recvd} {bytes_sent} {client_etag} {transaction_id} {headers} '
     '{request_time} {source} {log_info} {start_time} {end_time} '
     '{policy_index}')
+SENSITIVE_PARAMS = ('temp_url_sig',)
 SENSITIVE_HEADERS = ('x-auth-token', 'x-storage-token', 'x-service-token',
                      'x-auth-key', 'x-storage-pass', 'authorization')
 QUOTE_SAFE = '/:'
@@ -323,8 +324,21 @@ class ProxyLoggingMiddleware(object):
             pass
         text = quote(path, '/') if isinstance(path, str) else '-'
         if query:
-            text += '?' + quote(query, '/=&:;,@+%')
+            text += '?' + quote(self._obscure_query(query), '/=&:;,@+%')
         return method, text
+
+    def _obscure_query(self, query):
+        """A TempURL's signature is a credential: logged obscured, as in
+        Swift."""
+        if 'temp_url_sig=' not in query:
+            return query
+        pairs = []
+        for pair in query.split('&'):
+            name, sep, value = pair.partition('=')
+            if sep and name in SENSITIVE_PARAMS:
+                pair = '%s=%s' % (name, self.obscure(value) or '')
+            pairs.append(pair)
+        return '&'.join(pairs)
 
     def _headers_field(self, env):
         if not self.log_headers:

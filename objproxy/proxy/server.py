@@ -315,10 +315,10 @@ class Application(object):
         if unstorable:
             # no node can hold such a container: creating one is the
             # client's error, anything else finds nothing (as in Swift)
-            if obj is None and method == 'PUT':
+            if not obj and method == 'PUT':
                 return Response(400, body=unstorable, content_type=HTML)
             return error_response(404)
-        if obj is None:
+        if not obj:                  # "/v1/a/c/" is the container, as Swift
             return ContainerController(self, account, container)
         too_long = constraints.name_too_long('Object', obj)
         if too_long:

@@ -293,3 +293,15 @@ def test_real_server_client_disconnect_logged_499(tmp_path):
     fields = line.split(' ')
     assert fields[6] == '499'
     assert 0 < int(fields[11]) < 64 * 1024 * 1024
+
+
+def test_a_tempurl_signature_is_logged_obscured():
+    from middleware.proxy_logging import ProxyLoggingMiddleware
+    mw = ProxyLoggingMiddleware(lambda env, sr: [], {})
+    env = {'swift.proxy_logging.request': (
+        'GET', '/v1/a/c/o', 'temp_url_sig=0123456789abcdef0123&'
+                            'temp_url_expires=99')}
+    method, text = mw._path(env)
+    assert 'temp_url_sig=0123456789...' in text   # reveal_sensitive_prefix
+    assert '0123456789abcdef0123' not in text
+    assert 'temp_url_expires=99' in text
