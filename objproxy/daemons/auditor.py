@@ -29,7 +29,7 @@ from objproxy.daemons.local_devs import list_partitions
 from objproxy.storage.hashdir import cleanup_ondisk_files, gather_ondisk_files
 from objproxy.storage.layout import DATADIR, DEFAULT_RECLAIM_AGE, QUARANTINE
 from objproxy.storage.object_format import (
-    CHECKSUM_SIZE, CorruptFile, block_count, first_bad_block, read_info_fd)
+    CorruptFile, find_bad_block, read_info_fd)
 from objproxy.storage.quarantine import quarantine_dir
 from objproxy.storage.suffix_hashes import invalidate_hash
 
@@ -65,7 +65,12 @@ def audit_file(path, zero_byte_only=False):
         if zero_byte_only:
             return None
         if info.block_size:
-            return _check_blocks(fd, info)
+            # the MD5 is not recomputed: the block checksums were taken
+            # from the same bytes as the ETag was
+            bad = find_bad_block(fd, info, CHUNK)
+            if bad is not None:
+                return 'block checksum mismatch at byte %d' % bad
+            return None
         md5 = hashlib.md5()
         pos = 0
         while pos < body_size:
@@ -79,28 +84,6 @@ def audit_file(path, zero_byte_only=False):
         return None
     finally:
         os.close(fd)
-
-
-def _check_blocks(fd, info):
-    """None if every block of a version-2 file matches its CRC32C (its
-    MD5 is not recomputed: the checksums were taken from the same bytes
-    when the ETag was), else which block does not."""
-    block = info.block_size
-    step = max(block, CHUNK // block * block)
-    pos = 0
-    while pos < info.body_size:
-        size = min(step, info.body_size - pos)
-        data = os.pread(fd, size, pos)
-        count = block_count(size, block)
-        table = os.pread(fd, count * CHECKSUM_SIZE,
-                         info.table_offset + pos // block * CHECKSUM_SIZE)
-        if len(data) != size:
-            return 'short read'
-        bad = first_bad_block(data, block, table)
-        if bad is not None:
-            return 'block checksum mismatch at byte %d' % (pos + bad * block)
-        pos += size
-    return None
 
 
 class ObjectAuditor(Daemon):

@@ -212,3 +212,22 @@ def first_bad_block(data, block_size, checksums):
         if crc32c.crc32c(view[start:start + block_size]) != expected:
             return index
     return None
+
+
+def find_bad_block(fd, info, chunk_size=SMALL_READ):
+    """Body offset of the first block of an open version-2 file that does
+    not match its checksum (or cannot be read), or None if all do."""
+    block = info.block_size
+    step = max(block, chunk_size // block * block)
+    pos = 0
+    while pos < info.body_size:
+        size = min(step, info.body_size - pos)
+        data = os.pread(fd, size, pos)
+        table = os.pread(fd, block_count(size, block) * CHECKSUM_SIZE,
+                         info.table_offset + pos // block * CHECKSUM_SIZE)
+        bad = first_bad_block(data, block, table) if len(data) == size \
+            else 0
+        if bad is not None:
+            return pos + bad * block
+        pos += size
+    return None

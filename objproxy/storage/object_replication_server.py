@@ -24,9 +24,15 @@ here any request carrying ``X-Backend-Replicate-Batch: true``):
 
 A pushed file is written to ``<device>/tmp`` under the same flock that
 marks live uploads, checked (trailer, CRC, body size, name hashes to its
-directory), fsynced and renamed into place, then the hash directory is
-cleaned up with the usual precedence (a newer tombstone wins over an older
-``.data`` pushed late) and the suffix is invalidated.
+directory, the block checksums of a version-2 ``.data``: read back from
+the page cache in a pool thread), fsynced and renamed into place, then the
+hash directory is cleaned up with the usual precedence (a newer tombstone
+wins over an older ``.data`` pushed late) and the suffix is invalidated.
+
+Files move as they are, in whichever format version they were written:
+this code reads both versions (docs/object_integrity.md); a node running
+code older than version 2 rejects a pushed version-2 ``.data`` (its
+trailer check fails: the push answers ``rejected``, nothing is stored).
 """
 import fcntl
 import json
@@ -46,7 +52,8 @@ from objproxy.storage.hashdir import (
 from objproxy.storage.layout import (
     DATADIR, DEFAULT_RECLAIM_AGE, HASHES_FILE, INVALID_FILE, NOSPACE_ERRNOS,
     TMPDIR, TMP_PREFIX)
-from objproxy.storage.object_format import CorruptFile, read_info_fd
+from objproxy.storage.object_format import (
+    CorruptFile, find_bad_block, read_info_fd)
 from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
@@ -392,6 +399,10 @@ class ObjectReplicationServer(object):
         ext = filename.rpartition('.')[2]
         if ext == 'data':
             if str(metadata.get('Content-Length')) != str(body_size):
+                return False
+            # a copy that went bad on the sender (or on the way) stays out
+            if info.block_size and \
+                    run_in_thread(find_bad_block, fd, info) is not None:
                 return False
         elif body_size != 0:
             return False

@@ -82,3 +82,56 @@ def test_push_rejects_file_in_wrong_directory(tmp_path, serve):
     assert result['rejected'] == [wrong] and result['stored'] == 0
     assert not os.path.exists(str(tmp_path / 'b' / 'sdb' / 'objects' / '1'
                                   / 'abc'))
+
+
+def test_version1_and_version2_files_replicate_as_they_are(tmp_path, serve):
+    """During an upgrade a node holds files of both format versions; the
+    replicator pushes each byte for byte and the peer stores and serves
+    both (a version-1 file stays version 1: no rewrite)."""
+    from objproxy.storage.object_server import ObjectServer
+    from webob import Request
+    dev_a = tmp_path / 'a' / 'sda'
+    dev_b = tmp_path / 'b' / 'sdb'
+    dev_a.mkdir(parents=True)
+    dev_b.mkdir(parents=True)
+    now = time.time()
+    bodies = {'old': os.urandom(5000), 'new': os.urandom(5000)}
+    paths = {
+        'old': write_object(str(dev_a), 5, 'old', bodies['old'], now - 50),
+        'new': write_object(str(dev_a), 5, 'new', bodies['new'], now - 50,
+                            block_size=1024)}
+    ip, port = serve(ObjectReplicationServer({
+        'devices': str(tmp_path / 'b'), 'fsync': 'false'}))
+    rep, session = _replicator(tmp_path, {'ip': ip, 'port': port,
+                                          'device': 'sdb'})
+    rep.sync_with_peer(session, str(dev_a), [5],
+                       {5: read_hashes(str(dev_a), 5)}, {}, 'k')
+    assert rep.stats['objects_pushed'] == 2
+    assert rep.stats['failures'] == 0
+    node_b = ObjectServer({'devices': str(tmp_path / 'b'), 'fsync': 'false'})
+    for name, path in paths.items():
+        copy = path.replace(str(dev_a), str(dev_b))
+        with open(path, 'rb') as fa, open(copy, 'rb') as fb:
+            assert fa.read() == fb.read()
+        resp = Request.blank('/sdb/5/AUTH_a/c/%s' % name).get_response(
+            node_b)
+        assert (resp.status_int, resp.body) == (200, bodies[name])
+
+
+def test_push_rejects_version2_file_with_a_bad_block(tmp_path, serve):
+    dev_a = tmp_path / 'a' / 'sda'
+    (tmp_path / 'b' / 'sdb').mkdir(parents=True)
+    path = write_object(str(dev_a), 1, 'obj', os.urandom(3000), 100,
+                        block_size=1024)
+    with open(path, 'r+b') as fp:
+        fp.seek(2000)
+        byte = fp.read(1)
+        fp.seek(2000)
+        fp.write(bytes([byte[0] ^ 1]))
+    ip, port = serve(ObjectReplicationServer({
+        'devices': str(tmp_path / 'b'), 'fsync': 'false'}))
+    session = PeerSession(ConnectionPool(), {'ip': ip, 'port': port,
+                                             'device': 'sdb'}, 1, 5)
+    name = os.path.relpath(path, str(dev_a / 'objects'))
+    result = session.push([(name, path)])
+    assert result['rejected'] == [name] and result['stored'] == 0
