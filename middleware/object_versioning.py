@@ -82,8 +82,7 @@ class ObjectVersioningMiddleware(object):
                 CLIENT_VERSIONS_ENABLED in req.headers:
             return enable_versioning(self.app, req, account, container)
         if req.method == 'DELETE':
-            return delete_container(self.app, req, account, container,
-                                    self.logger)
+            return delete_container(self.app, req, account, container)
         if req.method in ('GET', 'HEAD'):
             return container_get_or_head(self.app, req, account, container)
         return None

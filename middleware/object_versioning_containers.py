@@ -79,14 +79,17 @@ def versions_stats(app, env, account, vcont):
     return resp
 
 
-def delete_container(app, req, account, container, logger):
-    """DELETE: 409 while any version remains; then the client's
-    container and, once it is gone, the hidden one."""
+def delete_container(app, req, account, container):
+    """DELETE: 409 while any version remains; otherwise the hidden
+    container goes first (as in Swift: once the client's container is
+    gone nothing would point at a leftover hidden one), then the
+    client's."""
     env = req.environ
     info = get_container_info(env, app, account, container)
     vcont = stored_versions_container(info.get('sysmeta'))
     if not vcont:
         return call(app, req)
+    _authorize(req)     # before the hidden container is touched
     stats = versions_stats(app, env, account, vcont)
     if 200 <= stats.status_int < 300:
         if int(stats.headers.get('X-Container-Object-Count') or 0) > 0:
@@ -94,12 +97,9 @@ def delete_container(app, req, account, container, logger):
                                   'container.')
     elif stats.status_int != 404:
         raise VersioningError(500, 'Error deleting versioned container')
-    resp = call(app, req)
-    if 200 <= resp.status_int < 300 and stats.status_int != 404:
-        gone = call(app, make_env(env, 'DELETE', '/v1/%s/%s' % (
-            account, vcont), preauth=True, reserved=True))
-        drain(gone)
-        if not (200 <= gone.status_int < 300 or gone.status_int == 404):
-            logger.error('could not delete versions container of %s/%s: '
-                         '%s', account, container, gone.status)
-    return resp
+    gone = call(app, make_env(env, 'DELETE', '/v1/%s/%s' % (
+        account, vcont), preauth=True, reserved=True))
+    drain(gone)
+    if not (200 <= gone.status_int < 300 or gone.status_int == 404):
+        raise VersioningError(500, 'Error deleting versioned container')
+    return call(app, req)

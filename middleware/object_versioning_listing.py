@@ -34,11 +34,16 @@ MAX_LISTING_BODY = 64 * 1024 * 1024
 def query_params(env):
     """The client's query as real text ({name: first value})."""
     params = {}
-    raw = env.get('QUERY_STRING', '').encode('latin-1', 'replace')
-    for key, value in parse_qsl(raw, keep_blank_values=True):
-        params.setdefault(key.decode('utf-8', 'replace'),
-                          value.decode('utf-8', 'replace'))
+    # a WSGI string holds one byte per character: unquote each escape to
+    # one such character too, then read the bytes as UTF-8
+    for key, value in parse_qsl(env.get('QUERY_STRING', ''),
+                                keep_blank_values=True, encoding='latin-1'):
+        params.setdefault(_utf8(key), _utf8(value))
     return params
+
+
+def _utf8(wsgi_str):
+    return wsgi_str.encode('latin-1', 'replace').decode('utf-8', 'replace')
 
 
 def _read_json(resp):
@@ -110,7 +115,10 @@ def container_get_or_head(app, req, account, container):
     elif ok and not location:
         # never enabled as far as we can tell: a ?versions listing still
         # looks for versions (the metadata may just be stale)
-        location = versions_container(container)
+        try:
+            location = versions_container(container)
+        except ValueError:
+            pass        # the proxy's own listing of a reserved container
     if not ok or req.method != 'GET':
         return resp
     body, listing = _read_json(resp)

@@ -87,18 +87,30 @@ class ObjectVersioning(object):
             return self.post()
         return self.get_or_head()
 
-    def _authorize_write(self):
-        """The client may write here: checked before anything is copied."""
+    def _authorize(self, acl):
         authorize = self.env.get('swift.authorize')
         if not authorize or self.env.get('swift.authorize_override'):
             return
-        info = get_container_info(self.env, self.app, self.account,
-                                  self.container)
-        self.req.acl = info.get('write_acl')
+        self.req.acl = acl
         denial = authorize(self.req)
         if denial:
             raise VersioningError(denial.status_int, denial.body,
                                   dict(denial.headers))
+
+    def _authorize_write(self):
+        """The client may write here: checked before anything is copied."""
+        info = get_container_info(self.env, self.app, self.account,
+                                  self.container)
+        self._authorize(info.get('write_acl'))
+
+    def _authorize_version(self):
+        """The client may reach a stored version.  Swift checks it against
+        the hidden container, which no client can give ACLs: only the
+        owner (or an account ACL) passes, never the client container's
+        ACLs.  Checked here, on the client's own path, so the check does
+        not depend on every auth filter parsing reserved names; the
+        hidden-name subrequests are then pre-authorised."""
+        self._authorize(None)
 
     def copy_current(self):
         """Copy an object written before versioning was enabled into the
@@ -227,8 +239,9 @@ class ObjectVersioning(object):
         if (account, container) != (self.account, self.vcont):
             return resp
         drain(resp)
+        # the client's POST was authorised for the link it names
         return call(self.app, self.sub('POST', location, reserved=True,
-                                       headers=headers))
+                                       preauth=True, headers=headers))
 
     def get_or_head(self):
         resp = call(self.app, self.req)
@@ -292,8 +305,10 @@ class ObjectVersioning(object):
         return resp
 
     def get_version(self, version):
+        self._authorize_version()
         req = self.sub(self.req.method, self.version_path(version),
-                       headers=dict(self.req.headers), reserved=True)
+                       headers=dict(self.req.headers), reserved=True,
+                       preauth=True)
         resp = call(self.app, req)
         if 200 <= resp.status_int < 300:
             resp.headers['X-Object-Version-Id'] = version
@@ -321,6 +336,7 @@ class ObjectVersioning(object):
     def delete_version(self, version):
         if version == NULL_VERSION:
             return None        # the object at its own name, as it is
+        self._authorize_version()
         gone, target = self.current_target()
         vname = version_object(self.obj, version)
         headers = dict(self.req.headers)
@@ -337,7 +353,8 @@ class ObjectVersioning(object):
             _name, ts = split_version(target.partition('/')[2])
             current = ts.internal if ts else NULL_VERSION
         resp = call(self.app, self.sub('DELETE', self.version_path(version),
-                                       headers=headers, reserved=True))
+                                       headers=headers, reserved=True,
+                                       preauth=True))
         drain(resp)
         resp.headers['X-Object-Version-Id'] = version
         resp.headers['X-Object-Current-Version-Id'] = current

@@ -33,13 +33,21 @@ class FakeSwift(object):
 
     def __call__(self, env, start_response):
         req = Request(env)
-        path = unquote(req.path_info) if '%' in req.path_info else \
-            req.path_info.encode('latin-1').decode('utf-8')
+        path = env['PATH_INFO'].encode('latin-1').decode('utf-8')
         allow = reserved_names_allowed(env)
         self.calls.append((req.method, path, allow))
         if '\x00' in path and not allow:
             return Response(status=412)(env, start_response)
         _v, _a, cont, obj = split_path(path, 3, 4, True, allow_reserved=True)
+        authorize = env.get('swift.authorize')
+        if authorize and not env.get('swift.authorize_override'):
+            # what the proxy does: the container's ACL, then the auth hook
+            c = self.containers.get(cont) or {}
+            req.acl = c.get('read_acl') if req.method in ('GET', 'HEAD') \
+                else None
+            denial = authorize(req)
+            if denial:
+                return denial(env, start_response)
         resp = (self.obj(req, cont, obj) if obj else
                 self.container(req, cont))
         return resp(env, start_response)
@@ -98,6 +106,8 @@ class FakeSwift(object):
 
     @staticmethod
     def _sysmeta(req, c):
+        if 'X-Container-Read' in req.headers:
+            c['read_acl'] = req.headers['X-Container-Read']
         for key, value in req.headers.items():
             if key.lower().startswith('x-container-sysmeta-'):
                 c['sysmeta'][key.title()] = value
@@ -344,3 +354,91 @@ def test_listing_shows_versions_sizes_and_account_adds_their_bytes(app):
     assert rows[0]['bytes'] == 4 and rows[0]['version_symlink'] is True
     head = call(app, 'HEAD', '/v1/a/c')
     assert head.headers['X-Container-Bytes-Used'] == '4'
+
+
+def tempauth_like(user):
+    """An auth hook like tempauth's: the owner passes, others need the
+    ACL; a path it cannot parse (a reserved name) is a 404."""
+    def authorize(req):
+        if '\x00' in unquote(req.path_info):
+            return Response(status=404)
+        if user == 'owner' or user in (getattr(req, 'acl', None) or ''):
+            return None
+        return Response(status=403)
+    return authorize
+
+
+def as_user(app, user, method, path, query='', body=None):
+    req = Request.blank(quote(path) + ('?' + query if query else ''),
+                        environ={'REQUEST_METHOD': method,
+                                 'swift.authorize': tempauth_like(user)})
+    if body is not None:
+        req.body = body
+    return req.get_response(app)
+
+
+def test_version_reads_are_authorised_on_the_clients_path(app):
+    """The owner reads and deletes old versions even when the auth hook
+    cannot parse reserved names: the hidden-name subrequests are
+    pre-authorised after the client's own path was checked."""
+    enable(app)
+    v1 = as_user(app, 'owner', 'PUT', '/v1/a/c/o', body=b'v1').headers[
+        'X-Object-Version-Id']
+    as_user(app, 'owner', 'PUT', '/v1/a/c/o', body=b'v2')
+    old = as_user(app, 'owner', 'GET', '/v1/a/c/o', 'version-id=' + v1)
+    assert (old.status_int, old.body) == (200, b'v1')
+    assert as_user(app, 'owner', 'HEAD', '/v1/a/c/o',
+                   'version-id=' + v1).status_int == 200
+    assert as_user(app, 'owner', 'DELETE', '/v1/a/c/o',
+                   'version-id=' + v1).status_int == 204
+
+
+def test_version_reads_need_more_than_the_containers_read_acl(app, swift):
+    """As in Swift: a container read ACL reaches the current object, but
+    a version by id (and its deletion) only its owner."""
+    enable(app)
+    call(app, 'POST', '/v1/a/c', headers={'X-Container-Read': 'reader'})
+    v1 = call(app, 'PUT', '/v1/a/c/o', b'v1').headers['X-Object-Version-Id']
+    assert as_user(app, 'reader', 'GET', '/v1/a/c/o').body == b'v1'
+    for method in ('GET', 'HEAD', 'DELETE'):
+        assert as_user(app, 'reader', method, '/v1/a/c/o',
+                       'version-id=' + v1).status_int == 403
+    assert version_object('o', v1) in swift.containers[VCONT]['objects']
+
+
+def test_container_delete_removes_the_hidden_container_first(app, swift):
+    enable(app)
+    swift.calls[:] = []
+    assert call(app, 'DELETE', '/v1/a/c').status_int == 204
+    deletes = [path for method, path, _ in swift.calls if method == 'DELETE']
+    assert deletes == ['/v1/a/' + VCONT, '/v1/a/c']
+    assert swift.containers == {}
+
+
+def test_container_delete_by_a_non_owner_leaves_the_hidden_one(app, swift):
+    enable(app)
+    resp = as_user(app, 'reader', 'DELETE', '/v1/a/c')
+    assert resp.status_int == 403
+    assert VCONT in swift.containers
+
+
+def test_versions_listing_with_a_utf8_prefix(app, swift):
+    """A %-encoded UTF-8 query value is real text, not a 500."""
+    enable(app)
+    vid = call(app, 'PUT', '/v1/a/c/\u2603', b'snow').headers[
+        'X-Object-Version-Id']
+    call(app, 'PUT', '/v1/a/c/other', b'x')
+    resp = call(app, 'GET', '/v1/a/c',
+                query='versions&format=json&prefix=%E2%98%83')
+    assert resp.status_int == 200
+    assert [(r['name'], r['version_id']) for r in json.loads(resp.body)] \
+        == [('\u2603', vid)]
+
+
+def test_proxy_listing_of_a_hidden_container_passes_through(app, swift):
+    enable(app)
+    call(app, 'PUT', '/v1/a/c/o', b'v1')
+    resp = call(app, 'GET', '/v1/a/' + VCONT, query='format=json',
+                headers={'X-Backend-Allow-Reserved-Names': 'true'})
+    assert resp.status_int == 200
+    assert len(json.loads(resp.body)) == 1
