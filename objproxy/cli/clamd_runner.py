@@ -158,6 +158,29 @@ class ClamdProcess(object):
     def pid(self):
         return self.process.pid if self.process else None
 
+    @property
+    def db_dir(self):
+        """The signature directory clamd loads (DatabaseDirectory)."""
+        if self.database_dir:
+            return os.path.abspath(self.database_dir)
+        return os.path.join(self.run_dir, 'db')
+
+    def add_signatures(self, name, text):
+        """Write a signature file (``name`` ending .ndb, .hdb ...) into
+        the database directory; clamd loads it on its next start or
+        RELOAD.  Returns its path."""
+        os.makedirs(self.db_dir, exist_ok=True)
+        path = os.path.join(self.db_dir, os.path.basename(name))
+        with open(path, 'w') as fh:
+            fh.write(text)
+        return path
+
+    def restart(self, timeout=30):
+        """Stop and start again (same socket and TCP port): how a new
+        signature database is loaded for certain."""
+        self.stop()
+        return self.start(timeout=timeout)
+
     def address(self, timeout=10.0):
         """A ClamdAddress for the unix socket."""
         return ClamdAddress(socket_path=self.socket_path, timeout=timeout)
@@ -167,10 +190,8 @@ class ClamdProcess(object):
         if len(self.socket_path.encode()) > 107:
             raise RuntimeError('clamd socket path too long for a unix '
                                'socket: %s' % self.socket_path)
-        if self.database_dir:
-            db_dir = os.path.abspath(self.database_dir)
-        else:
-            db_dir = os.path.join(self.run_dir, 'db')
+        db_dir = self.db_dir
+        if not self.database_dir:
             os.makedirs(db_dir, exist_ok=True)
             for name in sorted(os.listdir(SIGNATURE_DIR)):
                 if name.endswith(('.hdb', '.ndb')):

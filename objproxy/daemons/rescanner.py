@@ -1,0 +1,271 @@
+"""Rescanner: judge stored objects again after the signatures changed.
+
+Why: a verdict is only as good as the signatures it was given with, and
+official signatures change several times a day.  Scanning on read
+(middleware.clamav_read) covers what clients touch; this daemon covers
+the rest in the background, at a bounded rate (``files_per_second``,
+``bytes_per_second``: clients come first), so an object found infected by
+a new signature is refused before anyone asks for it.
+
+A pass walks this node's object partitions.  Only the node holding the
+*first primary* of a partition rescans it, so each object is scanned
+once per cluster, not once per replica.  For each object it reads the
+merged verdict (the .data's, overridden by a .meta's verdict update) and
+rescans when the verdict is not ``infected`` and its ``-Signatures``
+differ from the current fingerprint (objproxy.common.clamd.
+signature_fingerprint: clamd's VERSION when it names a database version,
+else a digest of the DatabaseDirectory files).  Bodies larger than
+``max_scan_size`` are counted and skipped, and so are large-object
+manifests: their body is a segment list, the segments are rescanned as
+objects of their own, and the joined content is judged on read
+(``scan_on_read = stale``).
+
+The body is the .data file minus its block checksums, metadata and
+trailer (object_format); only the body range is sent to clamd, by
+INSTREAM (the file itself would include the trailer).  The new verdict
+goes to the object servers of all primaries as a verdict update
+(middleware.clamav_verdict.update_primaries).
+
+Configuration, ``[object-rescanner]`` of the storage node config::
+
+    [object-rescanner]
+    # clamd: its config (socket and DatabaseDirectory are read from it),
+    # or a socket / host + port (then the fingerprint is VERSION only)
+    clamd_conf = /etc/clamav/clamd.conf
+    # clamd_socket =
+    # clamd_host =
+    # clamd_port = 3310
+    timeout = 10
+    scan_timeout = 120
+    max_scan_size = 512M
+    files_per_second = 10
+    bytes_per_second = 10000000
+    interval = 3600
+"""
+import os
+import time
+
+import pyclamd
+
+from objproxy.common.backend_http import ConnectionPool
+from objproxy.common.clamd import (
+    ClamdAddress, ClamdError, parse_size, read_clamd_conf,
+    signature_fingerprint)
+from objproxy.common.config import get_float, get_int
+from objproxy.common.exceptions import ConfigError
+from objproxy.common.hashing import load_hash_config
+from objproxy.daemons.daemon import Daemon, RateLimiter
+from objproxy.daemons.local_devs import is_local, list_partitions
+from objproxy.ring.ring import Ring
+from objproxy.storage import diskfile, object_format
+from middleware import clamav_verdict as av
+
+CHUNK = 256 * 1024
+
+
+def _info(path):
+    """(metadata, body size) from the end of an object file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        info = object_format.read_info_fd(fd)
+    finally:
+        os.close(fd)
+    return info.metadata, info.body_size
+
+
+def read_verdict(hash_dir, info):
+    """(metadata of the .data, body size, merged verdict keys)."""
+    metadata, body_size = _info(os.path.join(hash_dir, info['data']))
+    verdict = dict((k.lower(), v) for k, v in metadata.items()
+                   if k.lower().startswith(av.SYSMETA_PREFIX))
+    if info.get('meta'):
+        meta, _size = _info(os.path.join(hash_dir, info['meta']))
+        update = dict((k.lower(), v) for k, v in meta.items()
+                      if k.lower().startswith(av.SYSMETA_PREFIX))
+        if update:
+            verdict = update
+    return metadata, body_size, verdict
+
+
+class ObjectRescanner(Daemon):
+    name = 'object-rescanner'
+    recon_file = 'object.recon'
+    recon_key = 'object_rescanner'
+
+    def __init__(self, conf, logger=None, object_ring=None):
+        super().__init__(conf, logger)
+        self.files_per_second = get_float(conf, 'files_per_second', 10,
+                                          self.name, minimum=0)
+        self.bytes_per_second = get_float(conf, 'bytes_per_second',
+                                          10000000, self.name, minimum=0)
+        self.interval = get_float(conf, 'interval', 3600, self.name,
+                                  minimum=0)
+        self.timeout = get_float(conf, 'timeout', 10, self.name,
+                                 minimum=0.1)
+        self.scan_timeout = get_float(conf, 'scan_timeout', 120, self.name,
+                                      minimum=0.1)
+        self.max_scan_size = parse_size(conf.get('max_scan_size', '512M'),
+                                        '[%s] max_scan_size' % self.name)
+        self.database_dir = None
+        self.address = self._address(conf)
+        self._object_ring = object_ring
+
+    def _address(self, conf):
+        socket_path = (conf.get('clamd_socket') or '').strip() or None
+        host = (conf.get('clamd_host') or '').strip() or None
+        port = get_int(conf, 'clamd_port', 3310, self.name, minimum=1,
+                       maximum=65535)
+        clamd_conf = (conf.get('clamd_conf') or '').strip() or None
+        if clamd_conf:
+            settings = read_clamd_conf(clamd_conf)
+            self.database_dir = settings.get('DatabaseDirectory') or None
+            if not socket_path and not host:
+                socket_path = settings.get('LocalSocket')
+                if not socket_path and settings.get('TCPSocket'):
+                    host = settings.get('TCPAddr') or '127.0.0.1'
+                    port = int(settings['TCPSocket'])
+        if not socket_path and not host:
+            raise ConfigError('[%s] set clamd_conf, clamd_socket or '
+                              'clamd_host' % self.name)
+        return ClamdAddress(socket_path=socket_path, host=host, port=port,
+                            timeout=self.timeout)
+
+    @property
+    def object_ring(self):
+        if self._object_ring is None:
+            load_hash_config(self.objproxy_dir)
+            self._object_ring = Ring(self.objproxy_dir, ring_name='object')
+        return self._object_ring
+
+    def clamd_version(self):
+        """clamd's VERSION through pyclamd (its connection handling)."""
+        try:
+            if self.address.socket_path:
+                client = pyclamd.ClamdUnixSocket(self.address.socket_path,
+                                                 timeout=self.timeout)
+            else:
+                client = pyclamd.ClamdNetworkSocket(
+                    self.address.host, self.address.port,
+                    timeout=self.timeout)
+            return client.version().strip()
+        except (pyclamd.ConnectionError, OSError) as err:
+            raise ClamdError('clamd at %s: %s' % (self.address, err))
+
+    def run_once(self, devices=None, partitions=None):
+        begin = time.time()
+        stats = {'objects_checked': 0, 'current': 0, 'scanned': 0,
+                 'clean': 0, 'infected': 0, 'oversize': 0, 'manifests': 0,
+                 'bytes_scanned': 0, 'failures': 0, 'errors': 0}
+        try:
+            engine = self.clamd_version()
+            current = signature_fingerprint(engine, self.database_dir)
+        except ClamdError as err:
+            self.logger.error('rescanner: clamd unavailable: %s', err)
+            stats['errors'] += 1
+            stats['elapsed'] = round(time.time() - begin, 3)
+            return stats
+        pool = ConnectionPool()
+        files_limit = RateLimiter(self.files_per_second)
+        bytes_limit = RateLimiter(self.bytes_per_second)
+        try:
+            for device in self.local_device_names(devices):
+                self._device(device, partitions, engine, current, pool,
+                             files_limit, bytes_limit, stats)
+        finally:
+            pool.close_all()
+        stats['elapsed'] = round(time.time() - begin, 3)
+        return stats
+
+    def _first_primary(self, device, part):
+        nodes = self.object_ring.get_part_nodes(part)
+        return bool(nodes) and nodes[0]['device'] == device and \
+            is_local(nodes[0], self.conf)
+
+    def _device(self, device, partitions, engine, current, pool,
+                files_limit, bytes_limit, stats):
+        datadir = os.path.join(self.devices_root, device, diskfile.DATADIR)
+        parts = sorted(list_partitions(datadir, partitions))
+        for done, part in enumerate(parts):
+            self.tick(device, done, len(parts))
+            if not self._first_primary(device, part):
+                continue
+            part_dir = os.path.join(datadir, str(part))
+            for suffix in _listdir(part_dir):
+                suffix_dir = os.path.join(part_dir, suffix)
+                for name_hash in _listdir(suffix_dir):
+                    hash_dir = os.path.join(suffix_dir, name_hash)
+                    try:
+                        self._object(hash_dir, engine, current, pool,
+                                     files_limit, bytes_limit, stats)
+                    except (OSError, ClamdError, diskfile.CorruptFile) as err:
+                        stats['errors'] += 1
+                        self.logger.error('rescanning %s: %s', hash_dir,
+                                          err)
+
+    def _object(self, hash_dir, engine, current, pool, files_limit,
+                bytes_limit, stats):
+        info = diskfile.gather_ondisk_files(_listdir(hash_dir))
+        if not info.get('data'):
+            return
+        stats['objects_checked'] += 1
+        files_limit.add()
+        metadata, body_size, verdict = read_verdict(hash_dir, info)
+        if any(k.lower() in ('x-static-large-object', 'x-object-manifest')
+               for k in metadata):
+            # a manifest's body is not the content: its segments are
+            # rescanned one by one, the joined content on read
+            stats['manifests'] += 1
+            return
+        state = verdict.get(av.VERDICT)
+        if state == av.INFECTED or (
+                state == av.CLEAN and verdict.get(av.SIGNATURES) == current):
+            stats['current'] += 1
+            return
+        if body_size > self.max_scan_size:
+            stats['oversize'] += 1
+            return
+        bytes_limit.add(body_size)
+        result = self.scan_body(os.path.join(hash_dir, info['data']),
+                                body_size)
+        stats['scanned'] += 1
+        stats['bytes_scanned'] += body_size
+        _slash, account, container, obj = metadata['name'].split('/', 3)
+        if result.status == 'FOUND':
+            stats['infected'] += 1
+            self.logger.warning(
+                'rescanner: infected object found account=%s container=%s '
+                'object=%s signature=%s', account, container, obj,
+                result.signature)
+            headers = av.verdict_headers(av.INFECTED, engine, current,
+                                         result.signature)
+        else:
+            stats['clean'] += 1
+            headers = av.verdict_headers(av.CLEAN, engine, current)
+        took = av.update_primaries(pool, self.object_ring, account,
+                                   container, obj, headers,
+                                   self.conn_timeout, self.node_timeout)
+        if not took:
+            stats['failures'] += 1
+
+    def scan_body(self, path, body_size):
+        """clamd's Verdict on the first ``body_size`` bytes of ``path``."""
+        stream = self.address.instream(scan_timeout=self.scan_timeout)
+        try:
+            with open(path, 'rb') as fh:
+                left = body_size
+                while left > 0:
+                    data = fh.read(min(CHUNK, left))
+                    if not data:
+                        raise ClamdError('%s: short body' % path)
+                    stream.write(data)
+                    left -= len(data)
+            return stream.finish()
+        finally:
+            stream.close()
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []

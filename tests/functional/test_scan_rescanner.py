@@ -1,0 +1,154 @@
+"""Signatures change, stored objects are judged again (real clamd, real nodes).
+
+Clean objects are stored through the default pipeline; clamd is then
+restarted with a new signature file that matches one of them (a string
+unique to this test); one ``objproxy-rescanner --once`` pass per node
+marks that object infected through a verdict update on every primary,
+and reads of it get 403 while the other object stays readable with its
+verdict brought up to date.  The client's metadata, set on the PUT or by
+a POST, survives the update.
+"""
+import configparser
+import json
+import os
+import subprocess
+import sys
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.functional.test_pipeline import call
+
+
+@pytest.fixture
+def owner(cluster):
+    storage_url, token = cluster.token('test:tester', 'testing')
+    path = urlparse(storage_url).path
+    container = '%s/rescan-%s' % (path, uuid.uuid4().hex[:8])
+    assert call(cluster.proxy_url, 'PUT', container,
+                {'X-Auth-Token': token})[0] == 201
+    return path.split('/')[-1], container, {'X-Auth-Token': token}
+
+
+@pytest.fixture
+def new_signature(cluster):
+    """Installs (when called) a signature file matching a test-unique
+    string; removed, and clamd restarted, afterwards."""
+    marker = 'objproxy-rescan-%s' % uuid.uuid4().hex
+    sig_name = 'Objproxy.Test.Rescan-%s' % marker[-8:]
+    written = []
+
+    def install():
+        written.append(cluster.clamd.add_signatures(
+            'objproxy-rescan-%s.ndb' % marker[-8:],
+            '%s:0:*:%s\n' % (sig_name, marker.encode().hex())))
+        cluster.clamd.restart()
+    try:
+        yield marker, sig_name, install
+    finally:
+        for path in written:
+            os.unlink(path)
+            cluster.clamd.restart()
+
+
+def rescanner_conf(cluster, index, tmp_path):
+    """The node's config with an [object-rescanner] section for our clamd
+    and no rate limit."""
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str
+    parser.read(cluster.aio.layout.node_conf(index))
+    if not parser.has_section('object-rescanner'):
+        parser.add_section('object-rescanner')
+    parser['object-rescanner'].update({
+        'clamd_conf': cluster.clamd.conf_path, 'files_per_second': '0',
+        'bytes_per_second': '0'})
+    path = str(tmp_path / ('rescanner%d.conf' % index))
+    with open(path, 'w') as fh:
+        parser.write(fh)
+    return path
+
+
+def run_rescanners(cluster, tmp_path, partitions):
+    totals = []
+    for index in range(len(cluster.nodes)):
+        result = subprocess.run(
+            [sys.executable, '-m', 'objproxy.cli.rescanner',
+             rescanner_conf(cluster, index, tmp_path), '--once', '--json',
+             '--partitions', ','.join(str(p) for p in partitions)],
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (result.stdout, result.stderr)
+        totals.append(json.loads(result.stdout)['object-rescanner'])
+    return totals
+
+
+def test_a_signature_update_marks_a_stored_object_infected(
+        cluster, owner, new_signature, tmp_path):
+    account, container, auth = owner
+    marker, sig_name, install = new_signature
+    url = cluster.proxy_url
+    bad = container + '/report.txt'
+    good = container + '/notes.txt'
+    assert call(url, 'PUT', bad, auth,
+                b'quarterly report ' + marker.encode() + b' end')[0] == 201
+    assert call(url, 'PUT', good, auth, b'nothing to see here')[0] == 201
+    before = call(url, 'HEAD', good, auth)[1]
+    assert call(url, 'HEAD', bad, auth)[1]['x-object-av-verdict'] == 'clean'
+
+    install()                  # the new database, loaded by a restart
+    ring = cluster.ring('object')
+    cname = container.split('/')[-1]
+    parts = {ring.get_part(account, cname, name)
+             for name in ('report.txt', 'notes.txt')}
+    totals = run_rescanners(cluster, tmp_path, parts)
+
+    # each object was rescanned by exactly one node (its first primary)
+    assert sum(t['infected'] for t in totals) == 1
+    assert sum(t['scanned'] for t in totals) >= 2
+    status, headers, body = call(url, 'GET', bad, auth)
+    assert status == 403 and sig_name.encode() in body
+    status, headers, _b = call(url, 'HEAD', bad, auth)
+    assert headers['x-object-av-verdict'] == 'infected'
+    assert headers['x-object-av-found'].startswith(sig_name)
+    status, headers, body = call(url, 'GET', good, auth)
+    assert (status, body) == (200, b'nothing to see here')
+    assert headers['x-object-av-verdict'] == 'clean'
+    assert headers['x-object-av-signatures'] != \
+        before['x-object-av-signatures']
+    # every primary holds the update (a .meta beside the .data)
+    files = cluster.object_files(account, cname, 'report.txt')
+    assert sum(any(n.endswith('.meta') for n in names)
+               for names in files.values()) == 3
+
+    # a second pass finds nothing left to do
+    again = run_rescanners(cluster, tmp_path, parts)
+    assert sum(t['scanned'] for t in again) == 0
+
+
+@pytest.mark.parametrize('by_post', [False, True], ids=['put', 'post'])
+def test_a_verdict_update_keeps_the_clients_metadata(
+        cluster, owner, new_signature, tmp_path, by_post):
+    account, container, auth = owner
+    marker, _sig_name, install = new_signature
+    url = cluster.proxy_url
+    obj = container + '/tagged.txt'
+    meta = {'X-Object-Meta-Owner': 'alice', 'Content-Disposition': 'inline'}
+    assert call(url, 'PUT', obj, auth if by_post else dict(auth, **meta),
+                b'tagged ' + marker.encode())[0] == 201
+    if by_post:
+        assert call(url, 'POST', obj, dict(auth, **meta))[0] == 202
+    install()
+    cname = container.split('/')[-1]
+    run_rescanners(cluster, tmp_path,
+                   {cluster.ring('object').get_part(account, cname,
+                                                    'tagged.txt')})
+    _s, headers, _b = call(url, 'HEAD', obj, auth)
+    assert headers['x-object-av-verdict'] == 'infected'
+    assert headers['x-object-meta-owner'] == 'alice'
+    assert headers['content-disposition'] == 'inline'
+    # and a client POST after the update keeps the verdict
+    assert call(url, 'POST', obj, dict(auth, **{
+        'X-Object-Meta-Owner': 'bob'}))[0] == 202
+    _s, headers, _b = call(url, 'HEAD', obj, auth)
+    assert headers['x-object-meta-owner'] == 'bob'
+    assert headers['x-object-av-verdict'] == 'infected'
