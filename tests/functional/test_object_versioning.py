@@ -72,7 +72,8 @@ def test_versions_are_kept_and_readable_by_version_id(ov_client, vcontainer):
     bad = ov_client.raw('GET', ov_client.base + path + '?version-id=nope')
     assert bad.status == 400
     # the hidden container is never listed to the client
-    listing = json.loads(ov_client.req('GET', '?format=json').body)
+    listing = json.loads(ov_client.raw(
+        'GET', ov_client.base + '?format=json').body)
     assert not any(row['name'].startswith('\x00') for row in listing)
 
 
@@ -91,3 +92,17 @@ def test_delete_leaves_a_marker_and_the_container_stays_until_emptied(
         assert ov_client.raw('DELETE', ov_client.base + path +
                              '?version-id=' + version).status == 204
     assert ov_client.req('DELETE', '/' + vcontainer).status == 204
+
+
+def test_versions_listing_by_utf8_prefix(ov_client, vcontainer):
+    """A %-encoded UTF-8 prefix lists that object's versions (no 500)."""
+    snow = '/%s/\u2603' % vcontainer
+    vids = [ov_client.req('PUT', snow, body).hdrs['x-object-version-id']
+            for body in (b'one', b'two')]
+    ov_client.req('PUT', '/%s/plain' % vcontainer, b'x')
+    resp = ov_client.raw('GET', ov_client.base + '/' + vcontainer +
+                         '?versions&format=json&prefix=%E2%98%83')
+    assert resp.status == 200
+    rows = json.loads(resp.body)
+    assert [(r['name'], r['version_id'], r['is_latest']) for r in rows] == [
+        ('\u2603', vids[1], True), ('\u2603', vids[0], False)]
