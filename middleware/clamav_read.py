@@ -62,10 +62,13 @@ def call_app(app, env):
 
 
 def _chain(first, rest):
-    for piece in first:
-        yield piece
-    for piece in rest:
-        yield piece
+    try:
+        for piece in first:
+            yield piece
+        for piece in rest:
+            yield piece
+    finally:
+        close(rest)
 
 
 def close(body):
@@ -129,8 +132,21 @@ class ReadScanner(object):
                 return f.unavailable(start_response)
             f.metrics.count('unscanned')
             return self._send(expose, status, headers, body)
+        # Pull the first chunk before answering: a body that fits in the
+        # held-back chunk is judged before any byte or header is sent, so
+        # the client gets a plain 403 instead of a cut-off 200.
+        state = {}
+        scanned = self._scanned_body(env, target, body, stream,
+                                     record=not dlo, state=state)
+        try:
+            first = next(scanned, b'')
+        except ScanAborted:
+            if state.get('outcome') == 'infected':
+                return self.refuse(env, start_response, target,
+                                   state['found'])
+            return f.unavailable(start_response, scan_failed=True)
         expose(status, headers)
-        return self._scanned_body(env, target, body, stream, record=not dlo)
+        return _chain([first], scanned)
 
     def refuse(self, env, start_response, target, signature):
         """403 for a read of an object known to be infected."""
