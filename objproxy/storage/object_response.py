@@ -76,8 +76,14 @@ def conditional_response(start_response, status, headers):
         keep = [h for h in headers if h[0] != 'Content-Type']
         start_response(status_line(304), keep + [('Content-Length', '0')])
         return []
-    return respond(start_response, 412, validator_headers(headers),
-                   'Precondition Failed')
+    return respond(start_response, 412, validator_headers(headers) +
+                   sysmeta_headers(headers), 'Precondition Failed')
+
+
+def sysmeta_headers(headers):
+    """Swift's 412 and 416 carry the object's sysmeta, so a filter (a
+    symlink, say) can tell what answered."""
+    return [h for h in headers if h[0].lower().startswith('x-object-sysmeta-')]
 
 
 def validator_headers(headers):

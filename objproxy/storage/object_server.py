@@ -51,7 +51,8 @@ from objproxy.common.logs import get_logger
 from objproxy.storage import expiry_queue, ranges
 from objproxy.storage.devices import InvalidPath, validate_device
 from objproxy.storage.diskfile import (
-    POST_REPLACEABLE, DiskFile, meta_content_type, strip_swift_bytes)
+    POST_REPLACEABLE, DiskFile, is_replaceable_key, meta_content_type,
+    strip_swift_bytes)
 from objproxy.storage.hashdir import split_filename
 from objproxy.storage.layout import (
     DEFAULT_KEEP_CACHE_SIZE, DEFAULT_RECLAIM_AGE)
@@ -65,7 +66,7 @@ from objproxy.storage.object_request import (
 from objproxy.storage.object_response import (
     BodyIter, VerifyingBodyIter, backend_timestamp_error,
     conditional_response, object_headers, quarantine_corrupt, respond,
-    status_line, validator_headers, whole_seconds)
+    status_line, sysmeta_headers, validator_headers, whole_seconds)
 from objproxy.storage.quarantine import clean_tmp
 from objproxy.storage.suffix_hashes import get_hashes
 from objproxy.storage.object_updates import ContainerNotifier
@@ -332,7 +333,7 @@ class ObjectServer(object):
                 df.close()
                 return respond(start_response, 416, [
                     ('Content-Range', 'bytes */%d' % size)] +
-                    validator_headers(headers),
+                    validator_headers(headers) + sysmeta_headers(headers),
                     'Requested Range Not Satisfiable')
             if wanted is None:
                 return self._get_whole(df, etag, size, headers,
@@ -445,7 +446,11 @@ class ObjectServer(object):
             self.notifier.update(device_path, df.name_hash, timestamp,
                                  'PUT', account, container, obj, update,
                                  targets, cpart)
-        return respond(start_response, 202)
+        # as Swift: the answer names the object's sysmeta (a filter such as
+        # symlink learns from it what it just posted to)
+        return respond(start_response, 202, sorted(
+            (k, v) for k, v in current.items()
+            if k.lower().startswith('x-object-sysmeta-')))
 
     def _update_verdict(self, env, start_response, df, timestamp):
         """A new scan verdict (``X-Backend-Verdict-Update``): a .meta that
@@ -456,7 +461,12 @@ class ObjectServer(object):
         if not verdict:
             raise HTTPError(400, 'A verdict update carries '
                                  'X-Object-Sysmeta-Av-* headers')
-        meta = dict((k, v) for k, v in df.meta_metadata.items()
+        # a .meta replaces the data file's user metadata: with no .meta
+        # yet, the PUT's own user metadata must go into this one
+        current = df.meta_metadata if df.meta_file else dict(
+            (k, v) for k, v in df.data_metadata.items()
+            if is_replaceable_key(k))
+        meta = dict((k, v) for k, v in current.items()
                     if k not in ('name', 'X-Timestamp') and
                     not k.lower().startswith(VERDICT_PREFIX))
         meta.update(verdict)
