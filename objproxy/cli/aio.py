@@ -246,10 +246,12 @@ class AllInOne(object):
     # -- pieces -----------------------------------------------------------
     def _check_ports(self):
         """Refuse to start, naming every busy port and how to move it."""
-        nodes = ','.join(str(p) for p in self.node_ports)
+        count = len(self.node_ports)
+        nodes = ','.join('P%d' % (i + 1) for i in range(count))
         wanted = [('proxy', self.port, '--port N')]
         wanted += [('storage node %d' % (i + 1), p,
-                    '--node-ports %s (all %d)' % (nodes, len(self.node_ports)))
+                    '--node-ports %s (the %d node ports, in order)'
+                    % (nodes, count))
                    for i, p in enumerate(self.node_ports)]
         if self.layout.use_memcached:
             wanted.append(('memcached', self.memcache_port,

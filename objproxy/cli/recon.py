@@ -190,9 +190,10 @@ def render(reports, found):
         for kind in RECON_TYPES:
             rep = node['replication'][kind]
             duration = rep['duration']
-            lines.append('  %-9s replication: last pass %s ago, took %s, '
+            lines.append('  %-9s replication: %s, took %s, '
                          '%s failures' % (
-                             kind, _age(rep['age']),
+                             kind, 'no pass yet' if rep['age'] is None
+                             else 'last pass %s ago' % _age(rep['age']),
                              '-' if duration is None else '%.1fs' % duration,
                              '-' if rep['failures'] is None
                              else rep['failures']))
