@@ -13,7 +13,10 @@ workers = 0 so the measured process is the proxy itself:
 
 For each size it PUTs a generated body (never held whole by the client)
 through each proxy, feeds the same bytes to clamd alone over INSTREAM,
-and samples the proxy's RSS while the upload runs.  The "buffered" row is
+GETs the object stored through "noscan" (so it has no verdict) through
+"scan", which scans it on read, and samples the proxy's RSS meanwhile.
+The headline figure is the scanned PUT's throughput over the sequential
+bound 1 / (1/noscan + 1/clamd-alone).  The "buffered" row is
 the usual antivirus-middleware design modelled from the same run's
 figures: read the whole body into memory, scan it, then store it, so its
 time is clamd-alone + noscan and its memory grows by the object size.
@@ -40,8 +43,11 @@ from tests.cluster import Cluster  # noqa: E402
 MiB = 1024 * 1024
 CHUNK = 65536
 BLOCK = os.urandom(MiB)
-FULL = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
-        'tempauth clamav proxy_logging proxy_server')
+#: The default proxy pipeline (Swift's SAIO order), with and without clamav.
+FULL = ('catch_errors gatekeeper healthcheck proxy_logging etag_quoter '
+        'listing_formats bulk tempurl ratelimit formpost tempauth staticweb '
+        'copy container_quotas account_quotas clamav slo dlo versioned_writes '
+        'symlink proxy_logging proxy_server')
 NOSCAN = FULL.replace(' clamav', '')
 
 
@@ -101,6 +107,23 @@ def put(url, path, token, size):
     return resp.status
 
 
+def get(url, path, token):
+    """GET, reading the body in chunks; (status, bytes read)."""
+    parsed = urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
+                                      timeout=600)
+    conn.request('GET', path, headers={'X-Auth-Token': token})
+    resp = conn.getresponse()
+    got = 0
+    while True:
+        piece = resp.read(CHUNK)
+        if not piece:
+            break
+        got += len(piece)
+    conn.close()
+    return resp.status, got
+
+
 def clamd_alone(address, size):
     start = time.perf_counter()
     writer = address.instream(scan_timeout=600)
@@ -151,6 +174,21 @@ def main(argv=None):
                     old = best.get(name)
                     best[name] = (min(elapsed, old[0]) if old else elapsed,
                                   max(growth, old[1]) if old else growth)
+                # a read of an object stored without a verdict (through
+                # noscan) is scanned on read by the scan proxy
+                sampler = RssSampler(scan.proc.pid)
+                sampler.start()
+                start = time.perf_counter()
+                status, got = get(scan.url, '%s/bench/noscan-%d' % (
+                    account, attempt), token)
+                elapsed = time.perf_counter() - start
+                growth = sampler.growth_mib()
+                if status != 200 or got != size:
+                    raise SystemExit('scan-on-read GET: %d, %d bytes'
+                                     % (status, got))
+                old = best.get('read')
+                best['read'] = (min(elapsed, old[0]) if old else elapsed,
+                                max(growth, old[1]) if old else growth)
                 seconds, verdict = clamd_alone(address, size)
                 if verdict != 'OK':
                     raise SystemExit('clamd answered %s' % verdict)
@@ -164,11 +202,22 @@ def main(argv=None):
         print('%6s %-9s %10s %16s' % ('MiB', 'mode', 'MB/s',
                                        'proxy RSS +MiB'))
         for size, best in rows:
-            for name in ('noscan', 'clamd', 'scan', 'buffered'):
+            for name in ('noscan', 'clamd', 'scan', 'buffered', 'read'):
                 seconds, growth = best[name]
                 print('%6d %-9s %10.1f %16s' % (
                     size // MiB, name, size / MiB / seconds,
                     '-' if name == 'clamd' else '%.1f' % growth))
+        for size, best in rows:
+            # the sequential bound: 1 / (1/noscan + 1/clamd-alone), i.e.
+            # storing then scanning one after the other
+            bound = size / (best['noscan'][0] + best['clamd'][0])
+            print('%d MiB: PUT throughput / sequential bound = %.2f '
+                  '(target >= 0.9): scan %.1f MB/s, bound %.1f MB/s; '
+                  'proxy RSS growth: PUT %.1f MiB, scanned GET %.1f MiB '
+                  '(target < 20)' % (
+                      size // MiB, size / best['scan'][0] / bound,
+                      size / MiB / best['scan'][0], bound / MiB,
+                      best['scan'][1], best['read'][1]))
         for size, best in rows:
             slower = max(best['noscan'][0], best['clamd'][0])
             print('%d MiB: scan / slower-of(noscan, clamd) = %.2f '

@@ -70,3 +70,20 @@ def test_a_client_cannot_forge_a_verdict(owner):
     assert call(url, 'POST', container + '/f', forged)[0] == 202
     _s, headers, _b = call(url, 'HEAD', container + '/f', auth)
     assert headers['x-object-av-verdict'] == 'clean'
+
+
+def test_a_client_cannot_send_a_verdict_update(owner):
+    """The gatekeeper strips X-Backend-* and sysmeta from clients: a POST
+    dressed as a verdict update is an ordinary metadata POST."""
+    url, container, auth = owner
+    assert call(url, 'PUT', container + '/u', dict(auth, **{
+        'X-Object-Meta-Color': 'blue'}), b'x')[0] == 201
+    forged = dict(auth, **{'X-Backend-Verdict-Update': 'true',
+                           'X-Object-Sysmeta-Av-Verdict': 'infected',
+                           'X-Object-Meta-Shape': 'round'})
+    assert call(url, 'POST', container + '/u', forged)[0] == 202
+    _s, headers, _b = call(url, 'HEAD', container + '/u', auth)
+    assert headers['x-object-av-verdict'] == 'clean'
+    assert headers['x-object-meta-shape'] == 'round'   # a normal POST
+    assert 'x-object-meta-color' not in headers
+    assert call(url, 'GET', container + '/u', auth)[0] == 200
