@@ -258,3 +258,37 @@ def test_subrequests_keep_the_clients_identity():
     assert sub['HTTP_X_AUTH_TOKEN'] == 't' and sub['swift.authorize'] is len
     assert 'HTTP_RANGE' not in sub and sub['QUERY_STRING'] == ''
     assert sub['REQUEST_METHOD'] == 'GET'
+
+
+class FakeStatsd(object):
+    def __init__(self):
+        self.sent = []
+
+    def increment(self, name):
+        self.sent.append((name, 1))
+
+    def update_stats(self, name, amount):
+        self.sent.append((name, amount))
+
+    def timing(self, name, ms):
+        self.sent.append((name, 'ms'))
+
+
+def test_scans_are_counted_and_timed(setup):
+    filt, store, _updates = setup
+    statsd = FakeStatsd()
+    filt.metrics = clamav_verdict.Metrics(statsd)
+    assert request(filt, 'PUT', '/v1/a/c/x', b'hello').status_int == 201
+    assert request(filt, 'PUT', '/v1/a/c/y', EICAR_TEST_FILE).status_int \
+        == 403
+    assert ('scanned', 1) in statsd.sent and ('clean', 1) in statsd.sent
+    assert ('infected', 1) in statsd.sent and ('bytes', 5) in statsd.sent
+    assert ('scan_time', 'ms') in statsd.sent
+
+
+def test_statsd_uses_swifts_option_names():
+    client = clamav_verdict.statsd_from_conf({
+        'log_statsd_host': '127.0.0.1', 'log_statsd_port': '8125',
+        'log_statsd_metric_prefix': 'proxy01'})
+    assert client.prefix == 'proxy01.clamav.'
+    assert clamav_verdict.statsd_from_conf({}) is None
