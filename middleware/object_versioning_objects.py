@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 from middleware.object_versioning_internal import (
     CountingReader, IterReader, VersioningError, call, check, drain,
     make_env)
+from middleware.symlink import client_sent_content_type
 from middleware.object_versioning_names import (
     DELETE_MARKER_CONTENT_TYPE, NULL_VERSION, SYMLINK_ALLOW_RESERVED,
     SYMLINK_TARGET, SYMLINK_TARGET_ACCOUNT, SYMLINK_TARGET_BYTES_SYSMETA,
@@ -159,6 +160,16 @@ class ObjectVersioning(object):
         version_id = Timestamp.now().internal
         headers = dict((k, v) for k, v in self.req.headers.items()
                        if not _is_expiry(k))
+        if not client_sent_content_type(self.env) or config_true_value(
+                self.req.headers.get('X-Detect-Content-Type')):
+            # guessed from the client's name, not the hidden one; a link
+            # gets its target's (the symlink filter fills it in)
+            headers.pop('Content-Type', None)
+            headers.pop('X-Detect-Content-Type', None)
+            if SYMLINK_TARGET not in headers:
+                headers['Content-Type'] = (
+                    mimetypes.guess_type(self.obj)[0] or
+                    'application/octet-stream')
         counter = CountingReader(self.env['wsgi.input'])
         put_req = self.sub('PUT', self.version_path(version_id),
                            preauth=True, reserved=True, headers=headers,
@@ -173,11 +184,9 @@ class ObjectVersioning(object):
         drain(put)
         size = self.req.headers.get('X-Object-Sysmeta-Slo-Size') or \
             counter.bytes_read
-        ctype = self.req.headers.get('Content-Type')
-        if not ctype or config_true_value(
-                self.req.headers.get('X-Detect-Content-Type')):
-            ctype = (mimetypes.guess_type(self.obj)[0] or
-                     'application/octet-stream')
+        # what the version was stored with, as filters on our right left it
+        ctype = put_req.environ.get('CONTENT_TYPE') or \
+            'application/octet-stream'
         return self.link_to(version_id, put.headers.get('Etag'), size,
                             ctype.split(';')[0].strip())
 
@@ -226,6 +235,8 @@ class ObjectVersioning(object):
         # taken before the request goes on: filters may change its headers
         headers = dict((k, v) for k, v in self.req.headers.items()
                        if not _is_expiry(k))
+        if not client_sent_content_type(self.env):
+            headers.pop('Content-Type', None)   # eventlet's default
         resp = call(self.app, self.req)
         if resp.status_int != 307 or not config_true_value(
                 resp.headers.get(SYSMETA_VERSIONS_SYMLINK)):
