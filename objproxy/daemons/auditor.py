@@ -4,12 +4,13 @@ It re-reads every object file at a bounded rate (``files_per_second``,
 ``bytes_per_second``: the disks serve clients first), checks the trailer
 and metadata, the body size against ``Content-Length`` and the body
 itself: each block against its CRC32C in a version-2 file, the whole
-body's MD5 against ``ETag`` in a version-1 file.  A bad file's hash directory is moved to
-``<device>/quarantined/objects/`` and its suffix hash invalidated, so the
-next replication pass sees the difference and a good replica is pushed
-back.  The zero-byte fast pass (``zero_byte_fps``) checks only empty
-objects, and only their metadata, at a high rate, as Swift's ZBF auditor
-does: cheap files get checked often while the full pass takes its time.
+body's MD5 against ``ETag`` in a version-1 file.  A bad file's hash
+directory is moved to ``<device>/quarantined/objects/`` and its suffix
+hash invalidated, so the next replication pass sees the difference and a
+good replica is pushed back.  The zero-byte fast pass (``zero_byte_fps``)
+checks only empty objects, and only their metadata, at a high rate, as
+Swift's ZBF auditor does: cheap files get checked often while the full
+pass takes its time.
 
 Databases are checked with SQLite's ``PRAGMA integrity_check``; a corrupt
 one is moved to ``<device>/quarantined/<containers|accounts>/`` so the

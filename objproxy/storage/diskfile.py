@@ -365,8 +365,9 @@ class DiskFileWriter(object):
 
     ``write`` appends body bytes (updating the MD5, the ETag, and the
     CRC32C of the current block); ``commit`` appends the block checksums
-    (a ``.data`` only) and the metadata trailer, fsyncs, renames into the hash dir, fsyncs the dir,
-    removes older files and invalidates the suffix hash.  ``abort`` (always
+    (a ``.data`` only) and the metadata trailer, fsyncs, renames into the
+    hash dir, fsyncs the dir, removes older files and invalidates the
+    suffix hash.  ``abort`` (always
     call it, e.g. in ``finally``) removes the temp file if not committed.
     """
 
