@@ -320,6 +320,11 @@ class ObjectVersioning(object):
         req = self.sub(self.req.method, self.version_path(version),
                        headers=dict(self.req.headers), reserved=True,
                        preauth=True)
+        # the rest of the client's query still applies (part-number,
+        # multipart-manifest, symlink=get ...)
+        req.environ['QUERY_STRING'] = '&'.join(
+            part for part in self.env.get('QUERY_STRING', '').split('&')
+            if part and part.split('=', 1)[0] != 'version-id')
         resp = call(self.app, req)
         if 200 <= resp.status_int < 300:
             resp.headers['X-Object-Version-Id'] = version

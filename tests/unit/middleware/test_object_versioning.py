@@ -36,6 +36,7 @@ class FakeSwift(object):
         path = env['PATH_INFO'].encode('latin-1').decode('utf-8')
         allow = reserved_names_allowed(env)
         self.calls.append((req.method, path, allow))
+        self.last_env = dict(env)
         if '\x00' in path and not allow:
             return Response(status=412)(env, start_response)
         _v, _a, cont, obj = split_path(path, 3, 4, True, allow_reserved=True)
@@ -442,3 +443,14 @@ def test_proxy_listing_of_a_hidden_container_passes_through(app, swift):
                 headers={'X-Backend-Allow-Reserved-Names': 'true'})
     assert resp.status_int == 200
     assert len(json.loads(resp.body)) == 1
+
+
+def test_version_read_keeps_the_rest_of_the_query(app, swift):
+    enable(app)
+    vid = call(app, 'PUT', '/v1/a/c/o', b'v1').headers['X-Object-Version-Id']
+    swift.calls[:] = []
+    resp = call(app, 'GET', '/v1/a/c/o',
+                query='part-number=1&version-id=%s&symlink=get' % vid)
+    assert resp.status_int == 200
+    sub = Request.blank('/', environ=swift.last_env)
+    assert sub.GET.mixed() == {'part-number': '1', 'symlink': 'get'}
