@@ -99,6 +99,10 @@ class ReadScanner(object):
         raw_manifest = 'multipart-manifest=get' in env.get('QUERY_STRING',
                                                            '')
         dlo = 'x-object-manifest' in hdrs and not raw_manifest
+        # the verdict is stored only on the object named by the path: not
+        # for a DLO, a symlink's target or an old version
+        record = not dlo and 'content-location' not in hdrs and \
+            'version-id=' not in env.get('QUERY_STRING', '')
         if raw_manifest or f.scan_on_read == 'never' or (
                 env.get('swift.source') and not dlo):
             return self._send(expose, status, headers, body)
@@ -116,7 +120,7 @@ class ReadScanner(object):
         partial = status.startswith('206') or any(k in env for k in PARTIAL)
         if partial:
             close(body)
-            outcome, found = self.full_scan(env, target, record=not dlo)
+            outcome, found = self.full_scan(env, target, record=record)
             if outcome == 'infected' and f.deny_infected_reads:
                 return self.refuse(env, start_response, target, found)
             if outcome == 'error' and f.on_error == 'refuse':
@@ -137,7 +141,7 @@ class ReadScanner(object):
         # the client gets a plain 403 instead of a cut-off 200.
         state = {}
         scanned = self._scanned_body(env, target, body, stream,
-                                     record=not dlo, state=state)
+                                     record=record, state=state)
         try:
             first = next(scanned, b'')
         except ScanAborted:

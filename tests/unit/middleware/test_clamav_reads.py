@@ -292,3 +292,14 @@ def test_statsd_uses_swifts_option_names():
         'log_statsd_metric_prefix': 'proxy01'})
     assert client.prefix == 'proxy01.clamav.'
     assert clamav_verdict.statsd_from_conf({}) is None
+
+
+def test_a_verdict_is_not_recorded_on_the_wrong_object(setup):
+    """A symlink's target or an old version is scanned on read, but its
+    verdict is not written onto the object the path names."""
+    filt, store, updates = setup
+    store.objects['/v1/a/c/old'] = (b'q' * 30, {})
+    env = Request.blank('/v1/a/c/old?version-id=1700000000.00000').environ
+    body = filt(env, lambda *args: None)
+    assert b''.join(body) == b'q' * 30
+    assert updates == []
