@@ -27,7 +27,7 @@ NEW = 750            # objects created during the outage (1,000 ops in all)
 
 def run_daemon(script, conf, *args):
     exe = os.path.join(os.path.dirname(sys.executable), script)
-    proc = subprocess.run([exe, conf, '--once'] + list(args),
+    proc = subprocess.run([exe, conf, '--once', '--json'] + list(args),
                           capture_output=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr.decode()[-2000:]
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
