@@ -87,3 +87,10 @@ def test_a_client_cannot_send_a_verdict_update(owner):
     assert headers['x-object-meta-shape'] == 'round'   # a normal POST
     assert 'x-object-meta-color' not in headers
     assert call(url, 'GET', container + '/u', auth)[0] == 200
+
+
+def test_info_lists_the_scanning_settings(cluster):
+    info = cluster.info()['clamav']
+    assert info['scan_on_read'] == 'missing'
+    assert info['deny_infected_reads'] is True
+    assert 'X-Object-Av-Signatures' in info['verdict_headers']
