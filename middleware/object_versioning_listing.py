@@ -82,9 +82,15 @@ def _respond(resp, body):
 
 
 def wants_json(req, params):
+    """``?versions`` speaks JSON only.  listing_formats (on our left) has
+    already turned ``format=`` into the Accept header and the query into
+    ``format=json``, as in Swift; a ``format`` other than json is only
+    seen here without it."""
     fmt = params.get('format')
-    if fmt is not None:
-        return fmt.strip().lower() == 'json'
+    if fmt is not None and fmt.strip().lower() != 'json':
+        return False
+    if 'HTTP_ACCEPT' not in req.environ:
+        return True
     return bool(req.accept.acceptable_offers(['application/json']))
 
 

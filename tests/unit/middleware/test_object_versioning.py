@@ -454,3 +454,14 @@ def test_version_read_keeps_the_rest_of_the_query(app, swift):
     assert resp.status_int == 200
     sub = Request.blank('/', environ=swift.last_env)
     assert sub.GET.mixed() == {'part-number': '1', 'symlink': 'get'}
+
+
+def test_versions_listing_follows_the_accept_listing_formats_left(app):
+    """listing_formats turns ?format=plain into Accept: text/plain and the
+    query into format=json (as Swift's): still a 406 for ?versions."""
+    enable(app)
+    assert call(app, 'GET', '/v1/a/c', query='versions&format=json',
+                headers={'Accept': 'text/plain'}).status_int == 406
+    assert call(app, 'GET', '/v1/a/c', query='versions&format=json',
+                headers={'Accept': 'application/json'}).status_int == 200
+    assert call(app, 'GET', '/v1/a/c', query='versions').status_int == 200
