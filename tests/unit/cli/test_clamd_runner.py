@@ -191,3 +191,25 @@ def test_start_after_death_comes_back_on_the_same_addresses(run_dir):
     finally:
         proc.stop()
         shutil.rmtree(shm, ignore_errors=True)
+
+
+@needs_clamd
+def test_added_signatures_are_loaded_by_a_restart(run_dir):
+    marker = b'objproxy-runner-new-signature-0123456789'
+    proc = ClamdProcess(run_dir)
+    proc.start(timeout=30)
+    try:
+        def scan():
+            writer = proc.address().instream()
+            writer.write(b'head ' + marker + b' tail')
+            return writer.finish()
+        assert scan().status == 'OK'
+        path = proc.add_signatures('extra.ndb', 'Objproxy.Test.Runner:0:*:%s\n'
+                                   % marker.hex())
+        assert os.path.dirname(path) == proc.db_dir
+        proc.restart()
+        verdict = scan()
+        assert verdict.status == 'FOUND'
+        assert verdict.signature.startswith('Objproxy.Test.Runner')
+    finally:
+        proc.stop()
