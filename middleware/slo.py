@@ -237,8 +237,9 @@ class StaticLargeObject(object):
         what = '/'.join(parts[1:])
 
         def body_for_window(first, stop):
+            # the top manifest is level 1 of Swift's MAX_NESTING
             pieces = self._pieces(env, version, account, manifest, first,
-                                  stop, 0)
+                                  stop, 1)
             return SegmentStreamer(
                 self.app, env, pieces, self.logger, 'SLO', what,
                 self.max_get_time, self.rate_limit_after, self.rate_per_sec,

@@ -24,7 +24,9 @@ PASS_ON_POST = ('content-type', 'content-encoding', 'content-disposition',
 META_PREFIXES = ('x-object-meta-', 'x-object-sysmeta-',
                  'x-object-transient-sysmeta-')
 PASS_ON_GET = ('range', 'if-match', 'if-none-match', 'if-modified-since',
-               'if-unmodified-since')
+               'if-unmodified-since',
+               # a filter asking for a link or manifest whole, as Swift's
+               'x-backend-ignore-range-if-metadata-present')
 
 
 # Swift's largest expiry time: later ones are stored as this (10 digits).

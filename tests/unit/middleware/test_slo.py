@@ -476,3 +476,20 @@ def test_copy_from_header_with_raw_utf8(app, swift):
                 env={'HTTP_X_COPY_FROM': 'c/\xc3\xa9t\xc3\xa9'})
     assert resp.status_int == 201, resp.body
     assert swift.objects['/v1/a/c/flat'][1] == SEGS['/v1/a/s/one']
+
+
+def test_ten_levels_of_manifests_are_read_and_an_eleventh_is_409(
+        app, manifest):
+    """Swift counts the manifest asked for as level 1 of 10."""
+    inner, inner_etag = '/c/big', SLO_ETAG
+    for level in range(2, 12):
+        path = '/v1/a/c/level%d' % level
+        resp = put_manifest(app, path, [
+            {'path': inner, 'etag': inner_etag, 'size_bytes': 23}])
+        assert resp.status_int == 201, resp.body
+        head = call(app, path, 'HEAD')
+        inner, inner_etag = path[len('/v1/a'):], \
+            head.headers['Etag'].strip('"')
+    # level10 holds 9 manifests below it, 10 with itself: readable
+    assert call(app, '/v1/a/c/level10').body == WHOLE
+    assert call(app, '/v1/a/c/level11').status_int == 409
