@@ -16,7 +16,7 @@ from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
 from objproxy.common.clamd import (
     EICAR_TEST_FILE, ClamdAddress, ClamdError, ClamdLimitExceeded,
     ClamdUnavailable, InstreamWriter, parse_reply, parse_size,
-    read_clamd_conf)
+    read_clamd_conf, signature_fingerprint)
 from objproxy.common.exceptions import ConfigError
 
 
@@ -328,3 +328,14 @@ def test_verdict_wait_is_bounded_by_scan_timeout_not_the_write_timeout(
     assert 0.8 < elapsed < 2, elapsed  # scan_timeout, not the 0.2 s timeout
     release.set()
     fake.join()
+
+
+def test_the_fingerprint_follows_the_database_files(tmp_path):
+    (tmp_path / 'a.ndb').write_bytes(b'Sig1:0:*:41424344\n')
+    versioned = 'ClamAV 1.4.2/27500/Tue Dec  1 08:00:00 2026'
+    assert signature_fingerprint(versioned, str(tmp_path)) == versioned
+    first = signature_fingerprint('ClamAV 1.4.2', str(tmp_path))
+    assert first.startswith('db:')
+    (tmp_path / 'b.hdb').write_bytes(b'00:1:x\n')
+    assert signature_fingerprint('ClamAV 1.4.2', str(tmp_path)) != first
+    assert signature_fingerprint('ClamAV 1.4.2', None) == 'ClamAV 1.4.2'

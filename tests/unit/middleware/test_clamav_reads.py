@@ -17,7 +17,7 @@ from tests.clamd_fixture import clamd  # noqa: F401
 
 from middleware import clamav, clamav_read, clamav_verdict
 from middleware.clamav_read import ScanAborted
-from objproxy.common.clamd import EICAR_TEST_FILE, signature_fingerprint
+from objproxy.common.clamd import EICAR_TEST_FILE
 
 
 class Store(object):
@@ -237,17 +237,6 @@ def test_an_object_marked_infected_is_refused(setup):
 def test_which_verdicts_need_a_scan(verdict, signatures, policy, expected):
     assert clamav_verdict.needs_scan(verdict, signatures, 'db:2',
                                      policy) is expected
-
-
-def test_the_fingerprint_follows_the_database_files(tmp_path):
-    (tmp_path / 'a.ndb').write_bytes(b'Sig1:0:*:41424344\n')
-    versioned = 'ClamAV 1.4.2/27500/Tue Dec  1 08:00:00 2026'
-    assert signature_fingerprint(versioned, str(tmp_path)) == versioned
-    first = signature_fingerprint('ClamAV 1.4.2', str(tmp_path))
-    assert first.startswith('db:')
-    (tmp_path / 'b.hdb').write_bytes(b'00:1:x\n')
-    assert signature_fingerprint('ClamAV 1.4.2', str(tmp_path)) != first
-    assert signature_fingerprint('ClamAV 1.4.2', None) == 'ClamAV 1.4.2'
 
 
 def test_subrequests_keep_the_clients_identity():
