@@ -9,15 +9,30 @@ see how far the node is from converged without reading logs.
 Daemons read their own section of the storage node's paste config
 (``[object-replicator]`` ...) with ``[DEFAULT]`` underneath it, so
 ``devices``, ``objproxy_dir`` and ``bind_port`` are set once per node.
+
+A daemon shares its node's CPUs and disks with the servers answering
+clients, so it can run at a lower priority (Swift's options and meanings;
+unset means "leave as started")::
+
+    nice_priority = 10                 # -20 .. 19, os.nice-style niceness
+    ionice_class = IOPRIO_CLASS_IDLE   # or IOPRIO_CLASS_BE / IOPRIO_CLASS_RT
+    ionice_priority = 7                # 0 .. 7 within BE/RT; ignored by IDLE
+
+Put them in the daemon's own section, not ``[DEFAULT]``: every section of
+the node's file inherits ``[DEFAULT]``, the object server included.
 """
+import ctypes
+import ctypes.util
 import json
 import os
+import platform
 import sys
 import time
 import uuid
 
 from objproxy.common.config import (
     get_bool, get_float, get_int, read_conf_file)
+from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
 
 
@@ -58,6 +73,77 @@ def dump_recon(cache_path, filename, values):
     except OSError:
         return None
     return path
+
+
+IOPRIO_CLASSES = {'IOPRIO_CLASS_RT': 1, 'IOPRIO_CLASS_BE': 2,
+                  'IOPRIO_CLASS_IDLE': 3}
+IOPRIO_WHO_PROCESS = 1
+IOPRIO_CLASS_SHIFT = 13
+# ioprio_set(2) has no libc wrapper; its number per architecture
+IOPRIO_SET_SYSCALL = {'x86_64': 251, 'aarch64': 30, 'i386': 289,
+                      'i686': 289, 'armv7l': 314, 'ppc64le': 273,
+                      's390x': 282}
+
+
+def priority_options(conf, section=''):
+    """(nice, ioprio class number, ioprio level) from the config, each
+    None when unset; ConfigError on a value Swift would not accept."""
+    nice = None
+    if str(conf.get('nice_priority', '')).strip():
+        nice = get_int(conf, 'nice_priority', 0, section, minimum=-20,
+                       maximum=19)
+    klass = None
+    name = str(conf.get('ionice_class', '')).strip()
+    if name:
+        if name not in IOPRIO_CLASSES:
+            raise ConfigError('%s: ionice_class must be one of %s, not %r' % (
+                section or 'DEFAULT', ', '.join(sorted(IOPRIO_CLASSES)),
+                name))
+        klass = IOPRIO_CLASSES[name]
+    level = None
+    if str(conf.get('ionice_priority', '')).strip():
+        level = get_int(conf, 'ionice_priority', 0, section, minimum=0,
+                        maximum=7)
+    return nice, klass, level
+
+
+def ioprio_set(klass, level):
+    """Set this process's I/O scheduling class and level (Linux)."""
+    number = IOPRIO_SET_SYSCALL.get(platform.machine())
+    if number is None:
+        raise OSError('ioprio_set: unknown syscall on %s' %
+                      platform.machine())
+    libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+    value = (klass << IOPRIO_CLASS_SHIFT) | level
+    if libc.syscall(number, IOPRIO_WHO_PROCESS, 0, value) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def modify_priority(options, logger):
+    """Apply ``priority_options``' result to this process, as Swift does:
+    a failure (no permission to raise a priority, say) is logged, and the
+    daemon runs on at the priority it has."""
+    nice, klass, level = options
+    if nice is not None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError as err:
+            logger.warning('unable to set nice_priority %s: %s', nice, err)
+    if klass is None:
+        if level is not None:
+            logger.warning('ionice_priority is ignored without '
+                           'ionice_class')
+        return
+    if klass == IOPRIO_CLASSES['IOPRIO_CLASS_IDLE']:
+        level = 0  # the idle class has no levels
+    elif level is None:
+        level = 0  # Swift's default ionice_priority
+    try:
+        ioprio_set(klass, level)
+    except OSError as err:
+        logger.warning('unable to set ionice class %s priority %s: %s',
+                       klass, level, err)
 
 
 class RateLimiter(object):
@@ -162,6 +248,14 @@ class Daemon(object):
                                    minimum=1)
         #: a Progress while someone watches on a terminal, else None
         self.progress = None
+        #: nice_priority / ionice_class / ionice_priority, checked now,
+        #: applied when the daemon starts running (``apply_priority``)
+        self.priority = priority_options(conf, self.name)
+
+    def apply_priority(self):
+        """Lower (or raise) this process's CPU and I/O priority as
+        configured; called once when the daemon starts its work."""
+        modify_priority(self.priority, self.logger)
 
     def tick(self, where, done, total=None, unit='partitions'):
         if self.progress is not None:
@@ -200,6 +294,7 @@ class Daemon(object):
             key: stats, key + '_last': time.time()})
 
     def run_forever(self, devices=None, partitions=None):
+        self.apply_priority()
         while True:
             begin = time.time()
             try:
