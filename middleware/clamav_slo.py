@@ -84,6 +84,17 @@ class ManifestScanner(object):
             return f.app(env, start_response)
         where = 'txn=%s account=%s container=%s object=%s' % (
             (f.trans_id(env),) + tuple(target))
+        # a manifest scan counts against max_concurrent_scans like an upload
+        if not f.slots.acquire(timeout=f.scan_queue_timeout):
+            f.logger.error('clamav: no free scan slot for manifest %s', where)
+            return f.unavailable(start_response)
+        try:
+            return self._scan(env, start_response, entries, where, target[0])
+        finally:
+            f.slots.release()
+
+    def _scan(self, env, start_response, entries, where, account):
+        f = self.f
         try:
             stream = f.open_stream()
         except ClamdError as err:
@@ -99,7 +110,7 @@ class ManifestScanner(object):
         started = time.monotonic()
         sent = [0]
         try:
-            for piece in self._content(env, target[0], entries):
+            for piece in self._content(env, account, entries):
                 sent[0] += len(piece)
                 if sent[0] > f.max_scan_size:
                     raise Oversize()
