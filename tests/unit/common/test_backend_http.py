@@ -117,3 +117,39 @@ def test_idle_connections_expire_before_the_nodes_keepalive(node):
     time.sleep(0.1)
     request(pool, node, 'GET', '/b')
     assert pool.opened == 2
+
+
+HEADER_BLOCKS = [
+    b'Content-Length: 5\r\nX-Object-Meta-A:  b c  \r\nEtag: "x"\r\n\r\n',
+    b'A: 1\r\n folded\r\n\r\n',             # obs-fold: email parser
+    b'Bad Header: 1\r\nX: 2\r\n\r\n',        # not a header line
+    b'X:\r\nY: \xe9\r\n\r\n',                # empty and Latin-1 values
+    b'\r\n',
+    b'From me\r\nA: b\r\n\r\n',
+    b'A: 1\nB: 2\n\n',                       # bare LF line ends
+    b'A : 1\r\n\r\n',
+    b'A: 1\r\nA: 2\r\n\r\n',                 # repeated header
+]
+
+
+@pytest.mark.parametrize('block', HEADER_BLOCKS)
+def test_header_block_parses_exactly_as_the_stdlib(block):
+    import io
+    from objproxy.common.backend_http import (
+        STDLIB_PARSE_HEADERS, parse_header_block)
+    ours = parse_header_block(io.BytesIO(block + b'body'))
+    theirs = STDLIB_PARSE_HEADERS(io.BytesIO(block + b'body'))
+    assert type(ours) is type(theirs)
+    assert ours.items() == theirs.items()
+    assert ours.get_payload() == theirs.get_payload()
+
+
+def test_header_block_keeps_the_stdlib_limits():
+    import io
+    import http.client
+    from objproxy.common.backend_http import parse_header_block
+    with pytest.raises(http.client.LineTooLong):
+        parse_header_block(io.BytesIO(b'A: ' + b'x' * 70000 + b'\r\n\r\n'))
+    many = b''.join(b'H%d: v\r\n' % i for i in range(1000)) + b'\r\n'
+    with pytest.raises(http.client.HTTPException):
+        parse_header_block(io.BytesIO(many))
