@@ -44,8 +44,7 @@ KNOWN_OPTIONS = (
     'error_suppression_interval', 'recheck_account_existence',
     'recheck_container_existence', 'object_chunk_size', 'client_chunk_size',
     'memcache_servers', 'max_containers_per_account', 'swift_owner_headers',
-    'strict_cors_mode',
-)
+) + cors.OPTION_NAMES
 # What only an account's owners may see or set (Swift's default list).
 OWNER_HEADERS = (
     'x-container-read', 'x-container-write', 'x-container-sync-key',
@@ -124,7 +123,8 @@ class Application(object):
         # connection the node already closed
         self.pool = ConnectionPool(max_idle=64)
         self.disallowed_sections = get_list(conf, 'disallowed_sections')
-        self.strict_cors_mode = get_bool(conf, 'strict_cors_mode', True, s)
+        self.cors = cors.load_options(conf, s)
+        self.strict_cors_mode = self.cors.strict
         self.swift_owner_headers = [
             name.lower() for name in get_list(
                 conf, 'swift_owner_headers', OWNER_HEADERS)]
@@ -282,15 +282,7 @@ class Application(object):
         if method not in controller.allowed_methods:
             return error_response(405, headers={
                 'Allow': ', '.join(sorted(controller.allowed_methods))})
-        resp = getattr(controller, method)(req)
-        origin = req.headers.get('Origin')
-        if origin and method != 'OPTIONS' and isinstance(resp, Response) \
-                and getattr(controller, 'container_name', None):
-            info = self.container_info(env, controller.account_name,
-                                       controller.container_name)
-            cors.expose(info.get('cors') or {}, origin, resp,
-                        self.strict_cors_mode)
-        return resp
+        return cors.handle(self, controller, req, method)
 
     def route(self, path, method, allow_reserved=False):
         """The controller for an API path, or the 4xx that answers it
