@@ -57,7 +57,7 @@ from objproxy.common.hashing import load_hash_config
 from objproxy.daemons.daemon import Daemon, RateLimiter
 from objproxy.daemons.local_devs import is_local, list_partitions
 from objproxy.ring.ring import Ring
-from objproxy.storage import diskfile, object_format
+from objproxy.storage import hashdir, layout, object_format
 from middleware import clamav_verdict as av
 
 CHUNK = 256 * 1024
@@ -183,7 +183,7 @@ class ObjectRescanner(Daemon):
 
     def _device(self, device, partitions, engine, current, pool,
                 files_limit, bytes_limit, stats):
-        datadir = os.path.join(self.devices_root, device, diskfile.DATADIR)
+        datadir = os.path.join(self.devices_root, device, layout.DATADIR)
         parts = sorted(list_partitions(datadir, partitions))
         for done, part in enumerate(parts):
             self.tick(device, done, len(parts))
@@ -197,14 +197,14 @@ class ObjectRescanner(Daemon):
                     try:
                         self._object(hash_dir, engine, current, pool,
                                      files_limit, bytes_limit, stats)
-                    except (OSError, ClamdError, diskfile.CorruptFile) as err:
+                    except (OSError, ClamdError, object_format.CorruptFile) as err:
                         stats['errors'] += 1
                         self.logger.error('rescanning %s: %s', hash_dir,
                                           err)
 
     def _object(self, hash_dir, engine, current, pool, files_limit,
                 bytes_limit, stats):
-        info = diskfile.gather_ondisk_files(_listdir(hash_dir))
+        info = hashdir.gather_ondisk_files(_listdir(hash_dir))
         if not info.get('data'):
             return
         stats['objects_checked'] += 1
