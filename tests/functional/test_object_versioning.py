@@ -106,3 +106,24 @@ def test_versions_listing_by_utf8_prefix(ov_client, vcontainer):
     rows = json.loads(resp.body)
     assert [(r['name'], r['version_id'], r['is_latest']) for r in rows] == [
         ('\u2603', vids[1], True), ('\u2603', vids[0], False)]
+
+
+def test_static_link_and_untyped_upload_in_a_versioned_container(
+        ov_client, vcontainer):
+    """A static link's target check and an upload without Content-Type
+    behave as in an unversioned container: the link takes its target's
+    type, the upload's type is guessed from its (client) name."""
+    target = ov_client.req('PUT', '/%s/pic.png' % vcontainer, b'png')
+    assert target.status == 201
+    assert ov_client.req('HEAD', '/%s/pic.png' % vcontainer).hdrs[
+        'content-type'] == 'image/png'
+    link = ov_client.req('PUT', '/%s/link' % vcontainer, b'', headers={
+        'X-Symlink-Target': '%s/pic.png' % vcontainer,
+        'X-Symlink-Target-Etag': target.hdrs['etag']})
+    assert link.status == 201
+    get = ov_client.req('GET', '/%s/link' % vcontainer)
+    assert get.status == 200 and get.body == b'png'
+    rows = json.loads(ov_client.raw('GET', ov_client.base + '/' + vcontainer +
+                                    '?versions&format=json').body)
+    assert [(r['name'], r['content_type']) for r in rows] == [
+        ('link', 'image/png'), ('pic.png', 'image/png')]
