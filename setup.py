@@ -1,12 +1,24 @@
 """objproxy: a Swift-API object store."""
 import glob
 import os
+import re
 
 from setuptools import find_packages, setup
 
+
+def package_version():
+    """``__version__`` from objproxy/__init__.py, read as text: importing
+    the package would need its dependencies before they are installed."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'objproxy', '__init__.py')
+    with open(path) as fp:
+        match = re.search(r"^__version__ = '([^']+)'$", fp.read(), re.M)
+    return match.group(1)
+
+
 setup(
     name='objproxy',
-    version='0.1.0',
+    version=package_version(),
     description='An object store that speaks the OpenStack Swift API',
     python_requires='>=3.9',
     packages=find_packages(include=['objproxy', 'objproxy.*',
