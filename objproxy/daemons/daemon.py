@@ -31,17 +31,25 @@ import time
 import uuid
 
 from objproxy.common.config import (
-    get_bool, get_float, get_int, read_conf_file)
+    check_options, get_bool, get_float, get_int, read_conf_file)
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
+from objproxy.daemons import options
 
 
 def load_section(conf_path, section):
-    """[DEFAULT] merged with ``section`` (which may be absent) as a dict."""
+    """[DEFAULT] merged with ``section`` (which may be absent) as a dict;
+    ConfigError for a key of a daemon's section that daemon does not read
+    (``objproxy.daemons.options``)."""
     parser = read_conf_file(conf_path)
-    conf = dict(parser.defaults())
+    defaults = dict(parser.defaults())
+    conf = dict(defaults)
     if parser.has_section(section):
-        conf.update(dict(parser.items(section)))
+        own = dict(parser.items(section))
+        known = options.BY_SECTION.get(section)
+        if known is not None:
+            check_options(section, own, defaults, known)
+        conf.update(own)
     conf['__file__'] = conf_path
     conf['here'] = os.path.dirname(os.path.abspath(conf_path))
     return conf
