@@ -1,10 +1,12 @@
 """The clamav filter's own answers to clients, and the verdict it shows.
 
 Why its own module: the PUT, manifest and read paths all refuse with the
-same plain-text bodies, and all reads show the stored verdict sysmeta
-under its public ``X-Object-Av-*`` names.
+same plain-text bodies (built by objproxy.common.response, the one way
+objproxy answers), and all reads show the stored verdict sysmeta under
+its public ``X-Object-Av-*`` names.
 """
 from middleware.clamav_verdict import PUBLIC_PREFIX, SYSMETA_PREFIX
+from objproxy.common.response import plain_error, status_line
 
 
 def expose_verdict(start_response):
@@ -23,14 +25,14 @@ def expose_verdict(start_response):
 
 
 def _respond(start_response, status, body, headers=None, exc_info=None):
-    out = {'Content-Type': 'text/plain; charset=UTF-8'}
-    out.update(headers or {})
-    out['Content-Length'] = str(len(body))
+    """A plain-text answer through objproxy.common.response; ``status`` is
+    a status line or code.  ``exc_info`` replaces a response the app had
+    already started (WSGI), which Response itself never does."""
+    resp = plain_error(int(str(status).split()[0]), body, headers)
     if exc_info is not None:
-        start_response(status, list(out.items()), exc_info)
-    else:
-        start_response(status, list(out.items()))
-    return [body]
+        start_response(status_line(resp.status), resp.headers, exc_info)
+        return resp.app_iter
+    return resp({}, start_response)
 
 
 def forbidden(start_response, signature, what='upload'):
