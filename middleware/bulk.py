@@ -34,28 +34,20 @@ Config (Swift's names and defaults)::
     # delete_concurrency = 2
     # delete_container_retry_count = 0
 """
-import json
 import time
-from http import HTTPStatus
-from xml.sax.saxutils import escape
 
-from webob import Request, Response
+from webob import Request
 
+from middleware import bulk_delete, bulk_extract
 from objproxy.common.config import check_options, get_int
 from objproxy.common.logs import get_logger
 from objproxy.common.registry import register_info
+from objproxy.common.response import plain_error
 
 SECTION = 'filter:bulk'
 ACCEPTABLE_FORMATS = ('text/plain', 'application/json', 'application/xml',
                       'text/xml')
 ARCHIVE_TYPES = ('tar', 'tar.gz', 'tar.bz2')
-STATUS_TEXT = {
-    200: '200 OK', 201: '201 Created', 400: '400 Bad Request',
-    401: '401 Unauthorized', 404: '404 Not Found',
-    406: '406 Not Acceptable', 411: '411 Length Required',
-    412: '412 Precondition Failed', 413: '413 Request Entity Too Large',
-    500: '500 Internal Error', 502: '502 Bad Gateway',
-}
 OPTIONS = {
     # name: (default, minimum)
     'max_containers_per_extraction': (10000, 0),
@@ -66,113 +58,6 @@ OPTIONS = {
     'delete_concurrency': (2, 1),
     'delete_container_retry_count': (0, 0),
 }
-
-
-class BulkError(Exception):
-    """Ends a bulk operation; its status and body become the answer's
-    ``Response Status`` and ``Response Body``."""
-
-    def __init__(self, status, body=''):
-        super().__init__(body or STATUS_TEXT.get(status, str(status)))
-        self.status = status
-        self.body = body
-
-
-def status_text(code):
-    if code in STATUS_TEXT:
-        return STATUS_TEXT[code]
-    try:
-        return '%d %s' % (code, HTTPStatus(code).phrase)
-    except ValueError:
-        return str(code)
-
-
-class LimitedInput(object):
-    """The request body as a file: at most Content-Length bytes, or up to
-    the end of a chunked body (the server de-chunks it)."""
-
-    def __init__(self, env):
-        self.stream = env['wsgi.input']
-        length = env.get('CONTENT_LENGTH')
-        self.remaining = int(length) if length not in (None, '') else None
-
-    def read(self, size=-1):
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return b''
-            if size is None or size < 0 or size > self.remaining:
-                size = self.remaining
-        data = self.stream.read(size) if size is not None and size >= 0 \
-            else self.stream.read()
-        if self.remaining is not None:
-            self.remaining -= len(data)
-        return data
-
-
-def body_reader(env):
-    """``read(size)`` over the request body; BulkError(411) when the
-    request has neither a Content-Length nor a chunked body."""
-    chunked = 'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower()
-    length = env.get('CONTENT_LENGTH')
-    if length in (None, '') and not chunked:
-        raise BulkError(411, 'Length Required')
-    try:
-        if length not in (None, '') and int(length) < 0:
-            raise ValueError(length)
-    except ValueError:
-        raise BulkError(400, 'Invalid Content-Length')
-    return LimitedInput(env).read
-
-
-def result_body(out_format, results, errors, root_tag):
-    """The final body in the negotiated format (Swift's layouts)."""
-    if out_format == 'application/json':
-        data = dict(results, Errors=errors)
-        return json.dumps(data).encode('ascii')
-    if out_format and out_format.endswith('/xml'):
-        out = ['<%s>\n' % root_tag]
-        for key in sorted(results):
-            tag = key.replace(' ', '_').lower()
-            out.append('<%s>%s</%s>\n' % (tag, escape(str(results[key])), tag))
-        out.append('<errors>\n')
-        for name, status in errors:
-            out.append('<object><name>%s</name><status>%s</status>'
-                       '</object>\n' % (escape(name), escape(status)))
-        out.append('</errors>\n</%s>\n' % root_tag)
-        return ''.join(out).encode('utf-8')
-    out = ['%s: %s\n' % (key, results[key]) for key in sorted(results)]
-    out.append('Errors:\n')
-    out.extend('%s, %s\n' % (name, status) for name, status in errors)
-    return ''.join(out).encode('utf-8')
-
-
-class Heartbeat(object):
-    """Whitespace to send while working, at most every ``frequency`` s.
-
-    XML answers start with the XML declaration (so the leading bytes stay
-    valid XML); after the first beat the final body is separated from the
-    whitespace by a blank line, as Swift does.
-    """
-
-    def __init__(self, frequency, out_format, clock):
-        self.frequency = frequency
-        self.clock = clock
-        self.last = clock()
-        if out_format and out_format.endswith('/xml'):
-            self.next_beat = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        else:
-            self.next_beat = b' '
-        self.separator = b''
-
-    def due(self):
-        """The bytes to send now, or None."""
-        now = self.clock()
-        if self.last + self.frequency >= now:
-            return None
-        self.last = now
-        beat, self.next_beat, self.separator = \
-            self.next_beat, b' ', b'\r\n\r\n'
-        return beat
 
 
 def negotiate(req):
@@ -206,10 +91,8 @@ class Bulk(object):
         if extract is not None and method == 'PUT':
             kind = extract.lower().strip('.')
             if kind not in ARCHIVE_TYPES:
-                resp = Response(request=req, status=400,
-                                body=b'Unsupported archive format',
-                                content_type='text/plain')
-                return resp(env, start_response)
+                return plain_error(400, 'Unsupported archive format')(
+                    env, start_response)
             return self.respond(req, start_response,
                                 bulk_extract.extract_iter)
         if 'bulk-delete' in params and method in ('POST', 'DELETE'):
@@ -226,10 +109,6 @@ class Bulk(object):
             content_type += '; charset=UTF-8'
         start_response('200 OK', [('Content-Type', content_type)])
         return worker(self, req, out_format)
-
-
-# The workers use the helpers above, so they are imported once those exist.
-from middleware import bulk_delete, bulk_extract  # noqa: E402
 
 
 def filter_factory(global_conf, **local_conf):

@@ -21,11 +21,12 @@ from urllib.parse import quote, unquote_to_bytes
 
 import eventlet
 
-from middleware.bulk import BulkError, Heartbeat, body_reader, \
+from middleware.bulk_answers import BulkError, Heartbeat, body_reader, \
     result_body, status_text
 from middleware.large_objects import call_app, make_subrequest_env
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import PathError, split_path
+from objproxy.common.response import is_success
 
 
 def max_path_length():
@@ -153,7 +154,7 @@ class Deleter(object):
         due = self.beat.due()
         if due is not None:
             yield due
-        if status // 100 == 2:
+        if is_success(status):
             self.results['Number Deleted'] += 1
         elif status == 404:
             self.results['Number Not Found'] += 1

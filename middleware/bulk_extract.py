@@ -26,11 +26,12 @@ import tarfile
 import zlib
 from urllib.parse import quote
 
-from middleware.bulk import BulkError, Heartbeat, body_reader, \
+from middleware.bulk_answers import BulkError, Heartbeat, body_reader, \
     result_body, status_text
 from middleware.large_objects import call_app, make_subrequest_env
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import PathError, split_path
+from objproxy.common.response import is_server_error
 
 #: Read failures of an archive (bz2 and xz report theirs as OSError and
 #: LZMAError, a subclass of Exception; tarfile wraps most in TarError).
@@ -219,7 +220,7 @@ class Extraction(object):
         if resp.status_int == 401:
             self.errors.append([quoted(obj_path), status_text(401)])
             raise BulkError(401, 'Unauthorized')
-        if resp.status_int // 100 == 5:
+        if is_server_error(resp.status_int):
             self.failure_status = 502
         self.errors.append([quoted(obj_path), resp.status])
 

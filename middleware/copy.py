@@ -44,7 +44,7 @@ from objproxy.common.config import check_options, config_true_value
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import (
     PathError, split_path, str_to_wsgi, validate_name, wsgi_to_str)
-from objproxy.proxy.response import error_response, plain_error
+from objproxy.common.response import error_response, plain_error
 
 SECTION = 'filter:copy'
 SOURCE = 'SSC'   # swift.source of the subrequests, as Swift names it

@@ -17,8 +17,8 @@ import eventlet
 
 from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.proxy.response import status_line
-from objproxy.storage import ranges
+from objproxy.common.response import Response
+from objproxy.common import ranges
 
 # Environ keys a subrequest inherits from the client's request: identity
 # and authorization, transaction id, caches, WSGI plumbing.
@@ -356,13 +356,10 @@ def header_items(header_list, drop=()):
 
 def respond(start_response, status, body=b'', headers=None,
             content_type='text/plain; charset=UTF-8'):
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    out = [('Content-Type', content_type),
-           ('Content-Length', str(len(body)))]
-    out += list(headers or [])
-    start_response(status_line(status), out)
-    return [body]
+    """A whole answer built here (an error, a 304 ...), through the
+    common Response; Content-Type is sent even with an empty body."""
+    headers = [('Content-Type', content_type)] + list(headers or [])
+    return Response(status, headers=headers, body=body)({}, start_response)
 
 
 def pass_on(resp, start_response):
@@ -429,31 +426,31 @@ def ranged_response(env, start_response, method, headers, length,
         return respond(start_response, 416, b'', headers + [
             ('Content-Range', 'bytes */%d' % length)])
     if method == 'HEAD':
-        start_response(status_line(200), headers + [
-            ('Content-Length', str(length))])
-        return []
+        return Response(200, headers=headers + [
+            ('Content-Length', str(length))], app_iter=[])(
+                env, start_response)
     first_window = (0, length) if wanted is None else wanted[0]
     first_body = body_for_window(*first_window)
     if not first_window_readable(first_body):
         return respond(start_response, 409, b'There was a conflict when '
                        b'trying to complete your request.')
     if wanted is None:
-        start_response(status_line(200), headers + [
-            ('Content-Length', str(length))])
-        return first_body
+        return Response(200, headers=headers + [
+            ('Content-Length', str(length))], app_iter=first_body)(
+                env, start_response)
     if len(wanted) == 1:
         first, stop = wanted[0]
-        start_response(status_line(206), headers + [
+        return Response(206, headers=headers + [
             ('Content-Length', str(stop - first)),
-            ('Content-Range', ranges.content_range(first, stop, length))])
-        return first_body
+            ('Content-Range', ranges.content_range(first, stop, length))],
+            app_iter=first_body)(env, start_response)
     boundary = ranges.new_boundary()
     parts, closing, total = ranges.multipart_parts(
         wanted, length, content_type, boundary)
     headers = [(k, v) for k, v in headers if k.lower() != 'content-type']
-    start_response(status_line(206), headers + [
+    headers += [
         ('Content-Type', 'multipart/byteranges;boundary=%s' % boundary),
-        ('Content-Length', str(total))])
+        ('Content-Length', str(total))]
 
     def multipart():
         try:
@@ -467,7 +464,8 @@ def ranged_response(env, start_response, method, headers, length,
             yield closing
         finally:
             first_body.close()
-    return multipart()
+    return Response(206, headers=headers, app_iter=multipart())(
+        env, start_response)
 
 
 def first_window_readable(body):
@@ -490,8 +488,8 @@ def conditional_response(env, start_response, method, etag, last_modified,
     keep = [(k, v) for k, v in headers
             if k.lower() not in ('content-type', 'content-length')]
     if status == 304:
-        start_response(status_line(304), keep + [('Content-Length', '0')])
-        return []
+        return Response(304, headers=keep + [('Content-Length', '0')],
+                        app_iter=[])(env, start_response)
     return respond(start_response, 412, b'Precondition Failed', keep)
 
 

@@ -38,7 +38,7 @@ from webob.acceptparse import AcceptValidHeader, create_accept_header
 from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.proxy.controllers.container import json_listing_query
-from objproxy.proxy.response import error_response, plain_error, reason
+from objproxy.common.response import error_response, plain_error, reason
 
 SECTION = 'filter:listing_formats'
 API_VERSIONS = ('v1', 'v1.0')

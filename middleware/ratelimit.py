@@ -23,8 +23,8 @@ of every proxy enforces the same limit; otherwise they live in this
 process (logged once at start).  If memcached fails, requests keep being
 served, limited per process meanwhile, and the failure is logged.
 
-Container sizes come from ``objproxy.proxy.info.get_container_info`` (or
-``env['swift.infocache']`` when the proxy does not provide it).
+Container sizes come from ``objproxy.proxy.info.get_container_info``
+(the proxy the pipeline ends in, through ``_pipeline_final_app``).
 
 Config (defaults shown)::
 
@@ -55,6 +55,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.memcached import MemcacheConnectionError, client_from_conf
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.proxy.info import get_account_info, get_container_info
 
 SECTION = 'filter:ratelimit'
 WRITE_METHODS = ('PUT', 'DELETE', 'POST', 'COPY')
@@ -104,22 +105,10 @@ def get_maxrate(limits, size):
 
 
 def _lookup_info(env, app, account, container=None):
-    """Container or account info from the proxy, or from infocache."""
-    try:
-        from objproxy.proxy import info as proxy_info
-    except ImportError:
-        proxy_info = None
-    if proxy_info is not None:
-        try:
-            if container is None:
-                return proxy_info.get_account_info(env, app, account) or {}
-            return proxy_info.get_container_info(env, app, account,
-                                                 container) or {}
-        except Exception:
-            pass
-    key = 'account/%s' % account if container is None else \
-        'container/%s/%s' % (account, container)
-    return (env.get('swift.infocache') or {}).get(key) or {}
+    """Container or account info, as the proxy knows it."""
+    if container is None:
+        return get_account_info(env, app, account)
+    return get_container_info(env, app, account, container)
 
 
 class LocalSlots(object):

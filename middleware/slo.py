@@ -64,7 +64,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.proxy.response import status_line
+from objproxy.common.response import status_line
 from middleware.large_objects import (
     LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from eventlet import GreenPool
 
 from objproxy.common.paths import str_to_wsgi
-from objproxy.proxy.response import status_line
+from objproxy.common.response import status_line
 from middleware.large_objects import (
     MAX_NESTING, SegmentError, call_app, is_slo, make_subrequest_env,
     respond)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import socket
 
-from objproxy.storage import ranges
+from objproxy.common import ranges
 from middleware.large_objects import is_slo, strip_swift_bytes, \
     unquote_etag
 

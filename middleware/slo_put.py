@@ -28,7 +28,7 @@ from eventlet import GreenPool
 
 from objproxy.common.config import config_true_value as is_true
 from objproxy.common.paths import str_to_wsgi
-from objproxy.proxy.response import status_line
+from objproxy.common.response import status_line
 from middleware.large_objects import (
     SegmentError, call_app, header_items, make_subrequest_env, respond,
     strip_swift_bytes, unquote_etag)

@@ -47,7 +47,7 @@ from objproxy.common.paths import (
     PathError, quote, split_path, str_to_wsgi, wsgi_to_str)
 from objproxy.common.registry import register_info
 from objproxy.proxy.info import get_container_info
-from objproxy.proxy.response import Response, error_response, status_line
+from objproxy.common.response import Response, error_response, is_redirection, is_success, status_line
 
 TEMPURL_USER = '.wsgi.tempurl'
 DEFAULT_DIR_TYPE = 'application/directory'
@@ -235,7 +235,7 @@ class _Site(object):
         if resp.status_int == 404:
             resp.drain()
             return self.listing(start_response)
-        if not 200 <= resp.status_int < 400:
+        if not (is_success(resp.status_int) or is_redirection(resp.status_int)):
             return self.error_page(resp.status_int, resp, start_response)
         return self.relay(resp, start_response)
 
@@ -246,7 +246,7 @@ class _Site(object):
         if resp is None:
             return error_response(503)(self.env, start_response)
         status = resp.status_int
-        if 200 <= status < 400:
+        if (is_success(status) or is_redirection(status)):
             length = resp.headers.get('content-length') or '0'
             try:
                 length = int(length)
@@ -268,7 +268,7 @@ class _Site(object):
             resp = self._call(self._copy_env(path + str_to_wsgi(self.index)))
             if resp is None:
                 return error_response(503)(self.env, start_response)
-            if 200 <= resp.status_int < 400:
+            if (is_success(resp.status_int) or is_redirection(resp.status_int)):
                 if not self.path.endswith('/'):
                     resp.drain()
                     return self.redirect_with_slash(start_response)

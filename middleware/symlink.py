@@ -52,7 +52,7 @@ from objproxy.common.config import ConfigError, check_options
 from objproxy.common.paths import (
     PathError, reserved_names_allowed, split_path)
 from objproxy.common.registry import register_info
-from objproxy.proxy.response import error_response
+from objproxy.common.response import error_response
 from middleware.large_objects import (
     LISTING_BODY_LIMIT, ClosingIter, call_app, make_subrequest_env, pass_on, respond)
 from middleware.symlink_follow import (

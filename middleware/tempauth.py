@@ -67,6 +67,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.memcached import client_from_conf
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.proxy.info import get_account_info
 
 # Names this filter has always offered; the ACL and token helpers now live
 # in objproxy.common.acl and middleware.tempauth_tokens.
@@ -77,21 +78,6 @@ __all__ = ['TempAuth', 'filter_factory', 'clean_acl', 'parse_acl',
 
 SECTION = 'filter:tempauth'
 ACCOUNT_ACL_HEADER = 'X-Account-Access-Control'
-
-
-def _lookup_account_info(env, app, account):
-    """Account info from the proxy (``objproxy.proxy.info``) or infocache."""
-    try:
-        from objproxy.proxy.info import get_account_info
-    except ImportError:
-        get_account_info = None
-    if get_account_info is not None:
-        try:
-            return get_account_info(env, app, account) or {}
-        except Exception:
-            pass
-    return (env.get('swift.infocache') or {}).get('account/%s' % account) \
-        or {}
 
 
 class TempAuth(object):
@@ -312,7 +298,7 @@ class TempAuth(object):
                                   user_groups):
         """``(granted, response)`` from the account ACL (``X-Account-Access-
         Control``); ``response`` is None or a 400 for a bad ACL update."""
-        info = _lookup_account_info(req.environ, self.app, account)
+        info = get_account_info(req.environ, self.app, account)
         sysmeta = info.get('sysmeta') or {}
         text = sysmeta.get('core-access-control')
         try:

@@ -73,7 +73,7 @@ from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.proxy.response import http_date
+from objproxy.common.response import http_date
 
 SECTION = 'filter:tempurl'
 OPTIONS = ('methods', 'incoming_remove_headers', 'incoming_allow_headers',

@@ -68,7 +68,7 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
 from objproxy.common.registry import register_info
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.info import get_container_info
-from objproxy.proxy.response import error_response, plain_error
+from objproxy.common.response import error_response, plain_error
 from middleware.large_objects import call_app, make_subrequest_env
 
 SECTION = 'filter:versioned_writes'

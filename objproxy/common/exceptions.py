@@ -34,10 +34,6 @@ class ChunkReadTimeout(ObjproxyError):
     """A client or backend did not send the next chunk in time."""
 
 
-class ChunkWriteTimeout(ObjproxyError):
-    """A client or backend did not accept the next chunk in time."""
-
-
 class ConnectionTimeout(ObjproxyError):
     """Connecting to a backend node took longer than conn_timeout."""
 

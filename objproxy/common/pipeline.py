@@ -127,8 +127,25 @@ def add_required_filters(context, logger=None):
     return context
 
 
+def build_pipeline(context):
+    """Create a pipeline context's filters and app, telling every one of
+    them (``_pipeline_final_app``, Swift's name) which app the chain ends
+    in, so a filter reaches the proxy directly instead of walking the
+    chain, and ``_pipeline`` (the chain itself, outermost first)."""
+    final_app = context.app_context.create()
+    pipeline = [final_app]
+    for filter_context in reversed(context.filter_contexts):
+        pipeline.insert(0, filter_context.create()(pipeline[0]))
+    for app in pipeline:
+        app._pipeline = pipeline
+        app._pipeline_final_app = final_app
+    return pipeline[0]
+
+
 def load_app(conf_path):
     """Like ``paste.deploy.loadapp('config:' + path)`` plus the filters."""
     context = loadwsgi.loadcontext(loadwsgi.APP, 'config:' + conf_path)
     add_required_filters(context)
+    if context.object_type.name == 'pipeline':
+        return build_pipeline(context)
     return context.create()

@@ -1,10 +1,16 @@
-"""The proxy's minimal WSGI response object.
+"""The one way every objproxy server and filter answers a request.
 
-The proxy answers most requests by relaying a storage node's status,
-headers and (streamed) body; a tiny response class that holds exactly
-those and writes them to ``start_response`` is cheaper and more
-predictable than a general-purpose one (no header re-computation, no
-buffering of ``app_iter``).
+Status lines (with Swift's extra reason phrases), the status-class tests
+(``is_success`` and friends), a minimal ``Response`` and the error pages
+live here, so the proxy, its filters and the storage nodes all say the
+same thing the same way.
+
+Why not webob's Response: the proxy mostly relays a storage node's
+status, headers and streamed body, and the object server sits on the hot
+path; a tiny class that holds exactly those and hands them to
+``start_response`` is cheaper and more predictable (no header
+re-computation, no buffering of ``app_iter``).  Requests are still
+parsed with webob.
 """
 import http
 import time
@@ -13,6 +19,7 @@ EXTRA_REASONS = {
     422: 'Unprocessable Entity',
     498: 'Rate Limited',
     499: 'Client Disconnect',
+    507: 'Insufficient Storage',
 }
 
 ERROR_EXPLANATIONS = {
@@ -39,13 +46,34 @@ ERROR_EXPLANATIONS = {
 }
 
 
+def is_informational(status):
+    return 100 <= status < 200
+
+
+def is_success(status):
+    return 200 <= status < 300
+
+
+def is_redirection(status):
+    return 300 <= status < 400
+
+
+def is_client_error(status):
+    return 400 <= status < 500
+
+
+def is_server_error(status):
+    return 500 <= status < 600
+
+
+# every phrase looked up once: status lines are built on hot paths
+PHRASES = dict((s.value, s.phrase) for s in http.HTTPStatus)
+PHRASES.update(EXTRA_REASONS)
+
+
 def reason(status):
-    if status in EXTRA_REASONS:
-        return EXTRA_REASONS[status]
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return 'Unknown'
+    """The reason phrase Swift sends with ``status``."""
+    return PHRASES.get(status, 'Unknown')
 
 
 def status_line(status):
@@ -66,9 +94,14 @@ class Response(object):
             if isinstance(body, str):
                 body = body.encode('utf-8')
             self.app_iter = [body] if body else []
-            self.set_header('Content-Length', str(len(body)))
-            if content_type and body:
-                self.set_header('Content-Type', content_type)
+            typed = bool(content_type and body)
+            drop = ('content-length', 'content-type') if typed else \
+                ('content-length',)
+            self.headers = [(k, v) for k, v in self.headers
+                            if k.lower() not in drop]
+            self.headers.append(('Content-Length', str(len(body))))
+            if typed:
+                self.headers.append(('Content-Type', content_type))
         elif app_iter is None:
             self.app_iter = []
             if self.get_header('content-length') is None:

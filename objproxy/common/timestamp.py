@@ -96,10 +96,6 @@ class Timestamp(object):
         return self.timestamp
 
 
-def normalize_timestamp(value):
-    return Timestamp(value).normal
-
-
 def parse_timestamp_header(value):
     """Timestamp from a request header, or ValueError with a clear message."""
     if value is None:

@@ -28,7 +28,7 @@ from collections import namedtuple
 
 from objproxy.common.config import get_bool, get_list
 from objproxy.common.exceptions import ConfigError
-from objproxy.proxy.response import Response, error_response
+from objproxy.common.response import Response, error_response
 
 SECTION = 'app:proxy_server'
 OPTION_NAMES = ('cors_allow_origin', 'cors_expose_headers',

@@ -12,6 +12,9 @@ so a hot container can never get a whole node skipped.
 import threading
 import time
 
+from objproxy.common.config import config_true_value
+from objproxy.common.response import is_server_error
+
 
 def node_key(node):
     return '%s:%s/%s' % (node['ip'], node['port'], node['device'])
@@ -19,8 +22,7 @@ def node_key(node):
 
 def is_busy_answer(headers):
     """The node failed this request only (e.g. a locked database)."""
-    value = (headers or {}).get('x-backend-busy', '')
-    return str(value).strip().lower() in ('true', '1', 'yes')
+    return config_true_value((headers or {}).get('x-backend-busy'))
 
 
 class ErrorLimiter(object):
@@ -63,7 +65,7 @@ class ErrorLimiter(object):
         failure was the request's alone."""
         if status == 507:
             self.limit_now(node, 'insufficient storage')
-        elif status >= 500 and not is_busy_answer(headers):
+        elif is_server_error(status) and not is_busy_answer(headers):
             self.error_occurred(node, 'status %d' % status)
 
     def limit_now(self, node, why=''):

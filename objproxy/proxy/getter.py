@@ -19,7 +19,7 @@ from objproxy.common.exceptions import ChunkReadTimeout
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import (
     NODE_ERRORS, NodeAnswer, best_response, client_headers, quorum_size)
-from objproxy.proxy.response import Response
+from objproxy.common.response import Response, is_success
 
 CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+|\*)$')
 GOOD_STATUSES = (304, 412, 416)
@@ -95,7 +95,7 @@ class Getter(object):
                 resp = conn.getresponse()
                 rheaders = dict((k.lower(), v) for k, v in resp.getheaders())
                 status = resp.status
-                if 200 <= status < 300 or status in GOOD_STATUSES:
+                if is_success(status) or status in GOOD_STATUSES:
                     return conn, resp, rheaders, status, None
                 body = resp.read()
                 conn.release(resp)

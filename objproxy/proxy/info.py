@@ -18,6 +18,7 @@ import time
 
 from objproxy.common.exceptions import ObjproxyError
 from objproxy.common.paths import PathError, wsgi_to_str
+from objproxy.common.response import is_success
 
 CONTAINER_META_PREFIX = 'x-container-meta-'
 CONTAINER_SYSMETA_PREFIX = 'x-container-sysmeta-'
@@ -127,7 +128,7 @@ class InfoCache(object):
         if ttl <= 0:
             return
         status = info.get('status', 0)
-        if 200 <= status < 300:
+        if is_success(status):
             self._remember(key, info)
         elif status != 404:
             return  # never cache a node failure
@@ -155,20 +156,9 @@ class InfoCache(object):
             self.logger.warning(message)
 
 
-def _find_proxy_app(app):
-    """Walk a filter chain (each filter keeps ``.app``) down to the proxy."""
-    from objproxy.proxy.server import Application
-    seen = 0
-    while app is not None and seen < 100:
-        if isinstance(app, Application):
-            return app
-        app = getattr(app, 'app', None)
-        seen += 1
-    return None
-
-
 def _info_via_head(env, app, account, container):
-    """Fallback when the proxy cannot be found: HEAD through ``app``."""
+    """When ``app`` is not part of a loaded pipeline (so it does not know
+    its proxy): a HEAD through ``app``."""
     from urllib.parse import quote
     path = '/v1/' + quote(account)
     if container:
@@ -225,7 +215,7 @@ def get_container_info(env, app, account, container):
         cache_key(account, container))
     if cached is not None:
         return cached
-    proxy = _find_proxy_app(app)
+    proxy = getattr(app, '_pipeline_final_app', None)
     if proxy is not None:
         return proxy.container_info(env, account, container)
     return _info_via_head(env, app, account, container)
@@ -235,7 +225,7 @@ def get_account_info(env, app, account):
     cached = env.setdefault('swift.infocache', {}).get(cache_key(account))
     if cached is not None:
         return cached
-    proxy = _find_proxy_app(app)
+    proxy = getattr(app, '_pipeline_final_app', None)
     if proxy is not None:
         return proxy.account_info(env, account)
     return _info_via_head(env, app, account, None)

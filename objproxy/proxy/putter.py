@@ -21,7 +21,7 @@ from eventlet.queue import LightQueue
 from objproxy.common.exceptions import InputRejected
 from objproxy.proxy.controllers.base import (
     NODE_ERRORS, NodeAnswer, best_response, quorum_size)
-from objproxy.proxy.response import error_response
+from objproxy.common.response import error_response, is_server_error, is_success
 
 
 class ClientReadTimeout(Exception):
@@ -168,7 +168,7 @@ class ObjectPut(object):
                 return Putter(node, conn, chunked, slot)
             status = resp.status
             app.error_limiter.answered(node, status, rheaders)
-            if status >= 500:
+            if is_server_error(status):
                 continue
             return NodeAnswer(node, status, rheaders, body)
         return None
@@ -296,7 +296,7 @@ class ObjectPut(object):
         if self.connect() < quorum:
             self.abort()
             resp = self.result()
-            if 200 <= resp.status < 300:
+            if is_success(resp.status):
                 resp = error_response(503)
             return resp, None
         try:
@@ -307,8 +307,8 @@ class ObjectPut(object):
         resp = self.result()
         etags = set(a.headers.get('etag', '').strip('"')
                     for a in self.answers
-                    if a is not None and 200 <= a.status < 300)
+                    if a is not None and is_success(a.status))
         etags.discard('')
-        if 200 <= resp.status < 300 and len(etags) > 1:
+        if is_success(resp.status) and len(etags) > 1:
             return error_response(500, 'Nodes disagree on the ETag'), None
         return resp, (etags.pop() if etags else None)

@@ -34,7 +34,8 @@ from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import (
     InfoCache, account_info_from_headers, cache_key,
     container_info_from_headers)
-from objproxy.proxy.response import Response, error_response, plain_error
+from objproxy.common.response import (
+    Response, error_response, is_server_error, is_success, plain_error)
 
 SECTION = 'app:proxy_server'
 KNOWN_OPTIONS = (
@@ -187,7 +188,7 @@ class Application(object):
                    'X-Backend-Layer': ctrl.server_type.lower()}
         resp = Getter(ctrl, ring, part, path, 'HEAD', headers).response()
         status = resp.status
-        if status >= 500:
+        if is_server_error(status):
             status = 0 if status == 503 else status
         rheaders = dict((k.lower(), v) for k, v in resp.headers)
         if container is None:
@@ -203,7 +204,7 @@ class Application(object):
                 self.account_autocreate:
             req = Request(env)
             created = self.create_account(req, account)
-            if 200 <= created.status < 300:
+            if is_success(created.status):
                 self.invalidate(env, account)
                 info = self._info(env, account, None)
         return info
@@ -224,12 +225,6 @@ class Application(object):
         key = cache_key(account, container)
         env.setdefault('swift.infocache', {}).pop(key, None)
         self.info_cache.invalidate(key)
-
-    def invalidate_container_stats(self, account, container, env):
-        """After an object write the cached counts are stale, but the
-        container still exists: keep the cached existence (so the next PUT
-        costs no HEAD) and let the counts be refreshed on expiry."""
-        return None
 
     # ----- request routing --------------------------------------------------
 

@@ -21,7 +21,8 @@ import eventlet
 import eventlet.event
 
 from objproxy.common import backend_http
-from objproxy.common.config import get_float
+from objproxy.common.config import get_bool, get_float
+from objproxy.common.response import is_success
 from objproxy.storage.container_broker import ContainerBroker
 
 MAX_RETRY_DELAY = 60.0
@@ -56,8 +57,7 @@ class AccountReporter(object):
         # the server's broker factory (pending cap, thread offload)
         self.open_broker = open_broker
         self.devices = conf.get('devices', '/srv/node')
-        self.fsync = str(conf.get('fsync', 'true')).lower() not in (
-            'false', '0', 'no', 'off')
+        self.fsync = get_bool(conf, 'fsync', True)
         self.report_interval = get_float(conf, 'account_report_interval',
                                          1.0, minimum=0)
         self.coalesce_delay = min(0.2, self.report_interval)
@@ -103,7 +103,7 @@ class AccountReporter(object):
                                      broker.container)
             pile.spawn(self._send, host, path, headers)
         statuses = list(pile)
-        if statuses and all(s is not None and 200 <= s < 300
+        if statuses and all(s is not None and is_success(s)
                             for s in statuses):
             broker.reported(stats['put_timestamp'],
                             stats['delete_timestamp'],
@@ -127,7 +127,7 @@ class AccountReporter(object):
                     self.pool, {'ip': ip, 'port': int(port)}, 'PUT', path,
                     headers, conn_timeout=self.conn_timeout,
                     node_timeout=self.node_timeout)
-            if not 200 <= status < 300:
+            if not is_success(status):
                 self.logger.warning('account update %s%s answered %s',
                                     host, path, status)
             return status

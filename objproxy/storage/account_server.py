@@ -10,6 +10,7 @@ pending file (see db_broker) and merged in batches, before any read.
 """
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import reserved_names_allowed
+from objproxy.storage import options
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.db_server import DBServer, HTTPError, plain_response
 from objproxy.storage.listing import (
@@ -181,6 +182,5 @@ class AccountServer(DBServer):
 
 
 def app_factory(global_conf, **local_conf):
-    conf = dict(global_conf)
-    conf.update(local_conf)
-    return AccountServer(conf)
+    return AccountServer(options.checked_conf(
+        'app:account-server', global_conf, local_conf, options.ACCOUNT_SERVER))

@@ -24,6 +24,7 @@ from objproxy.common.config import config_true_value
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import (
     PathError, reserved_names_allowed, wsgi_to_str)
+from objproxy.storage import options
 from objproxy.storage.account_reporter import AccountReporter, parse_targets
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_server import DBServer, HTTPError, plain_response
@@ -240,6 +241,5 @@ def _header_text(value):
 
 
 def app_factory(global_conf, **local_conf):
-    conf = dict(global_conf)
-    conf.update(local_conf)
-    return ContainerServer(conf)
+    return ContainerServer(options.checked_conf(
+        'app:container-server', global_conf, local_conf, options.CONTAINER_SERVER))

@@ -437,12 +437,6 @@ class DatabaseBroker(SqliteAccess):
             return row[0] if row else -1
         return self.run_read(sync)
 
-    def get_syncs(self, incoming=True):
-        table = 'incoming_sync' if incoming else 'outgoing_sync'
-        return self.run_read(lambda conn: [
-            {'remote_id': r[0], 'sync_point': r[1]} for r in conn.execute(
-                'SELECT remote_id, sync_point FROM %s' % table)])
-
     def merge_syncs(self, sync_points, incoming=True):
         """Record sync points [{'remote_id', 'sync_point'}]; never go back."""
         self.run_write(self._merge_syncs, sync_points, incoming)

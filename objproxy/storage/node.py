@@ -14,6 +14,7 @@ ObjectReplicationServer; the object server keeps its own single-partition
 ``REPLICATE``.
 """
 from objproxy.common.config import config_true_value
+from objproxy.storage import options
 from objproxy.storage.account_server import AccountServer
 from objproxy.storage.container_server import ContainerServer
 from objproxy.storage.db_replication_server import DbReplicationServer
@@ -48,6 +49,6 @@ class StorageNode(object):
 
 
 def app_factory(global_conf, **local_conf):
-    conf = dict(global_conf)
-    conf.update(local_conf)
-    return StorageNode(conf)
+    return StorageNode(options.checked_conf(
+        'app:storage-server', global_conf, local_conf,
+        options.STORAGE_NODE))

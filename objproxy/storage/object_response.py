@@ -6,36 +6,19 @@ conditional requests, and the iterators that stream and verify object
 bodies) is independent of how a request is parsed or dispatched.
 """
 import hashlib
-from http import HTTPStatus
 
 from objproxy.common.exceptions import DiskFileError, DiskFileQuarantined
+from objproxy.common.response import Response
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.object_format import CorruptBlock
 from objproxy.storage.object_request import (
     ALLOWED_HEADERS, META_PREFIXES, HTTPError)
 
-EXTRA_STATUS = {499: 'Client Disconnect', 507: 'Insufficient Storage',
-                422: 'Unprocessable Entity'}
-
-
-def status_line(code):
-    try:
-        phrase = EXTRA_STATUS.get(code) or HTTPStatus(code).phrase
-    except ValueError:
-        phrase = 'Unknown'
-    return '%d %s' % (code, phrase)
-
-
 def respond(start_response, status, headers=(), body=b''):
     """Start a response with a short plain-text (or empty) body."""
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    headers = list(headers)
-    if body:
-        headers.append(('Content-Type', 'text/plain; charset=UTF-8'))
-    headers.append(('Content-Length', str(len(body))))
-    start_response(status_line(status), headers)
-    return [body]
+    return Response(status, headers=headers, body=body,
+                    content_type='text/plain; charset=UTF-8')(
+                        {}, start_response)
 
 
 def whole_seconds(timestamp):
@@ -74,8 +57,8 @@ def conditional_response(start_response, status, headers):
     """The 304 or 412 that ``ranges.evaluate_conditions`` asked for."""
     if status == 304:
         keep = [h for h in headers if h[0] != 'Content-Type']
-        start_response(status_line(304), keep + [('Content-Length', '0')])
-        return []
+        return Response(304, headers=keep + [('Content-Length', '0')],
+                        app_iter=[])({}, start_response)
     return respond(start_response, 412, validator_headers(headers) +
                    sysmeta_headers(headers), 'Precondition Failed')
 

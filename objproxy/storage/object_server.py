@@ -48,7 +48,10 @@ from objproxy.common.exceptions import (
     DiskFileNotExist, DiskFileQuarantined)
 from objproxy.common import offload as offload_mod
 from objproxy.common.logs import get_logger
-from objproxy.storage import expiry_queue, ranges
+from objproxy.common.response import status_line
+from objproxy.common import ranges
+from objproxy.storage import options
+from objproxy.storage import expiry_queue
 from objproxy.storage.devices import InvalidPath, validate_device
 from objproxy.storage.diskfile import (
     POST_REPLACEABLE, DiskFile, is_replaceable_key, meta_content_type,
@@ -66,7 +69,7 @@ from objproxy.storage.object_request import (
 from objproxy.storage.object_response import (
     BodyIter, VerifyingBodyIter, backend_timestamp_error,
     conditional_response, object_headers, quarantine_corrupt, respond,
-    status_line, sysmeta_headers, validator_headers, whole_seconds)
+    sysmeta_headers, validator_headers, whole_seconds)
 from objproxy.storage.quarantine import clean_tmp
 from objproxy.storage.suffix_hashes import get_hashes
 from objproxy.storage.object_updates import ContainerNotifier
@@ -537,6 +540,5 @@ class ObjectServer(object):
 
 
 def app_factory(global_conf, **local_conf):
-    conf = dict(global_conf)
-    conf.update(local_conf)
-    return ObjectServer(conf)
+    return ObjectServer(options.checked_conf(
+        'app:object-server', global_conf, local_conf, options.OBJECT_SERVER))

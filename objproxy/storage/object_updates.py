@@ -38,6 +38,7 @@ import uuid
 import eventlet
 
 from objproxy.common.backend_http import ConnectionPool, request
+from objproxy.common.response import is_success
 from objproxy.common.timestamp import Timestamp
 
 ASYNC_DIR = 'async_pending'
@@ -132,7 +133,7 @@ def send_update(pool, host, device, partition, op, account, container, obj,
                 conn_timeout=conn_timeout, node_timeout=node_timeout)
     except (Exception, eventlet.Timeout):
         return False
-    return 200 <= status < 300
+    return is_success(status)
 
 
 class ContainerNotifier(object):

@@ -18,7 +18,7 @@ from objproxy.proxy.controllers.meta import (
     strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import account_info_from_headers, cache_key
-from objproxy.proxy.response import Response, plain_error
+from objproxy.common.response import Response, is_success, plain_error
 
 
 class AccountController(Controller):
@@ -57,7 +57,7 @@ class AccountController(Controller):
         if resp.status == 404 and self.app.account_autocreate:
             resp.app_iter = []
             return self._empty_account(req)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             add_last_modified(resp)
             info = account_info_from_headers(
                 resp.status, dict((k.lower(), v) for k, v in resp.headers))
@@ -122,11 +122,11 @@ class AccountController(Controller):
         resp = self._send(req, 'POST', headers)
         if resp.status == 404 and self.app.account_autocreate:
             created = self.app.create_account(req, self.account_name)
-            if not 200 <= created.status < 300:
+            if not is_success(created.status):
                 return created
             headers['X-Timestamp'] = Timestamp.now().internal
             resp = self._send(req, 'POST', headers)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             return Response(204, headers={
                 'Content-Type': 'text/html; charset=UTF-8'})
         return resp
@@ -141,7 +141,7 @@ class AccountController(Controller):
         if bad:
             return bad
         resp = self._send(req, 'PUT', headers)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             return Response(resp.status, headers={
                 'Content-Type': 'text/html; charset=UTF-8'})
         return resp
@@ -158,7 +158,7 @@ class AccountController(Controller):
                                'takes no query string')
         headers = self.base_headers(req, Timestamp.now())
         resp = self._send(req, 'DELETE', headers)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             return Response(204, headers={
                 'Content-Type': 'text/html; charset=UTF-8'})
         return resp

@@ -17,7 +17,7 @@ from objproxy.common.exceptions import ConnectionTimeout
 from objproxy.common.paths import reserved_names_allowed
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy import cors
-from objproxy.proxy.response import Response, error_response
+from objproxy.common.response import Response, error_response
 
 # Errors that mean "this node did not answer properly": try another one.
 NODE_ERRORS = (OSError, http.client.HTTPException, ConnectionTimeout,
@@ -35,10 +35,6 @@ HOP_BY_HOP = frozenset((
 
 def quorum_size(n):
     return n // 2 + 1
-
-
-def is_success(status):
-    return 200 <= status < 300
 
 
 def client_headers(backend_headers):
@@ -137,9 +133,6 @@ class Controller(object):
                 yield node
 
     # ----- talking to nodes ----------------------------------------------
-
-    def backend_path(self, node, part, *names):
-        return '/%s/%s/%s' % (node['device'], part, '/'.join(names))
 
     def node_request(self, node, part, method, path, headers,
                      query_string=None, body=None, timeout=None):

@@ -7,7 +7,7 @@ own section through objproxy.common.registry when it is loaded.
 import json
 
 from objproxy.common import registry
-from objproxy.proxy.response import Response
+from objproxy.common.response import Response
 
 
 class InfoController(object):

@@ -15,7 +15,7 @@ from objproxy.proxy.controllers.meta import (
     MetadataError, backend_meta, is_owner, strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import cache_key, container_info_from_headers
-from objproxy.proxy.response import Response, error_response, plain_error
+from objproxy.common.response import Response, error_response, is_success, plain_error
 
 # The one storage policy of this cluster (every replica is a full copy).
 DEFAULT_POLICY = 'Policy-0'
@@ -92,13 +92,13 @@ class ContainerController(Controller):
                             req.environ.get(BACKEND_QUERY)),
                         newest=newest)
         resp = getter.response()
-        if req.method == 'HEAD' or 200 <= resp.status < 300:
+        if req.method == 'HEAD' or is_success(resp.status):
             rheaders = dict((k.lower(), v) for k, v in resp.headers)
-            if 200 <= resp.status < 300:
+            if is_success(resp.status):
                 new_info = container_info_from_headers(resp.status, rheaders)
                 req.environ.setdefault('swift.infocache', {})[cache_key(
                     self.account_name, self.container_name)] = new_info
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             resp.set_header('X-Storage-Policy', DEFAULT_POLICY)
             add_last_modified(resp)
         if not is_owner(req.environ):
@@ -146,7 +146,7 @@ class ContainerController(Controller):
         status = account_info.get('status', 0)
         if status == 404:
             return error_response(404)
-        if not 200 <= status < 300:
+        if not is_success(status):
             return error_response(503)
         if app.max_containers_per_account > 0 and \
                 account_info.get('container_count', 0) >= \
@@ -208,7 +208,7 @@ class ContainerController(Controller):
         return self._write_answer(resp)
 
     def _write_answer(self, resp):
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             return Response(resp.status, headers={
                 'Content-Type': 'text/html; charset=UTF-8'}, body=b'')
         return resp

@@ -10,11 +10,12 @@ import mimetypes
 import time
 
 from objproxy.common import constraints
+from objproxy.common.config import config_true_value
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller, quorum_size
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.putter import ObjectPut
-from objproxy.proxy.response import Response, error_response, plain_error
+from objproxy.common.response import Response, error_response, is_success, plain_error
 
 PASS_ON_PUT = ('content-type', 'content-encoding', 'content-disposition',
                'x-delete-at', 'x-object-manifest', 'x-static-large-object',
@@ -31,11 +32,6 @@ PASS_ON_GET = ('range', 'if-match', 'if-none-match', 'if-modified-since',
 
 # Swift's largest expiry time: later ones are stored as this (10 digits).
 MAX_DELETE_AT = 9999999999
-
-
-def config_true(value):
-    return str(value or '').strip().lower() in ('true', '1', 'yes', 'on',
-                                                 't', 'y')
 
 
 def container_update_headers(object_count, container_part, container_nodes):
@@ -120,7 +116,7 @@ class ObjectController(Controller):
             return denial
         resp = self.read_object(req, self.account_name, self.container_name,
                                 self.object_name, req.method)
-        if 200 <= resp.status < 300 or resp.status == 416:
+        if is_success(resp.status) or resp.status == 416:
             resp.set_header('Accept-Ranges', 'bytes')
         return resp
 
@@ -134,7 +130,7 @@ class ObjectController(Controller):
             if value is not None:
                 headers[key] = value
         headers.update(extra_headers or {})
-        newest = config_true(req.headers.get('X-Newest'))
+        newest = config_true_value(req.headers.get('X-Newest'))
         getter = Getter(self, ring, part,
                         '/%s/%s/%s' % (account, container, obj), method,
                         headers, newest=newest, resumable=True)
@@ -223,7 +219,7 @@ class ObjectController(Controller):
         for key in list(headers):
             if key.lower() == 'content-type':
                 ctype = headers.pop(key)
-        if not ctype or config_true(headers_in.get('X-Detect-Content-Type')):
+        if not ctype or config_true_value(headers_in.get('X-Detect-Content-Type')):
             ctype = (mimetypes.guess_type(self.object_name)[0] or
                      'application/octet-stream')
         headers['Content-Type'] = ctype
@@ -235,9 +231,7 @@ class ObjectController(Controller):
                         req.environ['wsgi.input'].read, content_length or 0,
                         chunked)
         resp, etag = put.run()
-        app.invalidate_container_stats(self.account_name,
-                                       self.container_name, req.environ)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             out = Response(201, headers={
                 'Last-Modified': timestamp.http_date,
                 'X-Timestamp': timestamp.normal,
@@ -305,9 +299,7 @@ class ObjectController(Controller):
                              self.object_name)
         resp = self.make_requests(ring, part, 'DELETE', self.obj_path,
                                   targets)
-        self.app.invalidate_container_stats(
-            self.account_name, self.container_name, req.environ)
-        if 200 <= resp.status < 300:
+        if is_success(resp.status):
             return Response(204, headers={
                 'X-Timestamp': timestamp.normal,
                 'Content-Type': 'text/html; charset=UTF-8'})

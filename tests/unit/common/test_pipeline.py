@@ -155,3 +155,33 @@ def test_other_pipelines_load_unchanged(tmp_path, etc_dir):
     for name in ('StaticLargeObject', 'DynamicLargeObject',
                  'ServerSideCopy', 'ListingFilter'):
         assert name not in names
+
+
+def test_every_filter_knows_the_app_its_pipeline_ends_in(tmp_path, etc_dir):
+    """Filters reach the proxy through ``_pipeline_final_app`` (Swift's
+    name) instead of walking the chain."""
+    from objproxy.proxy.server import Application
+    app = load(tmp_path, etc_dir, 'catch_errors gatekeeper tempauth '
+               'proxy_logging proxy_server')
+    final = app._pipeline_final_app
+    assert isinstance(final, Application)
+    seen = 0
+    while app is not None:
+        assert app._pipeline_final_app is final
+        assert app._pipeline[seen] is app
+        app = getattr(app, 'app', None)
+        seen += 1
+    assert seen == len(final._pipeline)
+
+
+def test_info_lookups_ask_the_final_app(tmp_path, etc_dir):
+    """get_container_info goes straight to the proxy the chain ends in."""
+    from objproxy.proxy import info
+    app = load(tmp_path, etc_dir, 'catch_errors tempauth proxy_server')
+    asked = []
+    final = app._pipeline_final_app
+    final.container_info = lambda env, a, c: asked.append((a, c)) or {
+        'status': 204}
+    assert info.get_container_info({}, app.app, 'AUTH_a', 'c') == {
+        'status': 204}
+    assert asked == [('AUTH_a', 'c')]

@@ -1,7 +1,7 @@
 """dlo filter logic against a small in-memory Swift (FakeSwift).
 
 FakeSwift is reused by test_slo.py: objects and listings in a dict, the
-real range/conditional rules (objproxy.storage.ranges), an optional
+real range/conditional rules (objproxy.common.ranges), an optional
 ``swift.authorize`` hook honoured like the proxy does, and fault injection
 (fail before headers, break a body mid-stream, stale listings).
 """
@@ -18,7 +18,7 @@ from middleware import dlo, large_objects
 from middleware.copy import ServerSideCopy
 from objproxy.common import constraints
 from objproxy.common.paths import split_path
-from objproxy.storage import ranges
+from objproxy.common import ranges
 
 LAST_MODIFIED = 'Wed, 01 Jan 2025 00:00:00 GMT'
 

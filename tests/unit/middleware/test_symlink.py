@@ -2,7 +2,7 @@
 
 FakeStore keeps objects as (headers, body), stores X-Object-Sysmeta-* and
 X-Object-Meta-* as an object node does, evaluates conditions and ranges
-with the real rules (objproxy.storage.ranges) and, like objproxy's
+with the real rules (objproxy.common.ranges) and, like objproxy's
 object server, answers 412/416 with validators only (no sysmeta).  It
 honours ``swift.authorize`` like the proxy, so tests can see which reads
 are made as the client.
@@ -17,7 +17,7 @@ from webob import Request, Response
 from middleware import symlink
 from objproxy.common import registry
 from objproxy.common.config import ConfigError
-from objproxy.storage import ranges
+from objproxy.common import ranges
 
 EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e'
 TARGET_BODY = b'this is the target body'

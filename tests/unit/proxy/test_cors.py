@@ -6,7 +6,7 @@ from webob import Response as WebobResponse
 
 from objproxy.common.exceptions import ConfigError
 from objproxy.proxy import cors
-from objproxy.proxy.response import Response
+from objproxy.common.response import Response
 
 METHODS = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
 

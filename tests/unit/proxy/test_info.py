@@ -82,11 +82,18 @@ def test_memcache_shares_info_between_processes(memcache):
 
 
 class Filter(object):
+    """A filter as the pipeline loader leaves it: it knows the app its
+    pipeline ends in (``_pipeline_final_app``)."""
+
     def __init__(self, app):
         self.app = app
+        self._pipeline_final_app = getattr(app, '_pipeline_final_app', app)
+
+    def __call__(self, env, start_response):
+        raise AssertionError('info must come from the final app directly')
 
 
-def test_get_info_walks_down_a_filter_chain(proxy_app):
+def test_get_info_asks_the_pipelines_final_app(proxy_app):
     Request.blank('/v1/AUTH_test/infoc', environ={
         'REQUEST_METHOD': 'PUT'}).get_response(proxy_app)
     Request.blank('/v1/AUTH_test/infoc/o', environ={
@@ -99,7 +106,8 @@ def test_get_info_walks_down_a_filter_chain(proxy_app):
     account = get_account_info(env, Filter(proxy_app), 'AUTH_test')
     assert 200 <= account['status'] < 300
     assert account['container_count'] >= 1
-    missing = get_container_info({}, proxy_app, 'AUTH_test', 'nope-nope')
+    missing = get_container_info({}, Filter(proxy_app), 'AUTH_test',
+                                 'nope-nope')
     assert missing['status'] == 404
 
 
