@@ -47,7 +47,7 @@ import threading
 import time
 
 import eventlet
-from webob import Request, Response
+from webob import Request
 
 from objproxy.common.config import check_options, get_float, get_list
 from objproxy.common.exceptions import ConfigError
@@ -55,6 +55,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.memcached import MemcacheConnectionError, client_from_conf
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response
 from objproxy.proxy.info import get_account_info, get_container_info
 
 SECTION = 'filter:ratelimit'
@@ -289,8 +290,7 @@ class RateLimitMiddleware(object):
                 self.logger.error(
                     'Returning 498 for %s (%s). Ratelimit (Max Sleep) %s',
                     req.method, req.path, err)
-                return Response(request=req, status='498 Rate Limited',
-                                body=b'Slow down',
+                return Response(498, body=b'Slow down',
                                 content_type='text/plain')
             if self.log_sleep_time_seconds and \
                     sleep_time > self.log_sleep_time_seconds:
@@ -305,8 +305,7 @@ class RateLimitMiddleware(object):
                           account)
         if self.BLACKLIST_SLEEP:
             eventlet.sleep(self.BLACKLIST_SLEEP)
-        return Response(request=req, status='497 Blacklisted',
-                        body=b'Your account has been blacklisted',
+        return Response(497, body=b'Your account has been blacklisted',
                         content_type='text/plain')
 
     # -- the slot arithmetic -----------------------------------------------

@@ -52,7 +52,7 @@ import os
 import time
 from urllib.parse import quote
 
-from webob import Request, Response
+from webob import Request
 
 from middleware.tempauth_tokens import (
     LOCAL_TOKEN_LIMIT, LocalTokenStore, TokenStore)
@@ -67,6 +67,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.memcached import client_from_conf
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response
 from objproxy.proxy.info import get_account_info
 
 # Names this filter has always offered; the ACL and token helpers now live
@@ -77,6 +78,7 @@ __all__ = ['TempAuth', 'filter_factory', 'clean_acl', 'parse_acl',
            'ACCOUNT_ACL_KEYS', 'REFERRER_PREFIXES', 'LOCAL_TOKEN_LIMIT']
 
 SECTION = 'filter:tempauth'
+HTML = 'text/html; charset=UTF-8'
 ACCOUNT_ACL_HEADER = 'X-Account-Access-Control'
 
 
@@ -244,12 +246,10 @@ class TempAuth(object):
     def denied_response(self, req):
         """403 for an authenticated user, else 401 with a challenge."""
         if req.remote_user:
-            return Response(request=req, status=403, body=b'Forbidden',
+            return Response(403, body=b'Forbidden',
                             content_type='text/plain')
-        resp = Response(request=req, status=401, body=b'Unauthorized',
-                        content_type='text/plain')
-        resp.headers['Www-Authenticate'] = challenge(req.environ)
-        return resp
+        return Response(401, body=b'Unauthorized', content_type='text/plain',
+                        headers={'Www-Authenticate': challenge(req.environ)})
 
     def authorize(self, req):
         """None when ``req`` may proceed, else a 401/403 Response."""
@@ -257,7 +257,7 @@ class TempAuth(object):
             _version, account, container, obj = split_path(
                 req.path_info, 1, 4, True)
         except (PathError, ValueError):
-            return Response(request=req, status=404, body=b'Not Found')
+            return Response(404, body=b'Not Found', content_type=HTML)
         prefix = self._account_prefix(account)
         if prefix is None:
             return self.denied_response(req)
@@ -336,7 +336,7 @@ class TempAuth(object):
         except ValueError as err:
             body = 'X-Account-Access-Control invalid: %s\n\nInput: %s\n' % (
                 err, text)
-            return Response(request=req, status=400, body=body.encode(
+            return Response(400, body=body.encode(
                 'utf-8'), content_type='text/plain')
         return None
 
@@ -344,13 +344,13 @@ class TempAuth(object):
     def handle_auth(self, env, start_response):
         req = Request(env)
         if req.method not in ('GET', 'HEAD'):
-            resp = Response(request=req, status=405, body=b'Method Not '
-                            b'Allowed', headers={'Allow': 'GET, HEAD'})
+            resp = Response(405, body=b'Method Not Allowed',
+                            headers={'Allow': 'GET, HEAD'}, content_type=HTML)
             return resp(env, start_response)
         try:
             resp = self.handle_get_token(req)
         except (PathError, ValueError, UnicodeError):
-            resp = Response(request=req, status=400, body=b'Bad Request')
+            resp = Response(400, body=b'Bad Request', content_type=HTML)
         return resp(env, start_response)
 
     def handle_get_token(self, req):
@@ -380,7 +380,7 @@ class TempAuth(object):
             account, user = login.split(':', 1)
             key = headers.get('X-Auth-Key') or headers.get('X-Storage-Pass')
         else:
-            return Response(request=req, status=400, body=b'Bad Request')
+            return Response(400, body=b'Bad Request', content_type=HTML)
         if not key:
             return self._unauthorized(req)
         account_user = '%s:%s' % (account, user)
@@ -394,7 +394,7 @@ class TempAuth(object):
         return self._issue_token(req, account, account_user, entry)
 
     def _unauthorized(self, req):
-        return Response(request=req, status=401, body=b'Unauthorized',
+        return Response(401, body=b'Unauthorized',
                         content_type='text/plain',
                         headers={'Www-Authenticate': challenge(req.environ)})
 
@@ -423,9 +423,9 @@ class TempAuth(object):
             try:
                 life = max(1, min(int(asked), self.max_token_life))
             except ValueError:
-                return Response(request=req, status=400,
+                return Response(400,
                                 body=b'X-Auth-Token-Lifetime must be a '
-                                b'whole number of seconds')
+                                b'whole number of seconds', content_type=HTML)
 
         user_key = '%s/user/%s' % (self.reseller_prefix, account_user)
         token = None
@@ -446,13 +446,13 @@ class TempAuth(object):
                         [expires, groups, token], life)
             self.tokens.store(req.environ, user_key, token, life)
         body = json.dumps({'storage': {'default': 'local', 'local': url}})
-        resp = Response(request=req, status=200, body=body.encode(),
+        resp = Response(200, body=body.encode(),
                         content_type='application/json')
-        resp.headers['X-Auth-Token'] = token
-        resp.headers['X-Storage-Token'] = token
-        resp.headers['X-Storage-Url'] = url
-        resp.headers['X-Auth-Token-Expires'] = str(
-            max(0, int(expires - time.time())))
+        resp.set_header('X-Auth-Token', token)
+        resp.set_header('X-Storage-Token', token)
+        resp.set_header('X-Storage-Url', url)
+        resp.set_header('X-Auth-Token-Expires', str(
+            max(0, int(expires - time.time()))))
         return resp
 
 

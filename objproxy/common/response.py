@@ -17,6 +17,7 @@ import time
 
 EXTRA_REASONS = {
     422: 'Unprocessable Entity',
+    497: 'Blacklisted',
     498: 'Rate Limited',
     499: 'Client Disconnect',
     507: 'Insufficient Storage',
@@ -106,6 +107,12 @@ class Response(object):
             self.app_iter = []
             if self.get_header('content-length') is None:
                 self.set_header('Content-Length', '0')
+
+    @property
+    def status_int(self):
+        """The status, under the name Swift's ``swift.authorize`` callers
+        read it by (a denial is handed from filter to filter)."""
+        return self.status
 
     def get_header(self, name, default=None):
         lname = name.lower()
