@@ -151,9 +151,8 @@ class AccountServer(DBServer):
         ctype = listing_content_type(params, req.headers.get('Accept'))
         with broker:
             headers = self._existing(broker)
-        resp = plain_response(204, '', headers)
-        resp.headers['Content-Type'] = ctype + '; charset=utf-8'
-        return resp
+        return plain_response(204, '', headers,
+                              content_type=ctype + '; charset=utf-8')
 
     def handle_GET(self, req):
         broker, container = self._open(req)
@@ -175,10 +174,8 @@ class AccountServer(DBServer):
         if not rows and ctype == 'text/plain':
             status = 204
             body = b''
-        resp = plain_response(status, '', headers)
-        resp.body = body
-        resp.headers['Content-Type'] = ctype + '; charset=utf-8'
-        return resp
+        return plain_response(status, body, headers,
+                              content_type=ctype + '; charset=utf-8')
 
 
 def app_factory(global_conf, **local_conf):

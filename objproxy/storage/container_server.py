@@ -201,9 +201,8 @@ class ContainerServer(DBServer):
         ctype = listing_content_type(params, req.headers.get('Accept'))
         with broker:
             headers = self._existing(broker)
-        resp = plain_response(204, '', headers)
-        resp.headers['Content-Type'] = ctype + '; charset=utf-8'
-        return resp
+        return plain_response(204, '', headers,
+                              content_type=ctype + '; charset=utf-8')
 
     def handle_GET(self, req):
         broker, obj = self._open(req)
@@ -225,10 +224,8 @@ class ContainerServer(DBServer):
         if not rows and ctype == 'text/plain':
             status = 204
             body = b''
-        resp = plain_response(status, '', headers)
-        resp.body = body
-        resp.headers['Content-Type'] = ctype + '; charset=utf-8'
-        return resp
+        return plain_response(status, body, headers,
+                              content_type=ctype + '; charset=utf-8')
 
 
 def _header_text(value):

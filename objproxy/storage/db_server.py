@@ -30,13 +30,14 @@ import os
 import sqlite3
 
 import eventlet
-from webob import Request, Response
+from webob import Request
 
 from objproxy.common.config import get_bool, get_float, get_int
 from objproxy.common.constraints import LIMITS, check_metadata
 from objproxy.common.exceptions import ConfigError, DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.logs import get_logger
+from objproxy.common.response import Response
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.offload import run_in_thread
 from objproxy.common.timestamp import Timestamp
@@ -69,18 +70,15 @@ class HTTPError(Exception):
         self.headers = headers or {}
 
 
-def plain_response(status, body='', headers=None):
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    resp = Response(status=status, body=body,
-                    content_type='text/plain' if body else None,
-                    charset='utf-8' if body else None)
-    for key, value in (headers or {}).items():
-        resp.headers[key] = str(value)
-    if not body:
-        # webob defaults a content type even for empty bodies
-        resp.headers.pop('Content-Type', None)
-    return resp
+def plain_response(status, body='', headers=None, content_type=None):
+    """A whole answer: text/plain when it has a body, unless
+    ``content_type`` (a listing's) is given; no Content-Type when empty."""
+    headers = [(key, str(value)) for key, value in (headers or {}).items()]
+    if content_type is None and body:
+        content_type = 'text/plain; charset=utf-8'
+    if content_type:
+        headers.append(('Content-Type', content_type))
+    return Response(status, headers=headers, body=body)
 
 
 class DBServer(object):
@@ -162,7 +160,7 @@ class DBServer(object):
             resp = plain_response(500, 'Internal error')
         trans_id = req.headers.get('X-Trans-Id')
         if trans_id:
-            resp.headers['X-Trans-Id'] = trans_id
+            resp.set_header('X-Trans-Id', trans_id)
         return resp(env, start_response)
 
     allowed_methods = ('PUT', 'GET', 'HEAD', 'POST', 'DELETE')
