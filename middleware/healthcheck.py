@@ -27,10 +27,9 @@ Config::
 """
 import os
 
-from webob import Request, Response
-
 from objproxy.common.config import check_options, get_bool
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response
 
 PATH = '/healthcheck'
 SECTION = 'filter:healthcheck'
@@ -54,6 +53,11 @@ def find_health_checks(app):
     return found
 
 
+def plain_text(status, text):
+    return Response(status, body=text,
+                    content_type='text/plain; charset=UTF-8')
+
+
 class HealthCheckMiddleware(object):
     """Short-circuits ``/healthcheck``."""
 
@@ -66,15 +70,14 @@ class HealthCheckMiddleware(object):
     def __call__(self, env, start_response):
         if env.get('PATH_INFO') != PATH:
             return self.app(env, start_response)
-        req = Request(env)
         if self.disable_path and os.path.exists(self.disable_path):
-            resp = self.disabled(req)
+            resp = plain_text(503, 'DISABLED BY FILE')
         else:
             problems = self.problems()
             if problems:
-                resp = self.unhealthy(req, problems)
+                resp = plain_text(503, '; '.join(problems))
             else:
-                resp = self.ok(req)
+                resp = plain_text(200, 'OK')
         return resp(env, start_response)
 
     def problems(self):
@@ -86,23 +89,6 @@ class HealthCheckMiddleware(object):
             self._checks = find_health_checks(self.app)
         return [reason for reason in (check() for check in self._checks)
                 if reason]
-
-    @staticmethod
-    def ok(req):
-        return Response(request=req, status=200, body=b'OK',
-                        content_type='text/plain')
-
-    @staticmethod
-    def disabled(req):
-        return Response(request=req, status=503, body=b'DISABLED BY FILE',
-                        content_type='text/plain')
-
-    @staticmethod
-    def unhealthy(req, problems):
-        return Response(request=req, status=503,
-                        body='; '.join(problems).encode('utf-8'),
-                        content_type='text/plain')
-
 
 def filter_factory(global_conf, **local_conf):
     conf = dict(global_conf or {}, **local_conf)
