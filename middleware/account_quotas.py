@@ -33,11 +33,12 @@ Config::
     [filter:account_quotas]
     use = egg:objproxy#account_quotas
 """
-from webob import Request, Response
+from webob import Request
 
 from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response, is_success
 from objproxy.proxy.controllers.container import DEFAULT_POLICY
 from objproxy.proxy.info import (
     get_account_info, get_container_info, text_names)
@@ -59,8 +60,8 @@ class QuotaRequestError(Exception):
 
 
 def _answer(req, status, body=b''):
-    return Response(request=req, status=status, body=body,
-                    content_type='text/plain')
+    return Response(status, body=body, headers=[
+        ('Content-Type', 'text/plain; charset=UTF-8')])
 
 
 def _int(value):
@@ -141,7 +142,7 @@ class AccountQuotaMiddleware(object):
     # -- object PUTs: enforcing quotas ------------------------------------
     def check_upload(self, env, account):
         info = get_account_info(env, self.app, *text_names(account))
-        if not info or not 200 <= info.get('status', 0) < 300:
+        if not info or not is_success(info.get('status', 0)):
             return None
         sysmeta = info.get('sysmeta') or {}
         meta = info.get('meta') or {}
@@ -160,7 +161,7 @@ class AccountQuotaMiddleware(object):
             return None
         _v, _a, container, _o = split_path(env['PATH_INFO'], 4, 4, True)
         cinfo = get_container_info(env, self.app, *text_names(account, container))
-        if not cinfo or not 200 <= cinfo.get('status', 0) < 300:
+        if not cinfo or not is_success(cinfo.get('status', 0)):
             return None
         index = str(cinfo.get('storage_policy', '0'))
         stats = policy_stats(info, index)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from objproxy.common.backend_http import request
 from objproxy.common.statsd import StatsdClient
 from objproxy.common.timestamp import Timestamp
+from objproxy.common.response import is_success
 
 ENV_PREFIX = 'HTTP_X_OBJECT_SYSMETA_AV_'
 SYSMETA_PREFIX = 'x-object-sysmeta-av-'
@@ -105,7 +106,7 @@ def update_primaries(pool, ring, account, container, obj, headers,
                              node_timeout=node_timeout)[0]
         except Exception:
             continue
-        if 200 <= status < 300:
+        if is_success(status):
             accepted += 1
     return accepted
 

@@ -25,11 +25,12 @@ Config::
     [filter:container_quotas]
     use = egg:objproxy#container_quotas
 """
-from webob import Request, Response
+from webob import Request
 
 from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response, is_success
 from objproxy.proxy.info import get_container_info, text_names
 
 SECTION = 'filter:container_quotas'
@@ -38,8 +39,8 @@ QUOTAS = (('quota-bytes', 'Invalid bytes quota.'),
 
 
 def _plain(req, status, body):
-    return Response(request=req, status=status, body=body.encode('utf-8'),
-                    content_type='text/plain')
+    return Response(status, body=body,
+                    content_type='text/plain; charset=UTF-8')
 
 
 def _limit(meta, key):
@@ -79,7 +80,7 @@ class ContainerQuotaMiddleware(object):
     def check_upload(self, env, account, container):
         """None if the PUT fits the container's quotas, else the answer."""
         info = get_container_info(env, self.app, *text_names(account, container))
-        if not info or not 200 <= info.get('status', 0) < 300:
+        if not info or not is_success(info.get('status', 0)):
             return None          # the proxy answers 404 (or the failure)
         meta = info.get('meta') or {}
         req = Request(env)

@@ -30,13 +30,14 @@ from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
 from objproxy.proxy.info import (
     get_account_info, get_container_info, text_names)
+from objproxy.common.response import is_success
 
 SECTION = 'filter:etag_quoter'
 API_VERSIONS = ('v1', 'v1.0')
 
 
 def _ok(info):
-    return bool(info) and 200 <= info.get('status', 0) < 300
+    return bool(info) and is_success(info.get('status', 0))
 
 
 def quote_etag(value):

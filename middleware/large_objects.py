@@ -17,7 +17,7 @@ import eventlet
 
 from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.response import Response
+from objproxy.common.response import Response, is_success
 from objproxy.common import ranges
 
 # Environ keys a subrequest inherits from the client's request: identity
@@ -109,7 +109,7 @@ class SubResponse(object):
 
     @property
     def ok(self):
-        return 200 <= self.status_int < 300
+        return is_success(self.status_int)
 
     def read(self, limit):
         """The whole body, or ValueError when it exceeds ``limit``."""

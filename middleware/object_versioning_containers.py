@@ -16,6 +16,7 @@ from middleware.object_versioning_names import (
     versions_container)
 from objproxy.common.config import config_true_value
 from objproxy.proxy.info import get_container_info
+from objproxy.common.response import is_success
 
 
 def _authorize(req):
@@ -60,11 +61,11 @@ def enable_versioning(app, req, account, container):
         drain(resp)
         if resp.status_int == 201:
             created = path
-        elif not (200 <= resp.status_int < 300 or resp.status_int == 409):
+        elif not (is_success(resp.status_int) or resp.status_int == 409):
             raise VersioningError(500, 'Error enabling object versioning')
         req.headers[SYSMETA_VERSIONS_CONT] = quoted(vcont)
     resp = call(app, req)
-    if created and not 200 <= resp.status_int < 300:
+    if created and not is_success(resp.status_int):
         # nothing points at it: let the client retry from scratch
         drain(call(app, make_env(env, 'DELETE', created, preauth=True,
                                  reserved=True)))
@@ -91,7 +92,7 @@ def delete_container(app, req, account, container):
         return call(app, req)
     _authorize(req)     # before the hidden container is touched
     stats = versions_stats(app, env, account, vcont)
-    if 200 <= stats.status_int < 300:
+    if is_success(stats.status_int):
         if int(stats.headers.get('X-Container-Object-Count') or 0) > 0:
             raise VersioningError(409, 'Delete all versions before deleting '
                                   'container.')
@@ -100,6 +101,6 @@ def delete_container(app, req, account, container):
     gone = call(app, make_env(env, 'DELETE', '/v1/%s/%s' % (
         account, vcont), preauth=True, reserved=True))
     drain(gone)
-    if not (200 <= gone.status_int < 300 or gone.status_int == 404):
+    if not (is_success(gone.status_int) or gone.status_int == 404):
         raise VersioningError(500, 'Error deleting versioned container')
     return call(app, req)

@@ -17,6 +17,7 @@ from webob import Request, Response
 from middleware.large_objects import SUBREQUEST_ENV_KEYS
 from middleware.object_versioning_names import ALLOW_RESERVED
 from objproxy.common.paths import str_to_wsgi
+from objproxy.common.response import is_success
 
 SOURCE = 'OV'
 
@@ -83,7 +84,7 @@ def check(resp, not_found_status=412):
     """Raise the client's answer for a failed versioning subrequest: a
     client error passes through (a 404 becomes ``not_found_status``), a
     server error is a 503 (the data could not be versioned)."""
-    if 200 <= resp.status_int < 300:
+    if is_success(resp.status_int):
         return
     body = resp.body
     if resp.status_int == 404:

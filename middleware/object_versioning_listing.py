@@ -26,6 +26,7 @@ from objproxy.common.config import config_true_value
 from objproxy.common.constraints import LIMITS
 from objproxy.common.paths import (
     RESERVED, get_reserved_name, split_reserved_name)
+from objproxy.common.response import is_success
 
 JSON = 'application/json; charset=utf-8'
 MAX_LISTING_BODY = 64 * 1024 * 1024
@@ -111,10 +112,10 @@ def container_get_or_head(app, req, account, container):
     resp = show_enabled(call(app, req))
     location = unquote(resp.headers.get(SYSMETA_VERSIONS_CONT, ''))
     location = location.split('/')[0]
-    ok = 200 <= resp.status_int < 300
+    ok = is_success(resp.status_int)
     if location and 'X-Container-Bytes-Used' in resp.headers:
         stats = versions_stats(app, env, account, location)
-        if 200 <= stats.status_int < 300:
+        if is_success(stats.status_int):
             resp.headers['X-Container-Bytes-Used'] = str(
                 int(resp.headers['X-Container-Bytes-Used']) +
                 int(stats.headers.get('X-Container-Bytes-Used') or 0))
@@ -213,7 +214,7 @@ def list_versions(app, req, resp, params, account, location, primary):
             account, location), query=vparams, preauth=True, reserved=True))
     versions = []
     if vresp is not None and vresp.status_int != 404:
-        if not 200 <= vresp.status_int < 300:
+        if not is_success(vresp.status_int):
             return vresp
         _body, vlisting = _read_json(vresp)
         for item in vlisting or []:
@@ -260,7 +261,7 @@ def account_get(app, req, account):
     name (count 0) so its owner can clean it up."""
     env = req.environ
     resp = call(app, req)
-    if not 200 <= resp.status_int < 300:
+    if not is_success(resp.status_int):
         return resp
     body, listing = _read_json(resp)
     if listing is None:
@@ -277,7 +278,7 @@ def account_get(app, req, account):
     vresp = call(app, make_env(env, 'GET', '/v1/%s' % account,
                                query=vparams, preauth=True, reserved=True))
     hidden = {}
-    if 200 <= vresp.status_int < 300:
+    if is_success(vresp.status_int):
         _vbody, vlisting = _read_json(vresp)
         for item in vlisting or []:
             name = container_of_versions(item.get('name', ''))

@@ -26,6 +26,7 @@ from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.info import get_container_info
+from objproxy.common.response import is_success
 
 NO_VERSIONS_CONTAINER = (b'The versions container does not exist. You may '
                          b'want to re-enable object versioning.')
@@ -209,7 +210,7 @@ class ObjectVersioning(object):
         resp = call(self.app, self.sub('PUT', self.path, headers=headers,
                                        reserved=True, preauth=True))
         drain(resp)
-        if 200 <= resp.status_int < 300:
+        if is_success(resp.status_int):
             resp.headers['Etag'] = etag
             resp.headers['X-Object-Version-Id'] = version_id
         return resp
@@ -227,7 +228,7 @@ class ObjectVersioning(object):
         resp = call(self.app, self.sub(
             'DELETE', self.path, headers=dict(self.req.headers)))
         drain(resp)
-        if 200 <= resp.status_int < 300 or resp.status_int == 404:
+        if is_success(resp.status_int) or resp.status_int == 404:
             resp.headers['X-Object-Version-Id'] = marker_id
         return resp
 
@@ -308,7 +309,7 @@ class ObjectVersioning(object):
 
     def get_null_version(self):
         resp = call(self.app, self.req)
-        if 200 <= resp.status_int < 300:
+        if is_success(resp.status_int):
             location = unquote(resp.headers.get('Content-Location', ''))
             if '\x00versions\x00' in location:
                 # the current object is a real version, not "null"
@@ -328,7 +329,7 @@ class ObjectVersioning(object):
             part for part in self.env.get('QUERY_STRING', '').split('&')
             if part and part.split('=', 1)[0] != 'version-id')
         resp = call(self.app, req)
-        if 200 <= resp.status_int < 300:
+        if is_success(resp.status_int):
             resp.headers['X-Object-Version-Id'] = version
         if is_delete_marker(resp.headers.get('Content-Type')):
             drain(resp)
@@ -400,7 +401,7 @@ class ObjectVersioning(object):
                 versions_stats
             stats = versions_stats(self.app, self.env, self.account,
                                    self.vcont)
-            if 200 <= stats.status_int < 300:
+            if is_success(stats.status_int):
                 raise VersioningError(404, 'The specified version does not '
                                       'exist')
             raise VersioningError(500, NO_VERSIONS_CONTAINER)

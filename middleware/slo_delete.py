@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from eventlet import GreenPool
 
 from objproxy.common.paths import str_to_wsgi
-from objproxy.common.response import status_line
+from objproxy.common.response import is_success, status_line
 from middleware.large_objects import (
     MAX_NESTING, SegmentError, call_app, is_slo, make_subrequest_env,
     respond)
@@ -94,7 +94,7 @@ class ManifestDeleter(object):
     def _tally(outcome, results, errors):
         name, status = outcome
         code = int(status.split(' ', 1)[0])
-        if 200 <= code < 300:
+        if is_success(code):
             results['Number Deleted'] += 1
         elif code == 404:
             results['Number Not Found'] += 1

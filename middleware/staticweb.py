@@ -47,7 +47,8 @@ from objproxy.common.paths import (
     PathError, quote, split_path, str_to_wsgi, wsgi_to_str)
 from objproxy.common.registry import register_info
 from objproxy.proxy.info import get_container_info
-from objproxy.common.response import Response, error_response, is_redirection, is_success, status_line
+from objproxy.common.response import (
+    Response, error_response, is_redirection, is_success, status_line)
 
 TEMPURL_USER = '.wsgi.tempurl'
 DEFAULT_DIR_TYPE = 'application/directory'
@@ -109,7 +110,7 @@ class _Site(object):
         info = get_container_info(env, self.app, account, container) or {}
         self.info = info
         meta = {}
-        if 200 <= (info.get('status') or 0) < 300:
+        if is_success(info.get('status') or 0):
             meta = dict((k.lower(), v) for k, v in
                         (info.get('meta') or {}).items())
 
@@ -235,7 +236,8 @@ class _Site(object):
         if resp.status_int == 404:
             resp.drain()
             return self.listing(start_response)
-        if not (is_success(resp.status_int) or is_redirection(resp.status_int)):
+        if not (is_success(resp.status_int) or
+                is_redirection(resp.status_int)):
             return self.error_page(resp.status_int, resp, start_response)
         return self.relay(resp, start_response)
 
@@ -268,7 +270,8 @@ class _Site(object):
             resp = self._call(self._copy_env(path + str_to_wsgi(self.index)))
             if resp is None:
                 return error_response(503)(self.env, start_response)
-            if (is_success(resp.status_int) or is_redirection(resp.status_int)):
+            if is_success(resp.status_int) or \
+                    is_redirection(resp.status_int):
                 if not self.path.endswith('/'):
                     resp.drain()
                     return self.redirect_with_slash(start_response)

@@ -64,7 +64,6 @@ import re
 import time
 from urllib.parse import parse_qs, quote, urlencode
 
-from webob import Response
 
 from middleware import signed_urls
 from middleware.tempauth import challenge
@@ -73,7 +72,7 @@ from objproxy.common.exceptions import ConfigError
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.common.response import http_date
+from objproxy.common.response import Response, http_date, is_success
 
 SECTION = 'filter:tempurl'
 OPTIONS = ('methods', 'incoming_remove_headers', 'incoming_allow_headers',
@@ -162,10 +161,9 @@ def scope_check(account, container=None):
             acc = con = None
         if acc == account and (container is None or con == container):
             return None
-        resp = Response(status=401, body=b'Unauthorized',
-                        content_type='text/plain')
-        resp.headers['Www-Authenticate'] = challenge(req.environ)
-        return resp
+        return Response(401, body=b'Unauthorized',
+                        content_type='text/plain; charset=UTF-8',
+                        headers={'Www-Authenticate': challenge(req.environ)})
     return authorize
 
 
@@ -366,7 +364,7 @@ class TempURL(object):
         headers = [(name, value) for name, value in captured.headers
                    if not self.outgoing.drops(name.lower())]
         status_int = int(captured.status.split(' ', 1)[0])
-        if method in ('GET', 'HEAD') and 200 <= status_int < 300:
+        if method in ('GET', 'HEAD') and is_success(status_int):
             headers = self.download_headers(env, headers, params, obj)
             if headers is None:
                 close = getattr(body, 'close', None)

@@ -118,7 +118,7 @@ class InfoCache(object):
                 self._warn('memcache get %s: %s' % (key, err))
                 info = None
             if isinstance(info, dict):
-                if 200 <= info.get('status', 0) < 300:
+                if is_success(info.get('status', 0)):
                     self._remember(key, info)
                 return info
         return None

@@ -15,7 +15,8 @@ from objproxy.proxy.controllers.meta import (
     MetadataError, backend_meta, is_owner, strip_owner_headers)
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.info import cache_key, container_info_from_headers
-from objproxy.common.response import Response, error_response, is_success, plain_error
+from objproxy.common.response import (
+    Response, error_response, is_success, plain_error)
 
 # The one storage policy of this cluster (every replica is a full copy).
 DEFAULT_POLICY = 'Policy-0'
@@ -155,7 +156,7 @@ class ContainerController(Controller):
                     app, 'max_containers_whitelist', ()):
             existing = app.container_info(req.environ, self.account_name,
                                           self.container_name)
-            if not 200 <= existing.get('status', 0) < 300:
+            if not is_success(existing.get('status', 0)):
                 return plain_error(403, 'Reached container limit of %s'
                                    % app.max_containers_per_account)
         ring = app.container_ring

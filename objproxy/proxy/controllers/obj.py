@@ -15,7 +15,8 @@ from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller, quorum_size
 from objproxy.proxy.getter import Getter
 from objproxy.proxy.putter import ObjectPut
-from objproxy.common.response import Response, error_response, is_success, plain_error
+from objproxy.common.response import (
+    Response, error_response, is_success, plain_error)
 
 PASS_ON_PUT = ('content-type', 'content-encoding', 'content-disposition',
                'x-delete-at', 'x-object-manifest', 'x-static-large-object',
@@ -160,7 +161,7 @@ class ObjectController(Controller):
         info, denial = self._container(req, 'write_acl')
         if denial:
             return denial
-        if not 200 <= info.get('status', 0) < 300:
+        if not is_success(info.get('status', 0)):
             return error_response(404 if info.get('status') == 404 else 503)
         return None
 
@@ -219,7 +220,8 @@ class ObjectController(Controller):
         for key in list(headers):
             if key.lower() == 'content-type':
                 ctype = headers.pop(key)
-        if not ctype or config_true_value(headers_in.get('X-Detect-Content-Type')):
+        if not ctype or config_true_value(
+                headers_in.get('X-Detect-Content-Type')):
             ctype = (mimetypes.guess_type(self.object_name)[0] or
                      'application/octet-stream')
         headers['Content-Type'] = ctype
@@ -257,7 +259,7 @@ class ObjectController(Controller):
         info, denial = self._container(req, 'write_acl')
         if denial:
             return denial
-        if not 200 <= info.get('status', 0) < 300:
+        if not is_success(info.get('status', 0)):
             return error_response(404 if info.get('status') == 404 else 503)
         error = constraints.check_metadata(req.headers, 'object')
         if error:
@@ -287,7 +289,7 @@ class ObjectController(Controller):
         if_delete_at = req.headers.get('X-If-Delete-At')
         if if_delete_at is not None and not if_delete_at.strip().isdigit():
             return plain_error(400, 'Bad X-If-Delete-At header value')
-        if not 200 <= info.get('status', 0) < 300:
+        if not is_success(info.get('status', 0)):
             return error_response(404 if info.get('status') == 404 else 503)
         timestamp = Timestamp.now()
         headers = self.base_headers(req, timestamp)
