@@ -19,7 +19,8 @@ import sys
 import time
 
 from objproxy.common.exceptions import RingError
-from objproxy.ring.builder import RingBuilder, _fmt_replicas
+from objproxy.ring.builder import RingBuilder
+from objproxy.ring.placement import format_replicas
 
 EXIT_SUCCESS = 0
 EXIT_WARNING = 1
@@ -415,7 +416,7 @@ class Commands(object):
         _out('Dispersion is %.2f, Balance is %.2f' % (
             report['dispersion'], builder.get_balance()))
         _out('Required replicas per partition: %s' %
-             _fmt_replicas(builder.replicas))
+             format_replicas(builder.replicas))
         _out('%-8s %12s %22s' % ('Tier', 'Max replicas',
                                  'Partitions over max'))
         for name in ('region', 'zone', 'server', 'device'):

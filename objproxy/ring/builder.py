@@ -15,17 +15,10 @@ import time
 
 from objproxy.common.exceptions import RingError
 from objproxy.ring import ringfile
-from objproxy.ring.devices import (
-    MAX_DEVICES, DeviceMixin, _is_number, validate_dev)
-from objproxy.ring.placement import PlacementMixin, _fmt_replicas
-from objproxy.ring.report import MAX_BALANCE, ReportMixin
+from objproxy.ring.devices import DeviceMixin, _is_number, validate_dev
+from objproxy.ring.placement import PlacementMixin
+from objproxy.ring.report import ReportMixin
 from objproxy.ring.ring import DEV_KEYS, NONE_DEV
-from objproxy.ring.tiers import LEVELS
-
-# The names this module has always offered (the command line imports
-# _fmt_replicas from here).
-__all__ = ['RingBuilder', 'validate_dev', 'MAX_PART_POWER', 'MAX_DEVICES',
-           'MAX_BALANCE', 'LEVELS', '_fmt_replicas']
 
 MAX_PART_POWER = 24
 

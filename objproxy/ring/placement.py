@@ -43,7 +43,7 @@ class PlacementMixin(object):
         if len(active) < need:
             raise RingError('cannot place %s replicas on %d device(s) with '
                             'weight; add devices or lower replicas'
-                            % (_fmt_replicas(self.replicas), len(active)))
+                            % (format_replicas(self.replicas), len(active)))
         self._update_last_part_moves()
         lengths = self._replica_lengths()
         total = sum(lengths)
@@ -452,5 +452,6 @@ def _positions(table, dev_id):
     return out
 
 
-def _fmt_replicas(value):
+def format_replicas(value):
+    """A replica count as people write it: 3, or 2.5 for a fraction."""
     return '%d' % value if value == int(value) else '%g' % value
