@@ -20,7 +20,7 @@ import eventlet
 from objproxy.common.exceptions import ConfigError
 
 
-def _parse(prog, argv, extra=None):
+def _parse(prog, argv, extra=None, by_partition=True):
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument('conf', help="the storage node's paste config")
     parser.add_argument('--once', action='store_true',
@@ -30,8 +30,9 @@ def _parse(prog, argv, extra=None):
                         help='with --once: print the totals as JSON')
     parser.add_argument('--devices', default='',
                         help='comma-separated device names to limit to')
-    parser.add_argument('--partitions', default='',
-                        help='comma-separated partitions to limit to')
+    if by_partition:
+        parser.add_argument('--partitions', default='',
+                            help='comma-separated partitions to limit to')
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='log to stdout at INFO (DEBUG with -vv)')
     if extra:
@@ -39,8 +40,8 @@ def _parse(prog, argv, extra=None):
     args = parser.parse_args(argv)
     devices = [d for d in args.devices.split(',') if d.strip()] or None
     try:
-        partitions = set(int(p) for p in args.partitions.split(',')
-                         if p.strip()) or None
+        partitions = set(int(p) for p in getattr(
+            args, 'partitions', '').split(',') if p.strip()) or None
     except ValueError:
         parser.error('--partitions must be comma-separated integers')
     return args, devices, partitions
@@ -84,9 +85,9 @@ def _run(daemons, args, devices, partitions):
     return 0
 
 
-def _main(prog, argv, build, extra=None):
+def _main(prog, argv, build, extra=None, by_partition=True):
     eventlet.monkey_patch()
-    args, devices, partitions = _parse(prog, argv, extra)
+    args, devices, partitions = _parse(prog, argv, extra, by_partition)
     try:
         daemons = build(args)
         return _run(daemons, args, devices, partitions)
@@ -135,7 +136,8 @@ def updater_main(argv=None):
     def build(args):
         from objproxy.daemons.updater import ObjectUpdater
         return [ObjectUpdater(_conf(args, 'object-updater'))]
-    return _main('objproxy-updater', argv, build)
+    # async pendings are not kept by partition: no --partitions
+    return _main('objproxy-updater', argv, build, by_partition=False)
 
 
 if __name__ == '__main__':

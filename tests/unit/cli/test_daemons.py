@@ -66,3 +66,23 @@ def test_progress_only_on_a_terminal():
     assert 'object-auditor: sdb1 5/10 partitions' in out
     assert 'sdb1 10/10 partitions' in out
     assert out.endswith('\r\x1b[K')
+
+
+def test_updater_refuses_partitions_it_cannot_honour(tmp_path):
+    """Async pendings are not stored by partition: --partitions is a usage
+    error for the updater, not an option silently ignored."""
+    result = run(tmp_path, 'objproxy-updater', '--partitions', '1')
+    assert result.returncode == 2
+    assert 'unrecognized arguments: --partitions 1' in result.stderr
+
+
+def test_unknown_option_in_a_daemon_section_stops_it(tmp_path):
+    conf = node_conf(tmp_path)
+    with open(conf, 'a') as fp:
+        fp.write('[object-updater]\nobjects_per_secnd = 5\n')
+    result = subprocess.run(
+        [os.path.join(BIN, 'objproxy-updater'), conf, '--once'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert '[object-updater] unknown option objects_per_secnd' in \
+        result.stderr
