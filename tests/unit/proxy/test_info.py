@@ -4,7 +4,6 @@ import subprocess
 import time
 
 import pytest
-from webob import Request
 
 from objproxy.common.memcached import MemcacheClient
 from objproxy.proxy.info import (
@@ -81,41 +80,66 @@ def test_memcache_shares_info_between_processes(memcache):
     assert three.get('container/a/shared') is None
 
 
+class FinalApp(object):
+    """Stands for the proxy a pipeline ends in: answers info lookups."""
+
+    def __init__(self):
+        self.asked = []
+
+    def container_info(self, env, account, container):
+        self.asked.append((account, container))
+        info = {'status': 204 if container == 'there' else 404}
+        env.setdefault('swift.infocache', {})[
+            'container/%s/%s' % (account, container)] = info
+        return info
+
+    def account_info(self, env, account):
+        self.asked.append((account, None))
+        return {'status': 204, 'container_count': 1}
+
+
 class Filter(object):
     """A filter as the pipeline loader leaves it: it knows the app its
     pipeline ends in (``_pipeline_final_app``)."""
 
-    def __init__(self, app):
+    def __init__(self, app, final):
         self.app = app
-        self._pipeline_final_app = getattr(app, '_pipeline_final_app', app)
+        self._pipeline_final_app = final
 
     def __call__(self, env, start_response):
         raise AssertionError('info must come from the final app directly')
 
 
-def test_get_info_asks_the_pipelines_final_app(proxy_app):
-    Request.blank('/v1/AUTH_test/infoc', environ={
-        'REQUEST_METHOD': 'PUT'}).get_response(proxy_app)
-    Request.blank('/v1/AUTH_test/infoc/o', environ={
-        'REQUEST_METHOD': 'PUT'}, body=b'abc').get_response(proxy_app)
-    env = {'swift.trans_id': 'txinfo'}
-    info = get_container_info(env, Filter(Filter(proxy_app)), 'AUTH_test',
-                              'infoc')
-    assert 200 <= info['status'] < 300
-    assert env['swift.infocache']['container/AUTH_test/infoc'] is info
-    account = get_account_info(env, Filter(proxy_app), 'AUTH_test')
-    assert 200 <= account['status'] < 300
-    assert account['container_count'] >= 1
-    missing = get_container_info({}, Filter(proxy_app), 'AUTH_test',
-                                 'nope-nope')
-    assert missing['status'] == 404
+def test_get_info_asks_the_pipelines_final_app():
+    final = FinalApp()
+    chain = Filter(Filter(final, final), final)
+    env = {}
+    info = get_container_info(env, chain, 'AUTH_test', 'there')
+    assert info['status'] == 204
+    assert env['swift.infocache']['container/AUTH_test/there'] is info
+    # the request's cache answers the second time
+    assert get_container_info(env, chain, 'AUTH_test', 'there') is info
+    assert get_account_info(env, chain, 'AUTH_test')['container_count'] == 1
+    assert get_container_info({}, chain, 'AUTH_test', 'nope')[
+        'status'] == 404
+    assert final.asked == [('AUTH_test', 'there'), ('AUTH_test', None),
+                           ('AUTH_test', 'nope')]
 
 
-def test_get_info_through_an_opaque_app(proxy_app):
-    """Without a ``.app`` chain the helper HEADs through the app given."""
-    def opaque(env, start_response):
-        return proxy_app(env, start_response)
-    Request.blank('/v1/AUTH_test/opaquec', environ={
-        'REQUEST_METHOD': 'PUT'}).get_response(proxy_app)
-    info = get_container_info({}, opaque, 'AUTH_test', 'opaquec')
-    assert 200 <= info['status'] < 300
+def test_get_info_through_an_app_outside_a_pipeline():
+    """An app the loader did not set up is asked with a HEAD."""
+    seen = []
+
+    def app(env, start_response):
+        seen.append((env['REQUEST_METHOD'], env['PATH_INFO']))
+        start_response('204 No Content', [
+            ('X-Container-Object-Count', '3'),
+            ('X-Container-Read', '.r:*')])
+        return [b'']
+    info = get_container_info({}, app, 'AUTH_test', 'c')
+    assert seen == [('HEAD', '/v1/AUTH_test/c')]
+    assert info['status'] == 204
+    assert info['object_count'] == 3
+    assert info['read_acl'] == '.r:*'
+
+

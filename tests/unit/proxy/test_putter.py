@@ -1,119 +1,245 @@
-"""Streaming PUT: client body failures and the InputRejected contract."""
-import time
+"""The streaming PUT on its own, against scripted fake nodes on loopback:
+quorum of nodes that take the body, the body every node receives
+(Content-Length or chunked), client body failures (reject, short, bad
+chunk, timeout, too large) and nodes that disagree."""
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import eventlet
 import pytest
-from webob import Request
 
+from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.exceptions import InputRejected
+from objproxy.proxy.error_limiter import ErrorLimiter
+from objproxy.proxy.putter import ObjectPut
+
+
+class Script(object):
+    """What one fake node does with a PUT: refuse it before the body
+    (``refuse``: a status), or take it and answer ``status``."""
+
+    def __init__(self, status=201, refuse=None, etag=None):
+        self.status = status
+        self.refuse = refuse
+        self.etag = etag
+        self.bodies = []
+        self.done = threading.Event()
+
+
+class Node(object):
+    def __init__(self, script):
+        node = self
+        self.script = script
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def handle_expect_100(self):
+                if script.refuse:
+                    self.send_response(script.refuse)
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return False
+                return super().handle_expect_100()
+
+            def do_PUT(self):
+                node.take(self)
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.handle_error = lambda request, address: None
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def take(self, handler):
+        script = self.script
+        try:
+            body = read_body(handler)
+        except (OSError, ValueError):
+            script.done.set()
+            return
+        if body is None:      # the proxy gave up on this upload
+            script.done.set()
+            return
+        script.bodies.append(body)
+        handler.send_response(script.status)
+        handler.send_header('Etag', script.etag or hashlib.md5(
+            body).hexdigest())
+        handler.send_header('Content-Length', '0')
+        handler.end_headers()
+        script.done.set()
+
+    def ring_node(self):
+        return {'ip': '127.0.0.1', 'port': self.port, 'device': 'sda'}
+
+
+def read_body(handler):
+    """The whole body, or None when the connection ends before it."""
+    length = handler.headers.get('Content-Length')
+    if length is not None:
+        data = handler.rfile.read(int(length))
+        return data if len(data) == int(length) else None
+    parts = []
+    while True:
+        line = handler.rfile.readline()
+        if not line:
+            return None
+        size = int(line.split(b';')[0], 16)
+        if size == 0:
+            handler.rfile.readline()
+            return b''.join(parts)
+        parts.append(handler.rfile.read(size))
+        handler.rfile.readline()
+
+
+class FakeApp(object):
+    node_timeout = 2
+    conn_timeout = 1
+    client_timeout = 1
+    client_chunk_size = 1000
+    max_file_size = 10 ** 6
+
+    def __init__(self):
+        self.pool = ConnectionPool()
+        self.error_limiter = ErrorLimiter()
+
+
+class FakeController(object):
+    server_type = 'Object'
+
+    def __init__(self, nodes):
+        self.app = FakeApp()
+        self.nodes = nodes
+
+    def iter_nodes(self, ring, part):
+        return iter([n.ring_node() for n in self.nodes])
 
 
 class Body(object):
-    """A client body that misbehaves after ``good`` bytes."""
+    """A client body: ``good`` bytes, then ``then`` happens."""
 
-    def __init__(self, good, then):
+    def __init__(self, good, then='end'):
         self.left = good
         self.then = then
 
-    def read(self, size=-1):
+    def read(self, size):
         if self.left > 0:
-            n = min(size if size > 0 else self.left, self.left)
+            n = min(size, self.left)
             self.left -= n
             return b'x' * n
         if self.then == 'reject':
             raise InputRejected(403, b'infected')
-        if self.then == 'eof':
-            return b''
         if self.then == 'bad-chunk':
             raise ValueError('invalid literal for int() with base 16')
         if self.then == 'stall':
             eventlet.sleep(5)
-            return b''
-        if self.then == 'end':
-            return b''
-
-
-def put(app, path, body, length=None, chunked=False):
-    env = {'REQUEST_METHOD': 'PUT', 'wsgi.input': body}
-    headers = {}
-    if chunked:
-        headers['Transfer-Encoding'] = 'chunked'
-    else:
-        env['CONTENT_LENGTH'] = str(length)
-    req = Request.blank(path, environ=env, headers=headers)
-    req.environ['wsgi.input'] = body
-    return req.get_response(app)
+        return b''
 
 
 @pytest.fixture
-def container(proxy_app):
-    name = 'putter-%d' % int(time.time() * 1e6)
-    resp = Request.blank('/v1/AUTH_test/' + name,
-                         environ={'REQUEST_METHOD': 'PUT'}).get_response(
-                             proxy_app)
-    assert resp.status_int == 201
-    return name
+def nodes():
+    made = []
+
+    def make(*scripts):
+        made.extend(Node(s) for s in scripts)
+        return made[-len(scripts):]
+    yield make
+    for node in made:
+        node.server.shutdown()
+        node.server.server_close()
 
 
-def stored(cluster, container, obj):
-    time.sleep(0.3)  # let the nodes notice the dropped connections
-    files = cluster.object_files('AUTH_test', container, obj)
-    return [n for names in files.values() for n in names
-            if n.endswith('.data')]
+def put(nodes, body, length=None, chunked=False, app=None):
+    controller = FakeController(nodes)
+    if app is not None:
+        controller.app = app
+    headers = [{'X-Timestamp': '1000.00000'} for _ in nodes]
+    return ObjectPut(controller, None, 1, '/a/c/o', headers, body.read,
+                     length, chunked).run()
+
+
+def scripts(*args):
+    return [Script(**a) for a in args]
+
+
+def wait_done(made):
+    for node in made:
+        assert node.script.done.wait(5)
 
 
 @pytest.mark.parametrize('chunked', [False, True])
-def test_input_rejected_aborts_every_node_and_propagates(
-        proxy_app, nodes_cluster, container, chunked):
-    path = '/v1/AUTH_test/%s/virus' % container
+def test_every_node_gets_the_whole_body(nodes, chunked):
+    made = nodes(*scripts({}, {}, {}))
+    resp, etag = put(made, Body(2500), None if chunked else 2500, chunked)
+    assert resp.status == 201
+    assert etag == hashlib.md5(b'x' * 2500).hexdigest()
+    assert [n.script.bodies for n in made] == [[b'x' * 2500]] * 3
+
+
+def test_a_quorum_is_enough(nodes):
+    made = nodes(*scripts({}, {}, {'refuse': 507}))
+    resp, _etag = put(made, Body(10), 10)
+    assert resp.status == 201
+    assert made[2].script.bodies == []
+
+
+def test_without_a_quorum_nothing_is_sent(nodes):
+    made = nodes(*scripts({}, {'refuse': 507}, {'refuse': 507}))
+    resp, etag = put(made, Body(10), 10)
+    assert resp.status == 503 and etag is None
+
+
+def test_a_client_error_from_the_nodes_is_passed_on(nodes):
+    made = nodes(*scripts({'refuse': 409}, {'refuse': 409},
+                          {'refuse': 409}))
+    resp, _etag = put(made, Body(10), 10)
+    assert resp.status == 409
+
+
+def test_input_rejected_aborts_every_node_and_propagates(nodes):
+    made = nodes(*scripts({}, {}, {}))
     with pytest.raises(InputRejected):
-        put(proxy_app, path, Body(3 * 65536, 'reject'), 10 * 65536,
-            chunked=chunked)
-    assert stored(nodes_cluster, container, 'virus') == []
-    head = Request.blank(path, environ={'REQUEST_METHOD': 'HEAD'})
-    assert head.get_response(proxy_app).status_int == 404
+        put(made, Body(2500, 'reject'), 10000)
+    wait_done(made)
+    assert [n.script.bodies for n in made] == [[], [], []]
 
 
-def test_short_body_is_499_and_stores_nothing(proxy_app, nodes_cluster,
-                                              container):
-    resp = put(proxy_app, '/v1/AUTH_test/%s/short' % container,
-               Body(1000, 'eof'), 100000)
-    assert resp.status_int == 499
-    assert stored(nodes_cluster, container, 'short') == []
+def test_short_body_is_499_and_no_node_stores_it(nodes):
+    made = nodes(*scripts({}, {}, {}))
+    resp, _etag = put(made, Body(1000, 'eof'), 5000)
+    assert resp.status == 499
+    wait_done(made)
+    assert [n.script.bodies for n in made] == [[], [], []]
 
 
-def test_bad_chunked_body_is_400(proxy_app, container):
-    resp = put(proxy_app, '/v1/AUTH_test/%s/badchunk' % container,
-               Body(1000, 'bad-chunk'), chunked=True)
-    assert resp.status_int == 400
+def test_bad_chunked_body_is_400(nodes):
+    resp, _etag = put(nodes(*scripts({}, {}, {})), Body(10, 'bad-chunk'),
+                      chunked=True)
+    assert resp.status == 400
 
 
-def test_client_timeout_is_408(proxy_app, container):
-    proxy_app.client_timeout = 0.2
-    resp = put(proxy_app, '/v1/AUTH_test/%s/slow' % container,
-               Body(10, 'stall'), 100)
-    assert resp.status_int == 408
+def test_client_timeout_is_408(nodes):
+    app = FakeApp()
+    app.client_timeout = 0.1
+    resp, _etag = put(nodes(*scripts({}, {}, {})), Body(10, 'stall'), 100,
+                      app=app)
+    assert resp.status == 408
 
 
-def test_chunked_upload_over_max_file_size_is_413(proxy_app, container):
-    proxy_app.max_file_size = 100000
-    resp = put(proxy_app, '/v1/AUTH_test/%s/huge' % container,
-               Body(200000, 'end'), chunked=True)
-    assert resp.status_int == 413
-    resp = put(proxy_app, '/v1/AUTH_test/%s/huge' % container,
-               Body(200000, 'end'), 200000)
-    assert resp.status_int == 413
+@pytest.mark.parametrize('chunked', [False, True])
+def test_body_over_max_file_size_is_413(nodes, chunked):
+    app = FakeApp()
+    app.max_file_size = 5000
+    resp, _etag = put(nodes(*scripts({}, {}, {})), Body(6000),
+                      None if chunked else 6000, chunked, app=app)
+    assert resp.status == 413
 
 
-def test_put_into_missing_container_is_404(proxy_app):
-    resp = put(proxy_app, '/v1/AUTH_test/no-such-container/o',
-               Body(10, 'end'), 10)
-    assert resp.status_int == 404
-
-
-def test_good_chunked_put_round_trip(proxy_app, container):
-    path = '/v1/AUTH_test/%s/fine' % container
-    resp = put(proxy_app, path, Body(300000, 'end'), chunked=True)
-    assert resp.status_int == 201
-    got = Request.blank(path).get_response(proxy_app)
-    assert got.status_int == 200 and got.body == b'x' * 300000
+def test_nodes_that_disagree_on_the_etag_are_a_500(nodes):
+    made = nodes(*scripts({'etag': 'a' * 32}, {'etag': 'b' * 32}, {}))
+    resp, etag = put(made, Body(10), 10)
+    assert resp.status == 500 and etag is None

@@ -1,4 +1,5 @@
-"""Account and container controllers against real storage nodes."""
+"""Account and container controllers of the proxy Application (in
+process) against the session's real storage nodes."""
 import json
 import uuid
 from urllib.parse import quote
@@ -20,8 +21,14 @@ def call(app, path, method='GET', headers=None, body=None):
 
 
 @pytest.fixture
-def managing_app(nodes_cluster):
-    return Application({'objproxy_dir': nodes_cluster.objproxy_dir,
+def proxy_app(cluster):
+    return Application({'objproxy_dir': cluster.objproxy_dir,
+                        'log_file': '/dev/null'})
+
+
+@pytest.fixture
+def managing_app(cluster):
+    return Application({'objproxy_dir': cluster.objproxy_dir,
                         'allow_account_management': 'true',
                         'max_containers_per_account': '2',
                         'log_file': '/dev/null'})
