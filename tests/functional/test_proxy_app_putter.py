@@ -1,6 +1,7 @@
 """Streaming PUT: client body failures and the InputRejected contract,
 through the proxy Application (in process) to the session's real storage
 nodes (what reaches their disks is checked)."""
+import os
 import time
 
 import eventlet
@@ -8,6 +9,7 @@ import pytest
 from webob import Request
 
 from objproxy.common.exceptions import InputRejected
+from objproxy.storage.layout import TMPDIR
 
 
 class Body(object):
@@ -69,8 +71,21 @@ def container(proxy_app):
     return name
 
 
+def temp_files(cluster):
+    found = []
+    for node in cluster.nodes:
+        tmp = os.path.join(node['devices'], node['device'], TMPDIR)
+        if os.path.isdir(tmp):
+            found.extend(os.listdir(tmp))
+    return found
+
+
 def stored(cluster, container, obj):
-    time.sleep(0.3)  # let the nodes notice the dropped connections
+    # the nodes notice the dropped connections and remove their temp files
+    deadline = time.time() + 10
+    while temp_files(cluster) and time.time() < deadline:
+        time.sleep(0.02)
+    assert temp_files(cluster) == []
     files = cluster.object_files('AUTH_test', container, obj)
     return [n for names in files.values() for n in names
             if n.endswith('.data')]
