@@ -9,11 +9,12 @@ format the client wanted, once, at the end.  It is also the one place
 where a listing's format is negotiated (``listing_content_type``):
 
 * ``?format=json|xml|plain`` wins (any other value means plain);
-* else the ``Accept`` header (parsed by ``webob.acceptparse``), with
-  Swift's choice among ``text/plain``, ``application/json``,
-  ``application/xml``, ``text/xml``: media ranges by quality, specific
-  ranges before wildcards, the first of those types a range matches; no
-  header means ``text/plain``;
+* else the ``Accept`` header (``objproxy.common.listing_format``, shared
+  with the account and container servers), with Swift's choice among
+  ``text/plain``, ``application/json``, ``application/xml``,
+  ``text/xml``: media ranges by quality, specific ranges before
+  wildcards, the first of those types a range matches; no header means
+  ``text/plain``;
 * nothing acceptable gives ``406``, a malformed header ``400``.
 
 Rendering (GET/HEAD of ``/v1/<account>`` and ``/v1/<account>/<container>``
@@ -33,19 +34,14 @@ import json
 from urllib.parse import parse_qsl
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from webob.acceptparse import AcceptValidHeader, create_accept_header
-
 from objproxy.common.config import check_options
+from objproxy.common.listing_format import NegotiationError, listing_type
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.proxy.controllers.container import json_listing_query
 from objproxy.common.response import error_response, plain_error, reason
 
 SECTION = 'filter:listing_formats'
 API_VERSIONS = ('v1', 'v1.0')
-FORMAT_TYPES = {'plain': 'text/plain', 'json': 'application/json',
-                'xml': 'application/xml'}
-# What a listing can be answered in, in Swift's order of preference.
-OFFERS = ('text/plain', 'application/json', 'application/xml', 'text/xml')
 # A bigger "listing" is not one (a staticweb page, say): passed through.
 MAX_LISTING_LENGTH = 1024 * 10000 * 2
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -82,32 +78,12 @@ def listing_content_type(env):
     """The content type to answer a listing request with (no charset).
 
     Raises NotAcceptable (406, or 400 for a bad header or parameter)."""
-    fmt = query_param(env, 'format')
-    if fmt:
-        return FORMAT_TYPES.get(fmt.lower(), FORMAT_TYPES['plain'])
-    header = env.get('HTTP_ACCEPT')
-    if header is None:
-        return OFFERS[0]
-    accept = create_accept_header(header)
-    if not isinstance(accept, AcceptValidHeader):
-        raise NotAcceptable(plain_error(400, 'Invalid Accept header'))
-    parsed = list(accept.parsed)
-    if not parsed:
-        return OFFERS[0]
-    ranges = [(q, '*' not in media_range, media_range.lower())
-              for media_range, q, _params, _ext in parsed if q > 0]
-    ranges.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    for _q, _specific, media_range in ranges:
-        for offer in OFFERS:
-            if media_matches(media_range, offer):
-                return offer
-    raise NotAcceptable(error_response(406))
-
-
-def media_matches(media_range, offer):
-    want_type, _sep, want_sub = media_range.partition('/')
-    offer_type, _sep, offer_sub = offer.partition('/')
-    return want_type in ('*', offer_type) and want_sub in ('*', offer_sub)
+    try:
+        return listing_type(query_param(env, 'format'), env.get('HTTP_ACCEPT'))
+    except NegotiationError as err:
+        if err.status == 406:
+            raise NotAcceptable(error_response(406))
+        raise NotAcceptable(plain_error(err.status, err.message))
 
 
 # --------------------------------------------------------------- rendering

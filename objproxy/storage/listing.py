@@ -16,13 +16,12 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 from objproxy.common.config import config_true_value
+from objproxy.common.listing_format import NegotiationError, listing_type
 
 JSON_TYPE = 'application/json'
 XML_TYPE = 'application/xml'
 TEXT_XML_TYPE = 'text/xml'
 PLAIN_TYPE = 'text/plain'
-FORMAT_TYPES = {'json': JSON_TYPE, 'xml': XML_TYPE, 'plain': PLAIN_TYPE}
-OFFERED = (PLAIN_TYPE, JSON_TYPE, XML_TYPE, TEXT_XML_TYPE)
 MAX_PARAM_LENGTH = 8192
 
 
@@ -59,45 +58,10 @@ def parse_query(query_string):
 
 def listing_content_type(params, accept):
     """The response type: ``format=`` wins, else the Accept header."""
-    fmt = params.get('format')
-    if fmt:
-        return FORMAT_TYPES.get(fmt.strip().lower(), PLAIN_TYPE)
-    return best_accept(accept)
-
-
-def best_accept(accept):
-    """Pick from OFFERED by the Accept header's q-values (plain default)."""
-    if not accept or not accept.strip():
-        return PLAIN_TYPE
-    best = None
-    for index, part in enumerate(accept.split(',')):
-        fields = [f.strip() for f in part.split(';')]
-        mtype = fields[0].lower()
-        if not mtype:
-            continue
-        if '/' not in mtype:
-            raise ListingError(400, 'Invalid Accept header')
-        q = 1.0
-        for field in fields[1:]:
-            if field.lower().startswith('q='):
-                try:
-                    q = float(field[2:])
-                except ValueError:
-                    raise ListingError(400, 'Invalid Accept header')
-        if q <= 0:
-            continue
-        major, minor = mtype.split('/', 1)
-        for order, offer in enumerate(OFFERED):
-            omajor, ominor = offer.split('/')
-            if major not in ('*', omajor) or minor not in ('*', ominor):
-                continue
-            # specific types beat wildcards at equal q; then offer order
-            rank = (q, major != '*' and minor != '*', -order)
-            if best is None or rank > best[0]:
-                best = (rank, offer)
-    if best is None:
-        raise ListingError(406, 'None of the requested formats is offered')
-    return best[1]
+    try:
+        return listing_type(params.get('format'), accept)
+    except NegotiationError as err:
+        raise ListingError(err.status, err.message)
 
 
 class ListingParams(object):

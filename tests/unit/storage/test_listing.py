@@ -32,18 +32,21 @@ def test_content_type_negotiation():
     # format wins over Accept
     assert listing.listing_content_type({'format': 'plain'},
                                         'application/json') == 'text/plain'
-    assert listing.best_accept(None) == 'text/plain'
-    assert listing.best_accept('application/json') == 'application/json'
-    assert listing.best_accept('text/xml') == 'text/xml'
-    assert listing.best_accept('*/*') == 'text/plain'
-    assert listing.best_accept(
-        'application/xml;q=0.5, application/json;q=0.9') == 'application/json'
-    assert listing.best_accept('application/*') == 'application/json'
+    negotiated = {
+        None: 'text/plain',
+        'application/json': 'application/json',
+        'text/xml': 'text/xml',
+        '*/*': 'text/plain',
+        'application/xml;q=0.5, application/json;q=0.9': 'application/json',
+        'application/*': 'application/json',
+    }
+    for accept, want in negotiated.items():
+        assert listing.listing_content_type({}, accept) == want
     with pytest.raises(ListingError) as err:
-        listing.best_accept('image/png')
+        listing.listing_content_type({}, 'image/png')
     assert err.value.status == 406
     with pytest.raises(ListingError) as err:
-        listing.best_accept('garbage')
+        listing.listing_content_type({}, 'garbage')
     assert err.value.status == 400
 
 
