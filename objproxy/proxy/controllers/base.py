@@ -13,6 +13,7 @@ import socket
 
 from eventlet import GreenPile, Timeout
 
+from objproxy.common import backend_http
 from objproxy.common.exceptions import ConnectionTimeout
 from objproxy.common.paths import reserved_names_allowed
 from objproxy.common.timestamp import Timestamp
@@ -139,29 +140,12 @@ class Controller(object):
         """One request to one node; None when it could not answer."""
         app = self.app
         full = '/%s/%s%s' % (node['device'], part, path)
-        headers = dict(headers)
-        if body is not None:
-            headers['Content-Length'] = str(len(body))
-
-        def exchange(conn):
-            try:
-                conn.begin_request(method, full, headers, query_string)
-                if body:
-                    conn.sock.sendall(body)
-                resp = conn.getresponse()
-                data = resp.read()
-                conn.release(resp)
-            except BaseException:
-                conn.close()
-                raise
-            return (resp.status,
-                    dict((k.lower(), v) for k, v in resp.getheaders()), data)
-
         node_timeout = timeout or app.node_timeout
         try:
             with Timeout(node_timeout):
-                status, hdrs, data = app.pool.call(
-                    node, app.conn_timeout, node_timeout, exchange)
+                status, hdrs, data = backend_http.request(
+                    app.pool, node, method, full, headers, query_string,
+                    body, app.conn_timeout, node_timeout)
         except NODE_ERRORS as err:
             app.error_limiter.error_occurred(
                 node, '%s %s: %s' % (method, full, err or type(err).__name__))
