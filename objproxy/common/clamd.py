@@ -316,10 +316,7 @@ class InstreamWriter(object):
         finally:
             self.close()
         if reply:
-            try:
-                parse_reply(reply)
-            except ClamdError:
-                raise
+            parse_reply(reply)      # clamd's own error, if it sent one
             raise ClamdError('clamd at %s ended the stream early: %s'
                              % (self.address, reply.decode('utf-8',
                                                            'replace')))

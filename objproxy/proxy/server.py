@@ -15,7 +15,6 @@ from objproxy.common import constraints
 from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.config import (
     check_options, get_bool, get_float, get_int, get_list)
-from objproxy.common.exceptions import ConfigError
 from objproxy.common.hashing import load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import (
@@ -342,7 +341,4 @@ def app_factory(global_conf, **local_conf):
     conf.update(local_conf)
     check_options(SECTION, local_conf, global_conf, KNOWN_OPTIONS +
                   ('disallowed_sections',))
-    try:
-        return Application(conf)
-    except ConfigError:
-        raise
+    return Application(conf)
