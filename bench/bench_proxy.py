@@ -38,8 +38,8 @@ file under objproxy's ``srv/node*/sdb*/objects`` and Swift's
 ``$SAIO_BASE/srv/*/node/sdb*/objects``); ``--warm`` skips that.  CPU is
 also given as seconds per GB moved, per role.
 
-``--with-daemons``: one more objproxy (Swift's pipeline) with aio's
-replicator, auditor and updater running, preloaded with objects so they
+``--with-daemons``: one more objproxy (aio as shipped: default pipeline,
+every node daemon: replicator, auditor, updater, expirer, rescanner), preloaded with objects so they
 have work; the 4 KiB scenario runs on it with the daemons running and with
 them paused (SIGSTOP/SIGCONT of exactly those processes), alternating, and
 the p99 of PUT, GET and DELETE are printed side by side.
@@ -74,9 +74,11 @@ QUICK = [('4KiB', 4096, 300, 16), ('1MiB', 1 << 20, 40, 8),
          ('64MiB', 64 << 20, 2, 2)]
 MB = 1e6
 DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
-                   'account-replicator', 'object-auditor', 'object-updater')
+                   'account-replicator', 'object-auditor', 'object-updater',
+                   'object-expirer', 'object-rescanner')
 DAEMON_PROGRAMS = ('objproxy-replicator', 'objproxy-auditor',
-                   'objproxy-updater')
+                   'objproxy-updater', 'objproxy-expirer',
+                   'objproxy-rescanner')
 
 
 # ----- processes and /proc ---------------------------------------------------
@@ -160,18 +162,12 @@ class Objproxy(object):
         self.daemons = daemons
         self.daemon_options = list(daemon_options)
 
-    def _write_daemon_options(self, ports):
-        """Node configs written ahead of aio (which keeps existing ones)
-        with the daemon options in every daemon section."""
-        from objproxy.cli.aio_layout import AioLayout, set_option
-        layout = AioLayout(self.data_dir, proxy_port=ports[0],
-                           node_ports=ports[1:5], workers=1,
-                           memcache_port=ports[5])
-        for path in (layout.etc_dir, layout.log_dir, layout.run_dir):
-            os.makedirs(path, exist_ok=True)
-        for index in range(4):
-            layout.write_node_conf(index)
-            path = layout.node_conf(index)
+    def _write_daemon_options(self):
+        """Put the daemon options into every daemon section of the node
+        configs aio wrote (it keeps existing configs on the next start)."""
+        from objproxy.cli.aio_layout import set_option
+        for path in glob.glob(os.path.join(self.data_dir, 'etc',
+                                           'node*.conf')):
             with open(path) as fp:
                 text = fp.read()
             for section in DAEMON_SECTIONS:
@@ -184,9 +180,17 @@ class Objproxy(object):
         if self.url:
             return
         self.data_dir = tempfile.mkdtemp(prefix='bench-objproxy-')
-        ports = free_ports(6)
+        self.ports = free_ports(6)
+        self._launch()
         if self.daemon_options:
-            self._write_daemon_options(ports)
+            # aio writes complete configs on its first start; the options
+            # go into those, and the second start runs with them
+            self.stop()
+            self._write_daemon_options()
+            self._launch()
+
+    def _launch(self):
+        ports = self.ports
         aio = os.path.join(os.path.dirname(sys.executable), 'objproxy-aio')
         pipelines = [self.pipeline]
         if self.pipeline == PIPELINE:
@@ -571,6 +575,14 @@ def ratios(ours, theirs, disk, name='objproxy', targets=True):
 
 
 
+def nice_of(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as fp:
+            return int(fp.read().rsplit(')', 1)[1].split()[16])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def signal_all(pids, sig):
     for pid in pids:
         try:
@@ -583,7 +595,9 @@ def daemons_stage(args, rounds):
     """p99 of 4 KiB PUT/GET/DELETE on one objproxy with its daemons
     running and paused, alternating; printed side by side."""
     options = [tuple(o.split('=', 1)) for o in args.daemon_option]
-    system = Objproxy(daemons=True, daemon_options=options)
+    # aio as a user runs it: its default pipeline (the rescanner daemon
+    # asks the clamd that only a pipeline with clamav starts)
+    system = Objproxy(pipeline=None, daemons=True, daemon_options=options)
     scenario = [s for s in (QUICK if args.quick else SCENARIOS)
                 if s[0] == '4KiB'][0]
     runs = {'running': [], 'paused': []}
@@ -594,10 +608,15 @@ def daemons_stage(args, rounds):
         worker.request('PUT', '/bench-daemon-load')
         body = os.urandom(4096)
         for i in range(args.daemon_preload):  # work for the daemons
-            worker.request('PUT', '/bench-daemon-load/p%06d' % i, body)
+            status, _ = worker.request('PUT', '/bench-daemon-load/p%06d' % i,
+                                       body)
+            if status != 201:
+                raise SystemExit('preload PUT answered %d; see %s/aio.out'
+                                 % (status, system.data_dir))
         pids = system.daemon_pids()
-        print('daemons: %d processes (%s), options %s, %d objects '
-              'preloaded' % (len(pids), ' '.join(map(str, pids)),
+        print('daemons: %d processes (nice: %s), options %s, %d objects '
+              'preloaded' % (len(pids), ' '.join(str(nice_of(p))
+                                                 for p in pids),
                              options or 'none', args.daemon_preload),
               flush=True)
         for round_no in range(rounds):
