@@ -79,6 +79,7 @@ setup(
             'objproxy-auditor = objproxy.cli.daemons:auditor_main',
             'objproxy-updater = objproxy.cli.daemons:updater_main',
             'objproxy-expirer = objproxy.cli.expirer:main',
+            'objproxy-rescanner = objproxy.cli.rescanner:main',
             'objproxy-recon = objproxy.cli.recon:main',
         ],
     },

@@ -219,7 +219,7 @@ def main():
         os.makedirs(os.path.join(work, 'ours'))
         os.makedirs(os.path.join(work, 'swift'))
         tools = [
-            Ours('objproxy', [sys.executable, '-m', 'objproxy.ring.cli'],
+            Ours('objproxy', [sys.executable, '-m', 'objproxy.cli.ring_builder'],
                  os.path.join(work, 'ours')),
             Swift('swift', [swift_rb], os.path.join(work, 'swift'),
                   swift_py),

@@ -46,6 +46,7 @@ NODE_DAEMONS = (
     ('auditor', 'objproxy-auditor', 'objproxy.cli.daemons'),
     ('updater', 'objproxy-updater', 'objproxy.cli.daemons'),
     ('expirer', 'objproxy-expirer', 'objproxy.cli.expirer'),
+    ('rescanner', 'objproxy-rescanner', 'objproxy.cli.rescanner'),
 )
 DAEMONS = tuple(name for name, _script, _module in NODE_DAEMONS)
 #: Seconds between checks of the children in ``main``.

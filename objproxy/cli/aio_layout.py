@@ -266,6 +266,10 @@ class AioLayout(object):
                 ('log_file', os.path.join(self.log_dir,
                                           'node%d.log' % (index + 1))),
             ]
+            if self.clamd is not None:
+                # the rescanner asks aio's own clamd
+                text = set_option(text, 'object-rescanner', 'clamd_conf',
+                                  self.clamd.conf_path)
         else:
             text = _read(path)
             values = []
