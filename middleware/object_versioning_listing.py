@@ -255,6 +255,13 @@ def list_versions(app, req, resp, params, account, location, primary):
     return _respond(resp, body)
 
 
+def _versions_name_or_same(name):
+    try:
+        return versions_container(name)
+    except ValueError:
+        return name
+
+
 def account_get(app, req, account):
     """An account listing: each container's bytes include its hidden
     container's; an orphaned hidden container is listed by its client
@@ -268,13 +275,15 @@ def account_get(app, req, account):
         return _respond(resp, body)
     params = query_params(env)
     vparams = dict(params, format='json')
+    # a name holding a NUL has no hidden twin: it is passed on as it is
+    # (as Swift's) instead of failing the whole listing
     if 'prefix' in params:
-        vparams['prefix'] = versions_container(params['prefix'])
+        vparams['prefix'] = _versions_name_or_same(params['prefix'])
     else:
         vparams['prefix'] = get_reserved_name('versions')
     for key in ('marker', 'end_marker'):
         if key in params:
-            vparams[key] = versions_container(params[key])
+            vparams[key] = _versions_name_or_same(params[key])
     vresp = call(app, make_env(env, 'GET', '/v1/%s' % account,
                                query=vparams, preauth=True, reserved=True))
     hidden = {}
