@@ -11,7 +11,7 @@ DLO, a JSON manifest for SLO).
 import io
 import time
 from collections import namedtuple
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import eventlet
 
@@ -499,10 +499,26 @@ def strip_swift_bytes(content_type):
     return ';'.join(parts).strip()
 
 
+def version_query(env, path):
+    """``version-id=<id>`` when ``path`` is the client's own object and it
+    asked for one version of it (object versioning, on our right, then
+    reaches that version), else ''; Swift's slo keeps it the same way."""
+    version = parse_qs(env.get('QUERY_STRING', '')).get('version-id')
+    if version and path == env.get('PATH_INFO'):
+        return 'version-id=' + quote(version[0], safe='')
+    return ''
+
+
+def manifest_query(env, path):
+    """The query of a raw read of the manifest at ``path``."""
+    version = version_query(env, path)
+    return 'multipart-manifest=get' + ('&' + version if version else '')
+
+
 def probe_manifest(app, env, path, source):
     """HEAD ``path`` raw (no conditions, no expansion): headers or None."""
     sub = make_subrequest_env(env, 'HEAD', path,
-                              query_string='multipart-manifest=get',
+                              query_string=manifest_query(env, path),
                               source=source)
     try:
         resp = call_app(app, sub)

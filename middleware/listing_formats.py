@@ -161,6 +161,11 @@ class ListingFormats(object):
         except NotAcceptable as err:
             return err.response(env, start_response)
         negotiated = query_param(env, 'format') is None
+        if not negotiated:
+            # as Swift: the format becomes the Accept header, so filters on
+            # our right (object versioning's ?versions) still see what the
+            # client asked for once the query says json
+            env['HTTP_ACCEPT'] = out_type
         env['QUERY_STRING'] = json_listing_query(env.get('QUERY_STRING'))
         env.setdefault('swift.format_listing', True)
         state = {}

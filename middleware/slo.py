@@ -66,6 +66,7 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
 from objproxy.common.registry import register_info
 from objproxy.common.response import status_line
 from middleware.large_objects import (
+    manifest_query,
     LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
     first_window_readable, has_conditions, header_items, is_slo,
@@ -285,7 +286,7 @@ class StaticLargeObject(object):
         """The parsed manifest at ``path`` (raw GET unless ``resp``)."""
         if resp is None:
             sub = make_subrequest_env(env, 'GET', path,
-                                      query_string='multipart-manifest=get',
+                                      query_string=manifest_query(env, path),
                                       source='SLO')
             resp = call_app(self.app, sub)
         try:

@@ -16,7 +16,7 @@ from objproxy.common.paths import str_to_wsgi
 from objproxy.common.response import is_success, status_line
 from middleware.large_objects import (
     MAX_NESTING, SegmentError, call_app, is_slo, make_subrequest_env,
-    respond)
+    manifest_query, respond, version_query)
 
 
 def results_body(accept, results, errors, kind='delete', declaration=True):
@@ -83,8 +83,11 @@ class ManifestDeleter(object):
                     segs):
                 self._tally(outcome, results, errors)
             for target in manifests:
-                self._tally(self._delete_one(env, version, account, target),
-                            results, errors)
+                # the client's own manifest keeps its ?version-id=
+                query = version_query(env, env['PATH_INFO']) \
+                    if target == name else ''
+                self._tally(self._delete_one(env, version, account, target,
+                                             query), results, errors)
         if errors:
             results['Response Status'] = status_line(400)
         ctype, body = results_body(accept, results, errors)
@@ -107,7 +110,7 @@ class ManifestDeleter(object):
         if not targets:
             targets.extend(([], []))
         sub = make_subrequest_env(env, 'GET', path,
-                                  query_string='multipart-manifest=get',
+                                  query_string=manifest_query(env, path),
                                   source='SLO')
         resp = call_app(self.app, sub)
         if resp.status_int == 404 and depth == 0:
@@ -141,9 +144,10 @@ class ManifestDeleter(object):
                 targets[0].append(seg_name)
         targets[1].append(name)
 
-    def _delete_one(self, env, version, account, name):
+    def _delete_one(self, env, version, account, name, query=''):
         path = str_to_wsgi('/%s/%s%s' % (version, account, name))
-        sub = make_subrequest_env(env, 'DELETE', path, source='SLO')
+        sub = make_subrequest_env(env, 'DELETE', path, query_string=query,
+                                  source='SLO')
         try:
             resp = call_app(self.app, sub)
             resp.drain()
