@@ -47,13 +47,11 @@ the p99 of PUT, GET and DELETE are printed side by side.
 every daemon section of its node configs before it starts.
 """
 import argparse
-import glob
 import hashlib
 import http.client
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -61,245 +59,15 @@ import time
 from urllib.parse import urlparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-from tests.ports import free_ports  # noqa: E402
-SWIFT_URL = 'http://127.0.0.1:18080'
-PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
-            'tempauth proxy_logging proxy_server')
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from systems import (  # noqa: E402
+    Objproxy, Swift, cpu_seconds, drop_cache, mem_kb)
 SCENARIOS = [('4KiB', 4096, 2000, 16), ('1MiB', 1 << 20, 300, 8),
              ('64MiB', 64 << 20, 10, 2)]
 QUICK = [('4KiB', 4096, 300, 16), ('1MiB', 1 << 20, 40, 8),
          ('64MiB', 64 << 20, 2, 2)]
 MB = 1e6
-DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
-                   'account-replicator', 'object-auditor', 'object-updater',
-                   'object-expirer', 'object-rescanner')
-DAEMON_PROGRAMS = ('objproxy-replicator', 'objproxy-auditor',
-                   'objproxy-updater', 'objproxy-expirer',
-                   'objproxy-rescanner')
-
-
-# ----- processes and /proc ---------------------------------------------------
-
-def find_pids(*needles):
-    pids = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % name, 'rb') as fp:
-                cmd = fp.read().replace(b'\0', b' ').decode('utf-8',
-                                                            'replace')
-        except OSError:
-            continue
-        if all(n in cmd for n in needles) and int(name) != os.getpid():
-            pids.append(int(name))
-    return pids
-
-
-def cpu_seconds(pids):
-    tick = os.sysconf('SC_CLK_TCK')
-    total = 0.0
-    for pid in pids:
-        try:
-            with open('/proc/%d/stat' % pid) as fp:
-                fields = fp.read().rsplit(')', 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError):
-            pass
-    return total
-
-
-def mem_kb(pids, key):
-    best = 0
-    for pid in pids:
-        try:
-            with open('/proc/%d/status' % pid) as fp:
-                for line in fp:
-                    if line.startswith(key + ':'):
-                        best = max(best, int(line.split()[1]))
-        except OSError:
-            pass
-    return best
-
-
-def wait_http(url, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            p = urlparse(url)
-            conn = http.client.HTTPConnection(p.hostname, p.port, timeout=2)
-            conn.request('GET', '/healthcheck')
-            if conn.getresponse().status == 200:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def free_port():
-    import socket
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-class Objproxy(object):
-    """One objproxy-aio on free ports.  ``pipeline=None``: objproxy's
-    default pipeline (clamav and a private clamd included)."""
-
-    def __init__(self, url=None, pipeline=PIPELINE, daemons=False,
-                 daemon_options=()):
-        self.url = url
-        self.proc = None
-        self.data_dir = None
-        self.pipeline = pipeline
-        self.daemons = daemons
-        self.daemon_options = list(daemon_options)
-
-    def _write_daemon_options(self):
-        """Put the daemon options into every daemon section of the node
-        configs aio wrote (it keeps existing configs on the next start)."""
-        from objproxy.cli.aio_layout import set_option
-        for path in glob.glob(os.path.join(self.data_dir, 'etc',
-                                           'node*.conf')):
-            with open(path) as fp:
-                text = fp.read()
-            for section in DAEMON_SECTIONS:
-                for key, value in self.daemon_options:
-                    text = set_option(text, section, key, value)
-            with open(path, 'w') as fp:
-                fp.write(text)
-
-    def start(self):
-        if self.url:
-            return
-        self.data_dir = tempfile.mkdtemp(prefix='bench-objproxy-')
-        self.ports = free_ports(6)
-        self._launch()
-        if self.daemon_options:
-            # aio writes complete configs on its first start; the options
-            # go into those, and the second start runs with them
-            self.stop()
-            self._write_daemon_options()
-            self._launch()
-
-    def _launch(self):
-        ports = self.ports
-        aio = os.path.join(os.path.dirname(sys.executable), 'objproxy-aio')
-        pipelines = [self.pipeline]
-        if self.pipeline == PIPELINE:
-            pipelines.append(PIPELINE.replace(' ratelimit', ''))
-        for pipeline in pipelines:
-            # no background daemons unless asked: Swift's SAIO runs none
-            cmd = [aio, '--workers', '1', '--data-dir', self.data_dir,
-                   '--port', str(ports[0]),
-                   '--node-ports', ','.join(str(p) for p in ports[1:5]),
-                   '--memcache-port', str(ports[5])]
-            if not self.daemons:
-                cmd.append('--no-daemons')
-            if pipeline:
-                cmd += ['--pipeline', pipeline]
-            log = open(os.path.join(self.data_dir, 'aio.out'), 'ab')
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log,
-                                         start_new_session=True)
-            log.close()
-            self.url = 'http://127.0.0.1:%d' % ports[0]
-            if wait_http(self.url, 120):
-                if pipeline != self.pipeline:
-                    print('NOTE: objproxy started without ratelimit '
-                          '(filter not loadable)')
-                return
-            self.stop()
-        raise SystemExit('objproxy-aio did not start; see %s/aio.out'
-                         % self.data_dir)
-
-    def object_files(self):
-        if not self.data_dir:
-            return []
-        return glob.glob(os.path.join(self.data_dir, 'srv', 'node*', 'sdb*',
-                                      'objects', '*', '*', '*', '*'))
-
-    def daemon_pids(self):
-        if not self.data_dir:
-            return []
-        return [pid for program in DAEMON_PROGRAMS
-                for pid in find_pids(program, self.data_dir)]
-
-    def proxy_pids(self):
-        if self.data_dir:
-            return find_pids('objproxy', self.data_dir, 'proxy-server.conf')
-        return find_pids('objproxy', 'proxy-server.conf')
-
-    def node_pids(self):
-        if self.data_dir:
-            return find_pids('objproxy', self.data_dir, '/etc/node')
-        proxy = set(self.proxy_pids())
-        return [p for p in find_pids('objproxy.cli.server')
-                if p not in proxy]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-
-
-class Swift(object):
-    url = SWIFT_URL
-
-    def __init__(self, saio_script):
-        self.saio = saio_script
-        self.env = dict(os.environ,
-                        SAIO_BASE=os.environ.get(
-                            'SAIO_BASE', os.path.join(ROOT, '.swift-saio')))
-
-    def start(self):
-        for step in ('install', 'up'):
-            result = subprocess.run(['bash', self.saio, step], env=self.env)
-            if result.returncode:
-                raise RuntimeError('swift-saio.sh %s failed' % step)
-
-    def proxy_pids(self):
-        return find_pids('swift-proxy-server')
-
-    def node_pids(self):
-        return (find_pids('swift-object-server') +
-                find_pids('swift-container-server') +
-                find_pids('swift-account-server'))
-
-    def object_files(self):
-        return glob.glob(os.path.join(self.env['SAIO_BASE'], 'srv', '*',
-                                      'node', 'sdb*', 'objects', '*', '*',
-                                      '*', '*'))
-
-    def stop(self):
-        subprocess.run(['bash', self.saio, 'down'], env=self.env)
-
-
-def drop_cache(system):
-    """Evict ``system``'s object files from the page cache (cold reads)."""
-    dropped = 0
-    for path in system.object_files():
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue  # deleted meanwhile, or not a file
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            dropped += 1
-        finally:
-            os.close(fd)
-    return dropped
 
 
 # ----- load ------------------------------------------------------------------

@@ -3,7 +3,13 @@
 Why its own module: starting each system on loopback, finding its
 processes and reading their memory is the same whatever load a benchmark
 then applies.
+
+``ObjproxySystem``/``SwiftSystem`` are soak.py's (default pipeline, daemons
+on).  ``Objproxy``/``Swift`` are bench_proxy.py's: Swift's SAIO pipeline
+and no daemons unless asked, daemon options written into aio's configs,
+the object files each keeps (for cold reads), CPU seconds from /proc.
 """
+import glob
 import os
 import shutil
 import signal
@@ -15,6 +21,14 @@ import http.client
 from urllib.parse import urlparse
 
 SWIFT_URL = 'http://127.0.0.1:18080'
+PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
+            'tempauth proxy_logging proxy_server')
+DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
+                   'account-replicator', 'object-auditor', 'object-updater',
+                   'object-expirer', 'object-rescanner')
+DAEMON_PROGRAMS = ('objproxy-replicator', 'objproxy-auditor',
+                   'objproxy-updater', 'objproxy-expirer',
+                   'objproxy-rescanner')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -172,6 +186,187 @@ class SwiftSystem(object):
         if self.started:
             subprocess.run(['bash', self.script, 'down'], env=self.env)
             self.started = False
+
+
+# -- bench_proxy: CPU and memory of processes, the systems it compares -------
+
+def cpu_seconds(pids):
+    tick = os.sysconf('SC_CLK_TCK')
+    total = 0.0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as fp:
+                fields = fp.read().rsplit(')', 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def mem_kb(pids, key):
+    best = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/status' % pid) as fp:
+                for line in fp:
+                    if line.startswith(key + ':'):
+                        best = max(best, int(line.split()[1]))
+        except OSError:
+            pass
+    return best
+
+
+class Objproxy(object):
+    """One objproxy-aio on free ports.  ``pipeline=None``: objproxy's
+    default pipeline (clamav and a private clamd included)."""
+
+    def __init__(self, url=None, pipeline=PIPELINE, daemons=False,
+                 daemon_options=()):
+        self.url = url
+        self.proc = None
+        self.data_dir = None
+        self.pipeline = pipeline
+        self.daemons = daemons
+        self.daemon_options = list(daemon_options)
+
+    def _write_daemon_options(self):
+        """Put the daemon options into every daemon section of the node
+        configs aio wrote (it keeps existing configs on the next start)."""
+        from objproxy.cli.aio_layout import set_option
+        for path in glob.glob(os.path.join(self.data_dir, 'etc',
+                                           'node*.conf')):
+            with open(path) as fp:
+                text = fp.read()
+            for section in DAEMON_SECTIONS:
+                for key, value in self.daemon_options:
+                    text = set_option(text, section, key, value)
+            with open(path, 'w') as fp:
+                fp.write(text)
+
+    def start(self):
+        if self.url:
+            return
+        self.data_dir = tempfile.mkdtemp(prefix='bench-objproxy-')
+        self.ports = free_ports(6)
+        self._launch()
+        if self.daemon_options:
+            # aio writes complete configs on its first start; the options
+            # go into those, and the second start runs with them
+            self.stop()
+            self._write_daemon_options()
+            self._launch()
+
+    def _launch(self):
+        ports = self.ports
+        aio = os.path.join(os.path.dirname(sys.executable), 'objproxy-aio')
+        pipelines = [self.pipeline]
+        if self.pipeline == PIPELINE:
+            pipelines.append(PIPELINE.replace(' ratelimit', ''))
+        for pipeline in pipelines:
+            # no background daemons unless asked: Swift's SAIO runs none
+            cmd = [aio, '--workers', '1', '--data-dir', self.data_dir,
+                   '--port', str(ports[0]),
+                   '--node-ports', ','.join(str(p) for p in ports[1:5]),
+                   '--memcache-port', str(ports[5])]
+            if not self.daemons:
+                cmd.append('--no-daemons')
+            if pipeline:
+                cmd += ['--pipeline', pipeline]
+            log = open(os.path.join(self.data_dir, 'aio.out'), 'ab')
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log,
+                                         start_new_session=True)
+            log.close()
+            self.url = 'http://127.0.0.1:%d' % ports[0]
+            if wait_http(self.url, '/healthcheck', 120):
+                if pipeline != self.pipeline:
+                    print('NOTE: objproxy started without ratelimit '
+                          '(filter not loadable)')
+                return
+            self.stop()
+        raise SystemExit('objproxy-aio did not start; see %s/aio.out'
+                         % self.data_dir)
+
+    def object_files(self):
+        if not self.data_dir:
+            return []
+        return glob.glob(os.path.join(self.data_dir, 'srv', 'node*', 'sdb*',
+                                      'objects', '*', '*', '*', '*'))
+
+    def daemon_pids(self):
+        if not self.data_dir:
+            return []
+        return [pid for program in DAEMON_PROGRAMS
+                for pid in find_pids(program, self.data_dir)]
+
+    def proxy_pids(self):
+        if self.data_dir:
+            return find_pids('objproxy', self.data_dir, 'proxy-server.conf')
+        return find_pids('objproxy', 'proxy-server.conf')
+
+    def node_pids(self):
+        if self.data_dir:
+            return find_pids('objproxy', self.data_dir, '/etc/node')
+        proxy = set(self.proxy_pids())
+        return [p for p in find_pids('objproxy.cli.server')
+                if p not in proxy]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+
+class Swift(object):
+    url = SWIFT_URL
+
+    def __init__(self, saio_script):
+        self.saio = saio_script
+        self.env = dict(os.environ,
+                        SAIO_BASE=os.environ.get(
+                            'SAIO_BASE', os.path.join(ROOT, '.swift-saio')))
+
+    def start(self):
+        for step in ('install', 'up'):
+            result = subprocess.run(['bash', self.saio, step], env=self.env)
+            if result.returncode:
+                raise RuntimeError('swift-saio.sh %s failed' % step)
+
+    def proxy_pids(self):
+        return find_pids('swift-proxy-server')
+
+    def node_pids(self):
+        return (find_pids('swift-object-server') +
+                find_pids('swift-container-server') +
+                find_pids('swift-account-server'))
+
+    def object_files(self):
+        return glob.glob(os.path.join(self.env['SAIO_BASE'], 'srv', '*',
+                                      'node', 'sdb*', 'objects', '*', '*',
+                                      '*', '*'))
+
+    def stop(self):
+        subprocess.run(['bash', self.saio, 'down'], env=self.env)
+
+
+def drop_cache(system):
+    """Evict ``system``'s object files from the page cache (cold reads)."""
+    dropped = 0
+    for path in system.object_files():
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # deleted meanwhile, or not a file
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            dropped += 1
+        finally:
+            os.close(fd)
+    return dropped
 
 
 # -- the client --------------------------------------------------------------
