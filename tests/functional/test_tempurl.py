@@ -170,9 +170,6 @@ def test_container_key_signs_only_its_container(owner):
     assert call(owner['url'], 'GET', url)[0] == 401
 
 
-@pytest.mark.xfail(strict=True, reason='the proxy skips swift.authorize when '
-                   'swift.authorize_override is set (controllers/base.py), '
-                   'so a container key also opens segments elsewhere')
 def test_container_key_does_not_open_dlo_segments_elsewhere(owner):
     token = {'X-Auth-Token': owner['token']}
     container_key = unique('ckey')
