@@ -12,12 +12,12 @@ the GET's body chunk by chunk.
 """
 from urllib.parse import urlencode, quote as _quote
 
-from webob import Request, Response
+from webob import Request
 
 from middleware.large_objects import SUBREQUEST_ENV_KEYS
 from middleware.object_versioning_names import ALLOW_RESERVED
 from objproxy.common.paths import str_to_wsgi
-from objproxy.common.response import is_success
+from objproxy.common.response import Response, is_success
 
 SOURCE = 'OV'
 
@@ -30,10 +30,10 @@ class VersioningError(Exception):
         super().__init__(status)
         if isinstance(body, str):
             body = body.encode('utf-8')
-        self.response = Response(status=status, body=body,
-                                 content_type=content_type)
+        self.response = Response(status, body=body,
+                                 headers=[('Content-Type', content_type)])
         for key, value in (headers or {}).items():
-            self.response.headers[key] = value
+            self.response.set_header(key, value)
 
 
 def make_env(env, method, path, query=None, headers=None, body=None,
