@@ -42,7 +42,7 @@ from middleware import bulk_delete, bulk_extract
 from objproxy.common.config import check_options, get_int
 from objproxy.common.logs import get_logger
 from objproxy.common.registry import register_info
-from objproxy.common.response import plain_error
+from objproxy.common.response import plain_error, status_line
 
 SECTION = 'filter:bulk'
 ACCEPTABLE_FORMATS = ('text/plain', 'application/json', 'application/xml',
@@ -107,7 +107,7 @@ class Bulk(object):
         content_type = out_format or 'text/plain'
         if content_type.startswith('text/'):
             content_type += '; charset=UTF-8'
-        start_response('200 OK', [('Content-Type', content_type)])
+        start_response(status_line(200), [('Content-Type', content_type)])
         return worker(self, req, out_format)
 
 

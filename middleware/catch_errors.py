@@ -28,6 +28,7 @@ from urllib.parse import quote
 from objproxy.common.config import check_options
 from objproxy.common.logs import get_logger
 from objproxy.common.registry import register_info
+from objproxy.common.response import Response
 
 ERROR_BODY = b'An error occurred'
 EXTRA_MAX = 32
@@ -109,14 +110,10 @@ class CatchErrorsMiddleware(object):
             self.logger.exception('Error: An error occurred: %s %s (txn: %s)',
                                   env.get('REQUEST_METHOD'),
                                   quote(env.get('PATH_INFO', '')), trans_id)
-        start_response('500 Internal Server Error', [
+        return Response(500, body=ERROR_BODY, headers=[
             ('Content-Type', 'text/plain'),
-            ('Content-Length', str(len(ERROR_BODY))),
             ('X-Trans-Id', trans_id),
-            ('X-Openstack-Request-Id', trans_id)])
-        if env.get('REQUEST_METHOD') == 'HEAD':
-            return [b'']
-        return [ERROR_BODY]
+            ('X-Openstack-Request-Id', trans_id)])(env, start_response)
 
 
 def _unused_write(data):

@@ -320,11 +320,9 @@ class TempURL(object):
 
     def invalid(self, env, start_response):
         body = b'' if env.get('REQUEST_METHOD') == 'HEAD' else INVALID_BODY
-        start_response('401 Unauthorized', [
+        return Response(401, body=body, headers=[
             ('Content-Type', 'text/html; charset=UTF-8'),
-            ('Content-Length', str(len(body))),
-            ('Www-Authenticate', challenge(env))])
-        return [body]
+            ('Www-Authenticate', challenge(env))])(env, start_response)
 
     # -- serving a valid URL ---------------------------------------------
     def serve(self, env, start_response, params, grant):
@@ -335,10 +333,9 @@ class TempURL(object):
                 if header_to_env_key(name) in env:
                     body = ('The header %r is not allowed in this tempurl'
                             % name.title()).encode('utf-8')
-                    start_response('400 Bad Request', [
-                        ('Content-Type', 'text/html; charset=UTF-8'),
-                        ('Content-Length', str(len(body)))])
-                    return [body]
+                    return Response(400, body=body, headers=[
+                        ('Content-Type', 'text/html; charset=UTF-8')])(
+                            env, start_response)
         for key in list(env):
             if key in TOKEN_ENV_KEYS or self.incoming.drops(key):
                 del env[key]
