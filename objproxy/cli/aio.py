@@ -230,6 +230,8 @@ class AllInOne(object):
         name = 'node%d' % (index + 1)
         conf = self.layout.node_conf(index)
         for daemon, program in daemon_commands():
+            if daemon == 'rescanner' and not self.use_clamd:
+                continue        # nothing to rescan with
             self._popen('%s-%s' % (name, daemon), [program, conf])
 
     def stop_node(self, index):

@@ -35,6 +35,9 @@ import sys
 
 from objproxy.ring.builder import RingBuilder
 
+DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
+                   'account-replicator', 'object-auditor', 'object-updater',
+                   'object-expirer', 'object-rescanner')
 RING_NAMES = ('account', 'container', 'object')
 PART_POWER = 10
 REPLICAS = 3
@@ -270,6 +273,11 @@ class AioLayout(object):
                 # the rescanner asks aio's own clamd
                 text = set_option(text, 'object-rescanner', 'clamd_conf',
                                   self.clamd.conf_path)
+            for section in DAEMON_SECTIONS:
+                # one machine serves the requests too: daemons go last
+                text = set_option(text, section, 'nice_priority', '19')
+                text = set_option(text, section, 'ionice_class',
+                                  'IOPRIO_CLASS_IDLE')
         else:
             text = _read(path)
             values = []

@@ -64,6 +64,7 @@ def _run(daemons, args, devices, partitions):
         totals = {}
         for daemon in daemons:
             daemon.progress = Progress.for_terminal(daemon.name)
+            daemon.apply_priority()
             try:
                 stats = daemon.run_once(devices=devices,
                                         partitions=partitions)

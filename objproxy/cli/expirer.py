@@ -58,6 +58,7 @@ def main(argv=None):
         if not args.once:
             expirer.run_forever(devices=devices)
             return 0
+        expirer.apply_priority()
         stats = expirer.run_once(devices=devices)
         expirer.report(stats)
     except (ConfigError, OSError) as err:
