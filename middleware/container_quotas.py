@@ -25,10 +25,12 @@ Config::
     [filter:container_quotas]
     use = egg:objproxy#container_quotas
 """
+from urllib.parse import unquote
+
 from webob import Request
 
 from objproxy.common.config import check_options
-from objproxy.common.paths import PathError, split_path
+from objproxy.common.paths import RESERVED, PathError, split_path
 from objproxy.common.registry import register_info
 from objproxy.common.response import Response, is_success
 from objproxy.proxy.info import get_container_info, text_names
@@ -83,17 +85,34 @@ class ContainerQuotaMiddleware(object):
         if not info or not is_success(info.get('status', 0)):
             return None          # the proxy answers 404 (or the failure)
         meta = info.get('meta') or {}
+        quota_bytes = _limit(meta, 'quota-bytes')
+        quota_count = _limit(meta, 'quota-count')
+        if quota_bytes is None and quota_count is None:
+            return None
         req = Request(env)
-        quota = _limit(meta, 'quota-bytes')
-        if quota is not None:
-            size = int(info.get('bytes') or 0) + (req.content_length or 0)
-            if size > quota:
-                return self.exceeded(req, info)
-        quota = _limit(meta, 'quota-count')
-        if quota is not None:
-            if int(info.get('object_count') or 0) + 1 > quota:
-                return self.exceeded(req, info)
+        used_bytes, used_count = self.usage(env, account, info)
+        if quota_bytes is not None and \
+                used_bytes + (req.content_length or 0) > quota_bytes:
+            return self.exceeded(req, info)
+        if quota_count is not None and used_count + 1 > quota_count:
+            return self.exceeded(req, info)
         return None
+
+    def usage(self, env, account, info):
+        """(bytes, objects) the quota covers: the container's, plus its
+        hidden versions container's when object versioning keeps old
+        versions for it (they are the container's data, as in Swift)."""
+        used_bytes = int(info.get('bytes') or 0)
+        used_count = int(info.get('object_count') or 0)
+        sysmeta = info.get('sysmeta') or {}
+        hidden = unquote(sysmeta.get('versions-container') or '')
+        if hidden.startswith(RESERVED):
+            vinfo = get_container_info(env, self.app,
+                                       text_names(account)[0], hidden)
+            if vinfo and is_success(vinfo.get('status', 0)):
+                used_bytes += int(vinfo.get('bytes') or 0)
+                used_count += int(vinfo.get('object_count') or 0)
+        return used_bytes, used_count
 
     @staticmethod
     def exceeded(req, info):

@@ -125,3 +125,21 @@ def test_info_section_and_unknown_options():
     assert get_info()['container_quotas'] == {}
     with pytest.raises(ConfigError):
         container_quotas.filter_factory({}, bogus='1')
+
+
+def test_a_versioned_containers_quota_covers_its_kept_versions():
+    """Object versioning keeps old versions in a hidden container: they
+    are the container's data, and its quota counts them (as Swift's)."""
+    from urllib.parse import quote
+    hidden = '\x00versions\x00c'
+    client = usage(0, 1, Quota_Bytes='10')
+    client['X-Container-Sysmeta-Versions-Container'] = quote(hidden)
+    containers = {'/v1/a/c': client, '/v1/a/' + hidden: usage(10, 2),
+                  '/v1/a/' + quote(hidden): usage(10, 2)}
+    mw, _fake = make(containers)
+    resp = Request.blank('/v1/a/c/o', method='PUT', body=b'x' * 5,
+                         ).get_response(mw)
+    assert resp.status_int == 413
+    plain = make({'/v1/a/c': usage(0, 1, Quota_Bytes='10')})[0]
+    assert Request.blank('/v1/a/c/o', method='PUT', body=b'x' * 5,
+                         ).get_response(plain).status_int == 201
