@@ -30,10 +30,12 @@ from urllib.parse import unquote
 from webob import Request
 
 from objproxy.common.config import check_options
-from objproxy.common.paths import RESERVED, PathError, split_path
+from objproxy.common.paths import (
+    RESERVED, PathError, split_path, str_to_wsgi)
 from objproxy.common.registry import register_info
 from objproxy.common.response import Response, is_success
 from objproxy.proxy.info import get_container_info, text_names
+from middleware.large_objects import call_app, make_subrequest_env
 
 SECTION = 'filter:container_quotas'
 QUOTAS = (('quota-bytes', 'Invalid bytes quota.'),
@@ -107,11 +109,21 @@ class ContainerQuotaMiddleware(object):
         sysmeta = info.get('sysmeta') or {}
         hidden = unquote(sysmeta.get('versions-container') or '')
         if hidden.startswith(RESERVED):
-            vinfo = get_container_info(env, self.app,
-                                       text_names(account)[0], hidden)
-            if vinfo and is_success(vinfo.get('status', 0)):
-                used_bytes += int(vinfo.get('bytes') or 0)
-                used_count += int(vinfo.get('object_count') or 0)
+            # asked afresh: every PUT adds a version, so a cached answer
+            # would be behind by exactly what the quota must count
+            sub = make_subrequest_env(env, 'HEAD', str_to_wsgi(
+                '/v1/%s/%s' % (text_names(account)[0], hidden)),
+                source='CQ')
+            sub.update({'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES': 'true',
+                        'swift.authorize': lambda req: None,
+                        'swift.authorize_override': True})
+            resp = call_app(self.app, sub)
+            resp.drain()
+            if resp.ok:
+                used_bytes += _int(resp.headers.get(
+                    'x-container-bytes-used'))
+                used_count += _int(resp.headers.get(
+                    'x-container-object-count'))
         return used_bytes, used_count
 
     @staticmethod
@@ -135,3 +147,10 @@ def filter_factory(global_conf, **local_conf):
     def factory(app):
         return ContainerQuotaMiddleware(app)
     return factory
+
+
+def _int(value):
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
