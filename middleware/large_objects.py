@@ -17,7 +17,7 @@ import eventlet
 
 from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.response import Response, is_success
+from objproxy.common.response import Response, error_response, is_success
 from objproxy.common import ranges
 
 # Environ keys a subrequest inherits from the client's request: identity
@@ -432,8 +432,8 @@ def ranged_response(env, start_response, method, headers, length,
     first_window = (0, length) if wanted is None else wanted[0]
     first_body = body_for_window(*first_window)
     if not first_window_readable(first_body):
-        return respond(start_response, 409, b'There was a conflict when '
-                       b'trying to complete your request.')
+        # Swift's HTML Conflict page
+        return error_response(409)(env, start_response)
     if wanted is None:
         return Response(200, headers=headers + [
             ('Content-Length', str(length))], app_iter=first_body)(

@@ -64,7 +64,7 @@ from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
     wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.common.response import status_line
+from objproxy.common.response import error_response, status_line
 from middleware.large_objects import (
     manifest_query,
     LISTING_BODY_LIMIT, MAX_NESTING, ClosingIter, Piece,
@@ -277,8 +277,8 @@ class StaticLargeObject(object):
             return []
         body = body_for_window(first, stop)
         if not first_window_readable(body):
-            return respond(start_response, 409, b'There was a conflict '
-                           b'when trying to complete your request.')
+            # Swift's HTML Conflict page
+            return error_response(409)(env, start_response)
         start_response(status_line(206), headers)
         return body
 
