@@ -77,8 +77,15 @@ def reason(status):
     return PHRASES.get(status, 'Unknown')
 
 
+STATUS_LINES = dict((code, '%d %s' % (code, phrase))
+                    for code, phrase in PHRASES.items())
+
+
 def status_line(status):
-    return '%d %s' % (status, reason(status))
+    line = STATUS_LINES.get(status)
+    if line is None:
+        line = '%d %s' % (status, reason(status))
+    return line
 
 
 class Response(object):
@@ -96,10 +103,11 @@ class Response(object):
                 body = body.encode('utf-8')
             self.app_iter = [body] if body else []
             typed = bool(content_type and body)
-            drop = ('content-length', 'content-type') if typed else \
-                ('content-length',)
-            self.headers = [(k, v) for k, v in self.headers
-                            if k.lower() not in drop]
+            if self.headers:
+                drop = ('content-length', 'content-type') if typed else \
+                    ('content-length',)
+                self.headers = [(k, v) for k, v in self.headers
+                                if k.lower() not in drop]
             self.headers.append(('Content-Length', str(len(body))))
             if typed:
                 self.headers.append(('Content-Type', content_type))
