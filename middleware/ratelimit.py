@@ -273,13 +273,13 @@ class RateLimitMiddleware(object):
         """None to let the request through (maybe after sleeping), or a
         497/498 response."""
         if account in self.blacklist:
-            return self._blacklisted(req, account)
+            return self._blacklisted(account)
         if account in self.whitelist:
             return None
         if req.method in WRITE_METHODS:
             special = self._global_write_ratelimit(req, account)
             if special == 'BLACKLIST':
-                return self._blacklisted(req, account)
+                return self._blacklisted(account)
             if special == 'WHITELIST':
                 return None
         for key, max_rate in self.ratelimit_keys(req, account, container,
@@ -300,7 +300,7 @@ class RateLimitMiddleware(object):
                 eventlet.sleep(sleep_time)
         return None
 
-    def _blacklisted(self, req, account):
+    def _blacklisted(self, account):
         self.logger.error('Returning 497 because of blacklisting: %s',
                           account)
         if self.BLACKLIST_SLEEP:

@@ -156,7 +156,7 @@ class Response(object):
         return self.app_iter
 
 
-def error_response(status, message=None, headers=None, method=None):
+def error_response(status, message=None, headers=None):
     """An error page like Swift's: a short HTML body naming the problem."""
     title = reason(status)
     explanation = message or ERROR_EXPLANATIONS.get(status, title)

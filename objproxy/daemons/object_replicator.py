@@ -312,7 +312,6 @@ class ObjectReplicator(Daemon):
         remote = session.list(differ)
         datadir = os.path.join(device_path, DATADIR)
         batch = []
-        batch_parts = set()
         batch_bytes = 0
         for part, suffixes in sorted(differ.items()):
             theirs = remote.get(str(part)) or {}
@@ -324,20 +323,19 @@ class ObjectReplicator(Daemon):
                     rel = '%d/%s/%s/%s' % (part, suffix, name_hash, filename)
                     path = os.path.join(datadir, rel)
                     batch.append((rel, path))
-                    batch_parts.add(part)
                     try:
                         batch_bytes += os.path.getsize(path)
                     except OSError:
                         pass
                     if len(batch) >= PUSH_MAX_FILES or \
                             batch_bytes >= PUSH_MAX_BYTES:
-                        self._push(session, batch, batch_parts, results, key)
-                        batch, batch_parts, batch_bytes = [], set(), 0
+                        self._push(session, batch, results, key)
+                        batch, batch_bytes = [], 0
             self.stats['suffixes_synced'] += len(suffixes)
         if batch:
-            self._push(session, batch, batch_parts, results, key)
+            self._push(session, batch, results, key)
 
-    def _push(self, session, batch, parts, results, key):
+    def _push(self, session, batch, results, key):
         result = session.push(batch)
         self.stats['objects_pushed'] += result.get('stored', 0)
         rejected = result.get('rejected') or []

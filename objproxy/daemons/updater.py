@@ -59,14 +59,13 @@ class ObjectUpdater(Daemon):
                 if name.endswith('.tmp'):
                     continue
                 self.limiter.add()
-                self.process(pool, device_path, os.path.join(suffix_dir,
-                                                             name), stats)
+                self.process(pool, os.path.join(suffix_dir, name), stats)
             try:
                 os.rmdir(suffix_dir)
             except OSError:
                 pass
 
-    def process(self, pool, device_path, path, stats):
+    def process(self, pool, path, stats):
         try:
             record = load_async_pending(path)
         except FileNotFoundError:

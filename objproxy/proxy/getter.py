@@ -195,7 +195,7 @@ class Getter(object):
             replicas = self.ring.replica_count
             answers = self.answers or [None]
             return best_response(answers, quorum_size(replicas),
-                                 self.server_type, self.method)
+                                 self.method)
         headers = client_headers(source.headers)
         if self.method == 'HEAD':
             source.resp.read()

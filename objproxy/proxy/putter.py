@@ -288,7 +288,7 @@ class ObjectPut(object):
         while len(answers) < len(self.headers_list):
             answers.append(None)
         return best_response(answers, quorum_size(len(self.headers_list)),
-                             'object', 'PUT')
+                             'PUT')
 
     def run(self):
         """connect + stream + finish; returns (response, etag or None)."""

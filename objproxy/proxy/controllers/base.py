@@ -77,7 +77,7 @@ class NodeAnswer(object):
         self.body = body
 
 
-def best_response(answers, quorum, server_type='', method=''):
+def best_response(answers, quorum, method=''):
     """Collapse several node answers into the one the client gets.
 
     ``answers`` holds NodeAnswer objects or None for a node that could not
@@ -176,7 +176,7 @@ class Controller(object):
                        headers, query_string, body)
         answers = list(pile)
         return best_response(answers, quorum_size(len(headers_list)),
-                             self.server_type, method)
+                             method)
 
     # ----- headers ---------------------------------------------------------
 

@@ -147,7 +147,7 @@ class ObjectController(Controller):
                 headers[key] = value
         return headers
 
-    def _write_targets(self, info, headers):
+    def _write_targets(self, headers):
         """Per-slot header dicts with the container update targets."""
         ring = self.app.object_ring
         replicas = ring.replica_count
@@ -225,7 +225,7 @@ class ObjectController(Controller):
             ctype = (mimetypes.guess_type(self.object_name)[0] or
                      'application/octet-stream')
         headers['Content-Type'] = ctype
-        targets = self._write_targets(None, headers)
+        targets = self._write_targets(headers)
         ring = app.object_ring
         part = ring.get_part(self.account_name, self.container_name,
                              self.object_name)
@@ -273,7 +273,7 @@ class ObjectController(Controller):
         part = ring.get_part(self.account_name, self.container_name,
                              self.object_name)
         # a POST that changes the content type updates the listing too
-        targets = self._write_targets(info, headers)
+        targets = self._write_targets(headers)
         resp = self.make_requests(ring, part, 'POST', self.obj_path, targets)
         if resp.status == 202:
             resp = Response(202, headers={
@@ -295,7 +295,7 @@ class ObjectController(Controller):
         headers = self.base_headers(req, timestamp)
         if if_delete_at is not None:       # delete only that expiring copy
             headers['X-If-Delete-At'] = if_delete_at.strip()
-        targets = self._write_targets(info, headers)
+        targets = self._write_targets(headers)
         ring = self.app.object_ring
         part = ring.get_part(self.account_name, self.container_name,
                              self.object_name)
