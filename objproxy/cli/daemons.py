@@ -87,8 +87,10 @@ def _run(daemons, args, devices, partitions):
 
 
 def _main(prog, argv, build, extra=None, by_partition=True):
-    eventlet.monkey_patch()
+    # arguments first: --help and usage errors leave the process as it
+    # was (a test that only inspects the parser is not monkey-patched)
     args, devices, partitions = _parse(prog, argv, extra, by_partition)
+    eventlet.monkey_patch()
     try:
         daemons = build(args)
         return _run(daemons, args, devices, partitions)
