@@ -17,7 +17,7 @@ from webob import Request
 from middleware.large_objects import SUBREQUEST_ENV_KEYS
 from middleware.object_versioning_names import ALLOW_RESERVED
 from objproxy.common.paths import str_to_wsgi
-from objproxy.common.response import Response, is_success
+from objproxy.common.response import Response, is_client_error, is_success
 
 SOURCE = 'OV'
 
@@ -89,7 +89,7 @@ def check(resp, not_found_status=412):
     body = resp.body
     if resp.status_int == 404:
         raise VersioningError(not_found_status)
-    if 400 <= resp.status_int < 500:
+    if is_client_error(resp.status_int):
         raise VersioningError(resp.status_int, body,
                               content_type=resp.content_type or
                               'text/plain; charset=UTF-8')

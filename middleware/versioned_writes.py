@@ -68,7 +68,8 @@ from objproxy.common.paths import PathError, split_path, str_to_wsgi, \
 from objproxy.common.registry import register_info
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.info import get_container_info
-from objproxy.common.response import error_response, plain_error
+from objproxy.common.response import (
+    error_response, is_client_error, plain_error)
 from middleware.large_objects import call_app, make_subrequest_env
 
 SECTION = 'filter:versioned_writes'
@@ -165,7 +166,7 @@ def check_result(resp):
     if resp.ok:
         return
     resp.drain()
-    if 400 <= resp.status_int < 500:
+    if is_client_error(resp.status_int):
         raise ErrorResponse(error_response(412))
     raise ErrorResponse(error_response(503))
 
@@ -294,7 +295,7 @@ class ObjectVersioner(object):
                 return
             if not resp.ok:
                 resp.drain()
-                if 400 <= resp.status_int < 500:
+                if is_client_error(resp.status_int):
                     raise ErrorResponse(error_response(412))
                 raise ErrorResponse(error_response(500))
             if resp.status_int == 204:
