@@ -86,7 +86,11 @@ class Bulk(object):
         if 'extract-archive' not in query and 'bulk-delete' not in query:
             return self.app(env, start_response)
         req = Request(env)
-        params = req.GET
+        try:
+            params = req.GET
+        except UnicodeDecodeError:
+            return plain_error(400, 'Invalid UTF8 or contains NULL')(
+                env, start_response)
         extract = params.get('extract-archive')
         if extract is not None and method == 'PUT':
             kind = extract.lower().strip('.')

@@ -59,7 +59,7 @@ def segments(body):
     """The manifest's entries, or None when it is not a list of objects."""
     try:
         entries = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):    # deep nesting: slo refuses it
         return None
     if not isinstance(entries, list) or \
             not all(isinstance(e, dict) for e in entries):

@@ -25,7 +25,7 @@ from middleware.object_versioning_containers import (
     delete_container, enable_versioning)
 from middleware.object_versioning_internal import VersioningError
 from middleware.object_versioning_listing import (
-    account_get, container_get_or_head)
+    account_get, container_get_or_head, query_params)
 from middleware.object_versioning_names import (
     CLIENT_VERSIONS_ENABLED, stored_versions_container)
 from middleware.object_versioning_objects import ObjectVersioning
@@ -89,7 +89,7 @@ class ObjectVersioningMiddleware(object):
 
     def object_request(self, req, account, container, obj):
         """None: the request passes on untouched."""
-        version = req.GET.get('version-id')
+        version = query_params(req.environ).get('version-id')
         info = get_container_info(req.environ, self.app, account, container)
         sysmeta = info.get('sysmeta') or {}
         vcont = stored_versions_container(sysmeta)

@@ -72,11 +72,12 @@ class ServerSettings(object):
                                        'DEFAULT', minimum=0)
 
 
-def die_with_parent():
-    """Ask the kernel to SIGTERM us when our parent dies (no orphans)."""
+def die_with_parent(sig=signal.SIGTERM):
+    """Ask the kernel to send us ``sig`` when our parent dies (no
+    orphans)."""
     try:
         libc = ctypes.CDLL('libc.so.6', use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, sig)
     except OSError:
         pass
 
@@ -278,7 +279,10 @@ class Server(object):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            die_with_parent()
+            # a parent that stops gracefully waits for its workers; one
+            # that died abruptly (a crash, SIGKILL) takes them with it at
+            # once, so a dead server never goes on answering
+            die_with_parent(signal.SIGKILL)
             eventlet.hubs.use_hub()  # a fresh hub after fork
             status = 0
             try:
