@@ -11,6 +11,7 @@ a POST, survives the update.
 import configparser
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,21 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.functional.test_pipeline import call
+
+
+@pytest.fixture(autouse=True)
+def background_rescanners_paused(cluster):
+    """The cluster's own rescanners (objproxy-aio runs one per node) are
+    paused, so the passes a test runs are the only ones: a background pass
+    started by an earlier node restart could otherwise do the work first."""
+    procs = [proc for name, proc in cluster.aio.procs.items()
+             if name.endswith('-rescanner') and proc.poll() is None]
+    for proc in procs:
+        proc.send_signal(signal.SIGSTOP)
+    yield
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture
