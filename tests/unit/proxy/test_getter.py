@@ -7,11 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.exceptions import ChunkReadTimeout
 from objproxy.common.timestamp import Timestamp
-from objproxy.proxy.error_limiter import ErrorLimiter
 from objproxy.proxy.getter import Getter, header_timestamp
+from tests.unit.proxy.loopback_nodes import FakeController
 
 BODY = b'0123456789' * 10
 ETAG = hashlib.md5(BODY).hexdigest()
@@ -95,28 +94,6 @@ class Node(object):
 
     def ring_node(self):
         return {'ip': '127.0.0.1', 'port': self.port, 'device': 'sda'}
-
-
-class FakeApp(object):
-    node_timeout = 2
-    conn_timeout = 1
-    recoverable_node_timeout = 1
-    object_chunk_size = 16
-
-    def __init__(self):
-        self.pool = ConnectionPool()
-        self.error_limiter = ErrorLimiter()
-
-
-class FakeController(object):
-    server_type = 'Object'
-
-    def __init__(self, nodes):
-        self.app = FakeApp()
-        self.nodes = nodes
-
-    def iter_nodes(self, ring, part):
-        return iter([n.ring_node() for n in self.nodes])
 
 
 class FakeRing(object):

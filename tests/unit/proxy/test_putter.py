@@ -9,10 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import eventlet
 import pytest
 
-from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.exceptions import InputRejected
-from objproxy.proxy.error_limiter import ErrorLimiter
 from objproxy.proxy.putter import ObjectPut
+from tests.unit.proxy.loopback_nodes import FakeApp, FakeController
 
 
 class Script(object):
@@ -96,29 +95,6 @@ def read_body(handler):
         handler.rfile.readline()
 
 
-class FakeApp(object):
-    node_timeout = 2
-    conn_timeout = 1
-    client_timeout = 1
-    client_chunk_size = 1000
-    max_file_size = 10 ** 6
-
-    def __init__(self):
-        self.pool = ConnectionPool()
-        self.error_limiter = ErrorLimiter()
-
-
-class FakeController(object):
-    server_type = 'Object'
-
-    def __init__(self, nodes):
-        self.app = FakeApp()
-        self.nodes = nodes
-
-    def iter_nodes(self, ring, part):
-        return iter([n.ring_node() for n in self.nodes])
-
-
 class Body(object):
     """A client body: ``good`` bytes, then ``then`` happens."""
 
@@ -154,9 +130,7 @@ def nodes():
 
 
 def put(nodes, body, length=None, chunked=False, app=None):
-    controller = FakeController(nodes)
-    if app is not None:
-        controller.app = app
+    controller = FakeController(nodes, app)
     headers = [{'X-Timestamp': '1000.00000'} for _ in nodes]
     return ObjectPut(controller, None, 1, '/a/c/o', headers, body.read,
                      length, chunked).run()

@@ -1,0 +1,32 @@
+"""What the getter and putter tests share: a proxy app and a controller
+reduced to what those two need, over scripted nodes on loopback (each test
+module scripts its own nodes; they only need a ``ring_node()``)."""
+from objproxy.common.backend_http import ConnectionPool
+from objproxy.proxy.error_limiter import ErrorLimiter
+
+
+class FakeApp(object):
+    """The Application attributes the getter and the putter read."""
+    node_timeout = 2
+    conn_timeout = 1
+    recoverable_node_timeout = 1
+    object_chunk_size = 16
+    client_timeout = 1
+    client_chunk_size = 1000
+    max_file_size = 10 ** 6
+
+    def __init__(self):
+        self.pool = ConnectionPool()
+        self.error_limiter = ErrorLimiter()
+
+
+class FakeController(object):
+    """An object controller whose nodes are the scripted ones, in order."""
+    server_type = 'Object'
+
+    def __init__(self, nodes, app=None):
+        self.app = app or FakeApp()
+        self.nodes = nodes
+
+    def iter_nodes(self, ring, part):
+        return iter([n.ring_node() for n in self.nodes])
