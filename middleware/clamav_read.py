@@ -248,7 +248,7 @@ class ReadScanner(object):
             yield held
 
     def _record(self, target, headers):
-        """Write the verdict to the object's primaries in the background
+        """Write the verdict to the object's replicas in the background
         (the reader does not wait for the nodes)."""
         f = self.f
         proxy = f.proxy_app()
@@ -257,7 +257,7 @@ class ReadScanner(object):
         account, container, obj = target
 
         def send():
-            got = av.update_primaries(
+            got = av.update_replicas(
                 proxy.pool, proxy.object_ring, account, container, obj,
                 headers, proxy.conn_timeout, proxy.node_timeout)
             if not got:

@@ -10,13 +10,15 @@ A verdict given after the upload is written with the object servers'
 true`` whose .meta keeps the client's metadata and replaces only the
 verdict keys (``objproxy.storage.object_server._update_verdict``).  It is
 sent straight to every primary of the object's partition with a fresh
-``X-Timestamp``; a primary that is down gets it through replication of
-the others' .meta.
+``X-Timestamp``, and to handoffs in place of primaries that missed it; a
+primary that is down gets it later through replication of the others'
+.meta.
 """
+import itertools
 import time
 from urllib.parse import quote
 
-from objproxy.common.backend_http import request
+from objproxy.common.backend_http import NODE_ERRORS, request
 from objproxy.common.statsd import StatsdClient
 from objproxy.common.timestamp import Timestamp
 from objproxy.common.response import is_success
@@ -83,20 +85,24 @@ def needs_scan(verdict, signatures, current, policy):
         signatures != current
 
 
-def update_primaries(pool, ring, account, container, obj, headers,
-                     conn_timeout=0.5, node_timeout=10):
-    """Send a verdict update to every primary; returns how many took it.
+def update_replicas(pool, ring, account, container, obj, headers,
+                    conn_timeout=0.5, node_timeout=10):
+    """Send a verdict update to every replica; returns how many took it.
 
-    The caller's ``headers`` are the verdict sysmeta (verdict_headers);
-    the flag, timestamp and a transaction id are added here.
+    The primaries come first.  For each one that is down or does not hold
+    the object (a PUT that missed it wrote a handoff instead), the next
+    handoffs are tried, at most one per replica, so the copy a read may
+    find there does not keep the old verdict.  The caller's ``headers``
+    are the verdict sysmeta (verdict_headers); the flag, timestamp and a
+    transaction id are added here.
     """
     part, nodes = ring.get_nodes(account, container, obj)
     out = dict(headers)
     out['X-Backend-Verdict-Update'] = 'true'
     out['X-Timestamp'] = Timestamp(time.time()).internal
     out.setdefault('X-Trans-Id', 'verdict-update-%s' % out['X-Timestamp'])
-    accepted = 0
-    for node in nodes:
+
+    def took(node):
         path = '/' + '/'.join(
             quote(str(piece).encode('utf-8'), safe='') for piece in
             (node['device'], part, account, container, obj))
@@ -104,10 +110,19 @@ def update_primaries(pool, ring, account, container, obj, headers,
             status = request(pool, node, 'POST', path, out,
                              conn_timeout=conn_timeout,
                              node_timeout=node_timeout)[0]
-        except Exception:
-            continue
-        if is_success(status):
-            accepted += 1
+        except NODE_ERRORS:
+            return False
+        return is_success(status)
+
+    accepted = sum(1 for node in nodes if took(node))
+    missed = len(nodes) - accepted
+    if missed:
+        for node in itertools.islice(ring.get_more_nodes(part), len(nodes)):
+            if took(node):
+                accepted += 1
+                missed -= 1
+                if not missed:
+                    break
     return accepted
 
 

@@ -34,10 +34,16 @@ import threading
 import time
 from urllib.parse import quote
 
+from eventlet import Timeout
+
 from objproxy.common.constraints import raise_header_limit
 from objproxy.common.exceptions import ConnectionTimeout
 
 raise_header_limit()  # node answers may carry 90 metadata headers
+
+# Errors that mean "this node did not answer properly": try another one.
+NODE_ERRORS = (OSError, http.client.HTTPException, ConnectionTimeout,
+               socket.timeout, Timeout, ValueError)
 
 # what the email parser takes as one complete header line: a name of
 # printable characters but ':' (the same set it accepts), a colon, the rest

@@ -23,8 +23,8 @@ objects of their own, and the joined content is judged on read
 The body is the .data file minus its block checksums, metadata and
 trailer (object_format); only the body range is sent to clamd, by
 INSTREAM (the file itself would include the trailer).  The new verdict
-goes to the object servers of all primaries as a verdict update
-(middleware.clamav_verdict.update_primaries).
+goes to the object servers of all replicas as a verdict update
+(middleware.clamav_verdict.update_replicas).
 
 Configuration, ``[object-rescanner]`` of the storage node config::
 
@@ -241,7 +241,7 @@ class ObjectRescanner(Daemon):
         else:
             stats['clean'] += 1
             headers = av.verdict_headers(av.CLEAN, engine, current)
-        took = av.update_primaries(pool, self.object_ring, account,
+        took = av.update_replicas(pool, self.object_ring, account,
                                    container, obj, headers,
                                    self.conn_timeout, self.node_timeout)
         if not took:

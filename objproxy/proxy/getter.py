@@ -17,8 +17,9 @@ from eventlet import GreenPile, Timeout
 
 from objproxy.common.exceptions import ChunkReadTimeout
 from objproxy.common.timestamp import Timestamp
+from objproxy.common.backend_http import NODE_ERRORS
 from objproxy.proxy.controllers.base import (
-    NODE_ERRORS, NodeAnswer, best_response, client_headers, quorum_size)
+    NodeAnswer, best_response, client_headers, quorum_size)
 from objproxy.common.response import Response, is_success
 
 CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+|\*)$')

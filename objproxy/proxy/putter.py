@@ -19,8 +19,9 @@ from eventlet import GreenPile, Timeout
 from eventlet.queue import LightQueue
 
 from objproxy.common.exceptions import InputRejected
+from objproxy.common.backend_http import NODE_ERRORS
 from objproxy.proxy.controllers.base import (
-    NODE_ERRORS, NodeAnswer, best_response, quorum_size)
+    NodeAnswer, best_response, quorum_size)
 from objproxy.common.response import error_response, is_server_error, is_success
 
 

@@ -8,21 +8,15 @@
   ``best_response`` turns the answers into one, Swift's way: the highest
   status of the first status class that reached a quorum, else 503.
 """
-import http.client
-import socket
 
 from eventlet import GreenPile, Timeout
 
 from objproxy.common import backend_http
-from objproxy.common.exceptions import ConnectionTimeout
+from objproxy.common.backend_http import NODE_ERRORS
 from objproxy.common.paths import reserved_names_allowed
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy import cors
 from objproxy.common.response import Response, error_response
-
-# Errors that mean "this node did not answer properly": try another one.
-NODE_ERRORS = (OSError, http.client.HTTPException, ConnectionTimeout,
-               socket.timeout, Timeout, ValueError)
 
 # environ key: the request's query, validated and re-encoded for the nodes
 # once, when the request arrives (the router's header checks)

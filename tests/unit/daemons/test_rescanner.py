@@ -57,7 +57,7 @@ def setup(clamd, tmp_path, monkeypatch):
     def fake_update(pool, ring, account, container, obj, headers, *a):
         sent.append(((account, container, obj), headers))
         return 3
-    monkeypatch.setattr(clamav_verdict, 'update_primaries', fake_update)
+    monkeypatch.setattr(clamav_verdict, 'update_replicas', fake_update)
     conf = {'devices': devices, 'bind_ip': '127.0.0.1', 'bind_port': '6200',
             'clamd_conf': clamd.conf_path, 'files_per_second': '0',
             'bytes_per_second': '0'}

@@ -4,7 +4,7 @@ The app behind the filter is a small object store in a dict: GET answers
 with the stored body (and verdict sysmeta), in small chunks so the
 hold-back of the last chunk can be seen; PUT stores the body and the
 verdict headers it carries.  Verdict updates to the nodes are captured
-by replacing ``update_primaries``.
+by replacing ``update_replicas``.
 """
 import json
 import logging
@@ -66,7 +66,7 @@ def setup(clamd, monkeypatch):
     def fake_update(pool, ring, account, container, obj, headers, *a):
         updates.append(((account, container, obj), headers))
         return 3
-    monkeypatch.setattr(clamav_verdict, 'update_primaries', fake_update)
+    monkeypatch.setattr(clamav_verdict, 'update_replicas', fake_update)
     monkeypatch.setattr(eventlet, 'spawn_n', lambda fn, *a: fn(*a))
     store = Store()
     logger = logging.getLogger('test.clamav.reads')
