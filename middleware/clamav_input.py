@@ -6,6 +6,8 @@ holds back the end of it until clamd's verdict is in, so an infected
 upload is never complete on any node; the filter (``middleware.clamav``)
 only chooses what to do with the answer.
 """
+import collections
+
 from objproxy.common.clamd import ClamdError
 
 
@@ -17,6 +19,11 @@ class ScanningInput(object):
     and clamd has answered OK; only then is the remainder released.  A
     FOUND or failed scan raises InputRejected from ``read()``/``readline()``
     (and again on any later call).  Memory is O(chunk).
+
+    The held-back bytes are kept as the client's pieces, not one growing
+    string: a read of a whole piece hands that piece on without copying it
+    (a joined buffer copied every byte about four times, which made the
+    scanned PUT CPU-bound in the proxy).
     """
 
     def __init__(self, source, stream, content_length, max_scan_size,
@@ -27,7 +34,8 @@ class ScanningInput(object):
         self._max_scan_size = max_scan_size
         self._chunk_size = chunk_size
         self._on_reject = on_reject
-        self._buf = b''
+        self._pieces = collections.deque()
+        self._buffered = 0
         self._eof = False
         self._released = False
         self._rejection = None
@@ -42,19 +50,17 @@ class ScanningInput(object):
         if size is None or size < 0:
             while not self._eof:
                 self._pull(self._chunk_size)
-            data, self._buf = self._buf, b''
-            return data
+            return self._take(self._buffered)
         if size == 0:
             return b''
-        while not self._eof and len(self._buf) <= size:
+        while not self._eof and self._buffered <= size:
             self._pull(max(size, self._chunk_size))
-        data, self._buf = self._buf[:size], self._buf[size:]
-        return data
+        return self._take(min(size, self._buffered))
 
     def readline(self, size=-1):
         self._check()
         while True:
-            buf = self._buf
+            buf = self._joined()
             limit = len(buf) if size is None or size < 0 else \
                 min(size, len(buf))
             newline = buf.find(b'\n', 0, limit)
@@ -67,8 +73,7 @@ class ScanningInput(object):
             else:
                 end = None
             if end is not None and (end < len(buf) or self._released):
-                self._buf = buf[end:]
-                return buf[:end]
+                return self._take(end)
             self._pull(self._chunk_size)
 
     def __iter__(self):
@@ -103,6 +108,33 @@ class ScanningInput(object):
             self._reject('503 Service Unavailable', 'error',
                          'read after the scan session was closed')
 
+    def _take(self, size):
+        """The first ``size`` buffered bytes (a whole piece as it is)."""
+        pieces = self._pieces
+        if not size:
+            return b''
+        self._buffered -= size
+        if len(pieces[0]) == size:
+            return pieces.popleft()
+        out = []
+        while size:
+            piece = pieces.popleft()
+            if len(piece) > size:
+                pieces.appendleft(piece[size:])
+                piece = piece[:size]
+            out.append(piece)
+            size -= len(piece)
+        return b''.join(out)
+
+    def _joined(self):
+        """All buffered bytes as one piece (for line-oriented readers)."""
+        pieces = self._pieces
+        if len(pieces) > 1:
+            joined = b''.join(pieces)
+            pieces.clear()
+            pieces.append(joined)
+        return pieces[0] if pieces else b''
+
     def _pull(self, size):
         """Read one piece from the client and forward it to clamd."""
         if self._remaining is not None:
@@ -125,7 +157,8 @@ class ScanningInput(object):
             self._stream.write(data)
         except ClamdError as err:
             self._reject('503 Service Unavailable', 'error', str(err))
-        self._buf += data
+        self._pieces.append(data)
+        self._buffered += len(data)
         if self._remaining == 0:
             self._finish()
 
@@ -142,7 +175,8 @@ class ScanningInput(object):
         self._released = True
 
     def _reject(self, status, kind, detail):
-        self._buf = b''
+        self._pieces.clear()
+        self._buffered = 0
         self._rejection = self._on_reject(status, kind, detail,
                                           self.bytes_received)
         raise self._rejection

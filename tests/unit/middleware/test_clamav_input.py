@@ -66,3 +66,32 @@ def test_an_infected_body_never_ends():
     assert len(received) < 10          # the last bytes were withheld
     with pytest.raises(InputRejected):
         inp.read(4)                     # and stay so
+
+
+@pytest.mark.parametrize('sizes', [(4,), (3,), (5, 1, 7), (8, 2)])
+def test_reads_of_any_size_return_exactly_the_body_in_order(sizes):
+    body = bytes(range(97, 123)) * 3
+    inp, stream = scanning(body, Verdict('OK'))
+    got, turn = [], 0
+    while True:
+        size = sizes[turn % len(sizes)]
+        turn += 1
+        piece = inp.read(size)
+        if not piece:
+            break
+        got.append(piece)
+        if not stream.finished:
+            # before the verdict every read is whole and some bytes wait
+            assert len(piece) == size
+            assert sum(map(len, got)) < len(body)
+    assert b''.join(got) == body and inp.complete
+
+
+def test_lines_and_reads_can_be_mixed():
+    body = b'first line\nsecond\n' + b'x' * 10 + b'\nlast'
+    inp, _stream = scanning(body, Verdict('OK'), chunk=3)
+    assert inp.readline() == b'first line\n'
+    assert inp.read(4) == b'seco'
+    assert inp.readline() == b'nd\n'
+    assert inp.readline(4) == b'xxxx'
+    assert inp.read() == b'x' * 6 + b'\nlast'
