@@ -6,7 +6,8 @@ commands (get/set/add/incr/decr/delete with a TTL).  The client
 
 * spreads keys over several servers by consistent hashing (adding a server
   moves only about 1/N of the keys);
-* keeps a small pool of idle connections per server;
+* keeps up to 16 idle connections per server (enough for a busy
+  worker: fewer made each request under load open and close one);
 * uses eventlet's green sockets, so a slow memcached never blocks the hub,
   with short connect and I/O timeouts;
 * when a server fails, raises :class:`MemcacheConnectionError` (callers
@@ -127,7 +128,7 @@ class MemcacheClient(object):
     """Client for one or more memcached servers (see the module docstring)."""
 
     def __init__(self, servers, connect_timeout=0.3, io_timeout=1.0,
-                 max_idle=4, retry_interval=5.0):
+                 max_idle=16, retry_interval=5.0):
         self.servers = [
             _Server(host, port, max_idle, connect_timeout, io_timeout,
                     retry_interval)
