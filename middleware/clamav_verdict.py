@@ -86,7 +86,7 @@ def needs_scan(verdict, signatures, current, policy):
 
 
 def update_replicas(pool, ring, account, container, obj, headers,
-                    conn_timeout=0.5, node_timeout=10):
+                    conn_timeout=0.5, node_timeout=10, data_timestamp=None):
     """Send a verdict update to every replica; returns how many took it.
 
     The primaries come first.  For each one that is down or does not hold
@@ -94,13 +94,17 @@ def update_replicas(pool, ring, account, container, obj, headers,
     handoffs are tried, at most one per replica, so the copy a read may
     find there does not keep the old verdict.  The caller's ``headers``
     are the verdict sysmeta (verdict_headers); the flag, timestamp and a
-    transaction id are added here.
+    transaction id are added here.  With ``data_timestamp`` (that of the
+    .data that was scanned), a replica that holds another upload by now
+    refuses the update (409).
     """
     part, nodes = ring.get_nodes(account, container, obj)
     out = dict(headers)
     out['X-Backend-Verdict-Update'] = 'true'
     out['X-Timestamp'] = Timestamp(time.time()).internal
     out.setdefault('X-Trans-Id', 'verdict-update-%s' % out['X-Timestamp'])
+    if data_timestamp is not None:
+        out['X-Backend-Verdict-Data-Timestamp'] = data_timestamp
 
     def took(node):
         path = '/' + '/'.join(

@@ -242,8 +242,9 @@ class ObjectRescanner(Daemon):
             stats['clean'] += 1
             headers = av.verdict_headers(av.CLEAN, engine, current)
         took = av.update_replicas(pool, self.object_ring, account,
-                                   container, obj, headers,
-                                   self.conn_timeout, self.node_timeout)
+                                  container, obj, headers,
+                                  self.conn_timeout, self.node_timeout,
+                                  data_timestamp=metadata['X-Timestamp'])
         if not took:
             stats['failures'] += 1
 

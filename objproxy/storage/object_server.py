@@ -50,6 +50,7 @@ from objproxy.common import offload as offload_mod
 from objproxy.common.logs import get_logger
 from objproxy.common.response import status_line
 from objproxy.common import ranges
+from objproxy.common.timestamp import Timestamp
 from objproxy.storage import options
 from objproxy.storage import expiry_queue
 from objproxy.storage.devices import InvalidPath, validate_device
@@ -464,6 +465,17 @@ class ObjectServer(object):
         if not verdict:
             raise HTTPError(400, 'A verdict update carries '
                                  'X-Object-Sysmeta-Av-* headers')
+        judged = env.get('HTTP_X_BACKEND_VERDICT_DATA_TIMESTAMP')
+        if judged is not None:
+            # the verdict is about the content of that upload; an object
+            # overwritten since was judged at its own PUT
+            try:
+                judged = Timestamp(judged.strip())
+            except (ValueError, TypeError, OverflowError):
+                raise HTTPError(400, 'Invalid X-Backend-Verdict-Data-'
+                                     'Timestamp %r' % judged)
+            if judged != df.data_timestamp:
+                raise backend_timestamp_error(409, df.data_timestamp)
         # a .meta replaces the data file's user metadata: with no .meta
         # yet, the PUT's own user metadata must go into this one
         current = df.meta_metadata if df.meta_file else dict(

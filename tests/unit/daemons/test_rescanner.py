@@ -54,7 +54,7 @@ def setup(clamd, tmp_path, monkeypatch):
     devices = str(tmp_path)
     sent = []
 
-    def fake_update(pool, ring, account, container, obj, headers, *a):
+    def fake_update(pool, ring, account, container, obj, headers, *a, **kw):
         sent.append(((account, container, obj), headers))
         return 3
     monkeypatch.setattr(clamav_verdict, 'update_replicas', fake_update)

@@ -23,23 +23,27 @@ class Ring:
 def nodes(monkeypatch):
     """answers: device -> a status or an exception; sent: devices asked."""
     answers, sent = {}, []
+    sent_headers = {}
 
     def request(pool, node, method, path, headers, **kw):
         assert method == 'POST' and headers['X-Backend-Verdict-Update']
         assert path == '/%s/7/a/c/o' % node['device']
         sent.append(node['device'])
+        sent_headers.update(headers)
         answer = answers.get(node['device'], 404)
         if isinstance(answer, Exception):
             raise answer
         return answer, {}, b''
     monkeypatch.setattr(clamav_verdict, 'request', request)
+    request.headers = sent_headers
     return answers, sent
 
 
-def update(headers=None):
+def update(headers=None, **kwargs):
     return clamav_verdict.update_replicas(
         None, Ring(), 'a', 'c', 'o',
-        headers or clamav_verdict.verdict_headers('infected', 'e', 's', 'X'))
+        headers or clamav_verdict.verdict_headers('infected', 'e', 's', 'X'),
+        **kwargs)
 
 
 def test_when_every_primary_takes_it_no_handoff_is_asked(nodes):
@@ -68,3 +72,11 @@ def test_at_most_one_handoff_per_replica_is_tried(nodes):
     answers.update(sda=503)
     assert update() == 0
     assert sent == ['sda', 'sdb', 'sdc', 'sdd', 'sde', 'sdf']
+
+
+def test_the_update_names_the_upload_it_judged(nodes):
+    answers, _sent = nodes
+    answers.update(sda=202, sdb=202, sdc=202)
+    update(data_timestamp='0000000001.00000')
+    assert clamav_verdict.request.headers[
+        'X-Backend-Verdict-Data-Timestamp'] == '0000000001.00000'

@@ -111,3 +111,24 @@ def test_post_412_and_416_answers_carry_the_objects_sysmeta(app):
     unsatisfiable = req(app, **{'Range': 'bytes=100-200'})
     assert unsatisfiable.status_int == 416
     assert unsatisfiable.headers['X-Object-Sysmeta-Symlink-Target'] == 'c/t'
+
+
+def test_a_verdict_on_an_upload_since_overwritten_is_refused(app):
+    put(app, t=1, **{'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    put(app, t=2, **{'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    stale = req(app, method='POST', **{
+        'X-Timestamp': ts(3), 'X-Backend-Verdict-Update': 'true',
+        'X-Backend-Verdict-Data-Timestamp': ts(1),
+        'X-Object-Sysmeta-Av-Verdict': 'infected'})
+    assert stale.status_int == 409
+    assert req(app, method='HEAD').headers[
+        'X-Object-Sysmeta-Av-Verdict'] == 'clean'
+    current = req(app, method='POST', **{
+        'X-Timestamp': ts(4), 'X-Backend-Verdict-Update': 'true',
+        'X-Backend-Verdict-Data-Timestamp': ts(2),
+        'X-Object-Sysmeta-Av-Verdict': 'infected'})
+    assert current.status_int == 202
+    assert req(app, method='POST', **{
+        'X-Timestamp': ts(5), 'X-Backend-Verdict-Update': 'true',
+        'X-Backend-Verdict-Data-Timestamp': 'soon',
+        'X-Object-Sysmeta-Av-Verdict': 'clean'}).status_int == 400
