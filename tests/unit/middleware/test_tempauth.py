@@ -402,6 +402,27 @@ def test_tokens_shared_between_instances(memcached_server):
     assert call(three, '/v1/AUTH_test/c/o', token).status_int == 401
 
 
+def test_a_token_from_memcached_is_then_answered_without_asking_again(
+        memcached_server, monkeypatch):
+    one, _ = make(memcached_server)
+    two, _ = make(memcached_server)
+    token = get_token(one).headers['X-Auth-Token']
+    asked = []
+    real_get = two.memcache.get
+
+    def counting_get(key):
+        asked.append(key)
+        return real_get(key)
+    monkeypatch.setattr(two.memcache, 'get', counting_get)
+    for _ in range(3):
+        assert call(two, '/v1/AUTH_test/c/o', token).status_int == 200
+    assert len([k for k in asked if '/token/' in k]) == 1
+    # the copy never outlives the token itself
+    later = time.time() + 86400 + 60
+    monkeypatch.setattr(time, 'time', lambda: later)
+    assert call(two, '/v1/AUTH_test/c/o', token).status_int == 401
+
+
 def test_memcached_down_still_works_locally(memcached_server):
     import socket
     with socket.socket() as sock:
