@@ -16,7 +16,6 @@ primary that is down gets it later through replication of the others'
 """
 import itertools
 import time
-from urllib.parse import quote
 
 from objproxy.common.backend_http import NODE_ERRORS, request
 from objproxy.common.statsd import StatsdClient
@@ -33,6 +32,9 @@ SCANNED_AT = SYSMETA_PREFIX + 'scanned-at'
 FOUND = SYSMETA_PREFIX + 'found'
 CLEAN = 'clean'
 INFECTED = 'infected'
+#: a large object whose joined content must be judged again (by the next
+#: read) because the signatures changed since its verdict
+RESCAN_ON_READ = 'unscanned; signatures changed'
 
 
 def now_iso():
@@ -107,9 +109,9 @@ def update_replicas(pool, ring, account, container, obj, headers,
         out['X-Backend-Verdict-Data-Timestamp'] = data_timestamp
 
     def took(node):
-        path = '/' + '/'.join(
-            quote(str(piece).encode('utf-8'), safe='') for piece in
-            (node['device'], part, account, container, obj))
+        # raw: the connection percent-encodes the request line itself
+        path = '/'.join(('', node['device'], str(part), account, container,
+                         obj))
         try:
             status = request(pool, node, 'POST', path, out,
                              conn_timeout=conn_timeout,

@@ -18,7 +18,6 @@ it for the next pass, so every expiry is carried out at least once.
 """
 import os
 import time
-from urllib.parse import quote
 
 from objproxy.common.backend_http import ConnectionPool, request
 from objproxy.common.config import get_float
@@ -96,9 +95,9 @@ class ObjectExpirer(Daemon):
         }
 
     def expire(self, pool, device, entry, stats):
-        path = '/' + '/'.join(quote(part.encode('utf-8'), safe='') for part in
-                              (device, entry.partition, entry.account,
-                               entry.container, entry.obj))
+        # raw: the connection percent-encodes the request line itself
+        path = '/'.join(('', device, str(entry.partition), entry.account,
+                         entry.container, entry.obj))
         try:
             status = request(pool, self.node, 'DELETE', path,
                              self.delete_headers(entry),

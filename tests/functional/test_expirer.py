@@ -52,17 +52,20 @@ def test_an_expired_object_leaves_every_replica_and_the_listing(
     container = 'expiring-%s' % uuid.uuid4().hex[:8]
     conn.put_container(container)
     delete_at = int(time.time()) + 2
-    conn.put_object(container, 'soon', b'data',
-                    headers={'X-Delete-At': str(delete_at)})
+    expiring = ['soon', 'photos/\u00e9t\u00e9 100%.jpg']
+    for name in expiring:
+        conn.put_object(container, name, b'data',
+                        headers={'X-Delete-At': str(delete_at)})
     conn.put_object(container, 'kept', b'data')
-    assert sorted(listed(conn, container)) == ['kept', 'soon']
+    assert sorted(listed(conn, container)) == sorted(expiring + ['kept'])
     wait_until(delete_at)
     run_all_expirers(cluster)
     assert listed(conn, container) == ['kept']
-    files = cluster.object_files(account_of(conn), container, 'soon')
-    assert len(files) == 3
-    for names in files.values():
-        assert names == [Timestamp(delete_at).internal + '.ts']
+    for name in expiring:
+        files = cluster.object_files(account_of(conn), container, name)
+        assert len(files) == 3
+        for names in files.values():
+            assert names == [Timestamp(delete_at).internal + '.ts']
 
 
 def test_a_changed_expiry_is_not_applied_early(cluster, conn):
