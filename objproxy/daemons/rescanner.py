@@ -15,10 +15,11 @@ rescans when the verdict is not ``infected`` and its ``-Signatures``
 differ from the current fingerprint (objproxy.common.clamd.
 signature_fingerprint: clamd's VERSION when it names a database version,
 else a digest of the DatabaseDirectory files).  Bodies larger than
-``max_scan_size`` are counted and skipped, and so are large-object
-manifests: their body is a segment list, the segments are rescanned as
-objects of their own, and the joined content is judged on read
-(``scan_on_read = stale``).
+``max_scan_size`` are counted and skipped.  A large-object manifest's body
+is a segment list, and its segments are rescanned as objects of their
+own; a static large object judged with older signatures is marked
+``unscanned; signatures changed``, so its next read scans the joined
+content (a DLO is scanned on every read anyway).
 
 The body is the .data file minus its block checksums, metadata and
 trailer (object_format); only the body range is sent to clamd, by
@@ -61,6 +62,9 @@ from objproxy.storage import hashdir, layout, object_format
 from middleware import clamav_verdict as av
 
 CHUNK = 256 * 1024
+
+
+MANIFEST_KEYS = frozenset(('x-static-large-object', 'x-object-manifest'))
 
 
 def _info(path):
@@ -155,6 +159,7 @@ class ObjectRescanner(Daemon):
         begin = time.time()
         stats = {'objects_checked': 0, 'current': 0, 'scanned': 0,
                  'clean': 0, 'infected': 0, 'oversize': 0, 'manifests': 0,
+                 'manifests_marked': 0,
                  'bytes_scanned': 0, 'failures': 0, 'errors': 0}
         try:
             engine = self.clamd_version()
@@ -210,13 +215,14 @@ class ObjectRescanner(Daemon):
         stats['objects_checked'] += 1
         files_limit.add()
         metadata, body_size, verdict = read_verdict(hash_dir, info)
-        if any(k.lower() in ('x-static-large-object', 'x-object-manifest')
-               for k in metadata):
-            # a manifest's body is not the content: its segments are
-            # rescanned one by one, the joined content on read
-            stats['manifests'] += 1
-            return
         state = verdict.get(av.VERDICT)
+        keys = set(k.lower() for k in metadata)
+        if keys & MANIFEST_KEYS:
+            stats['manifests'] += 1
+            if 'x-static-large-object' in keys and state == av.CLEAN and \
+                    verdict.get(av.SIGNATURES) != current:
+                self._rescan_on_read(pool, metadata, engine, current, stats)
+            return
         if state == av.INFECTED or (
                 state == av.CLEAN and verdict.get(av.SIGNATURES) == current):
             stats['current'] += 1
@@ -245,6 +251,22 @@ class ObjectRescanner(Daemon):
                                   container, obj, headers,
                                   self.conn_timeout, self.node_timeout,
                                   data_timestamp=metadata['X-Timestamp'])
+        if not took:
+            stats['failures'] += 1
+
+    def _rescan_on_read(self, pool, metadata, engine, current, stats):
+        """A static large object judged with older signatures: its body is
+        a segment list and its content lives on other nodes, so its
+        verdict becomes ``unscanned``, which every read (``scan_on_read =
+        missing`` and up) scans in full, cutting off an infected one and
+        recording the new verdict."""
+        _slash, account, container, obj = metadata['name'].split('/', 3)
+        headers = av.verdict_headers(av.RESCAN_ON_READ, engine, current)
+        took = av.update_replicas(pool, self.object_ring, account,
+                                  container, obj, headers,
+                                  self.conn_timeout, self.node_timeout,
+                                  data_timestamp=metadata['X-Timestamp'])
+        stats['manifests_marked'] += 1
         if not took:
             stats['failures'] += 1
 

@@ -6,14 +6,19 @@ unique to this test); one ``objproxy-rescanner --once`` pass per node
 marks that object infected through a verdict update on every primary,
 and reads of it get 403 while the other object stays readable with its
 verdict brought up to date.  The client's metadata, set on the PUT or by
-a POST, survives the update.
+a POST, survives the update.  A static large object whose joined content
+matches the new signature is marked for a scan on read, and that read
+cuts it off and records it as infected.
 """
 import configparser
+import hashlib
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from urllib.parse import urlparse
 
@@ -171,3 +176,63 @@ def test_a_verdict_update_keeps_the_clients_metadata(
     _s, headers, _b = call(url, 'HEAD', obj, auth)
     assert headers['x-object-meta-owner'] == 'bob'
     assert headers['x-object-av-verdict'] == 'infected'
+
+
+def read_cut_off(url, path, auth):
+    """(status, body) of a GET whose body may end early (an infected
+    object is cut off before its last bytes)."""
+    parsed = urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
+                                      timeout=30)
+    try:
+        conn.request('GET', path, headers=auth)
+        resp = conn.getresponse()
+        try:
+            return resp.status, resp.read()
+        except http.client.IncompleteRead as err:
+            return resp.status, err.partial
+    finally:
+        conn.close()
+
+
+def test_a_signature_split_across_segments_is_found_after_an_update(
+        cluster, owner, new_signature, tmp_path):
+    """A static large object judged clean, whose joined content matches a
+    signature added later, is never read whole again."""
+    account, container, auth = owner
+    marker, sig_name, install = new_signature
+    url = cluster.proxy_url
+    first = b'quarterly ' + marker[:16].encode()
+    second = marker[16:].encode() + b' end'
+    manifest = []
+    for name, body in (('seg/1', first), ('seg/2', second)):
+        assert call(url, 'PUT', container + '/' + name, auth, body)[0] == 201
+        manifest.append({'path': container.split('/', 3)[-1] + '/' + name,
+                         'etag': hashlib.md5(body).hexdigest(),
+                         'size_bytes': len(body)})
+    slo = container + '/joined.txt'
+    assert call(url, 'PUT', slo + '?multipart-manifest=put', auth,
+                json.dumps(manifest).encode())[0] == 201
+    assert call(url, 'HEAD', slo, auth)[1]['x-object-av-verdict'] == 'clean'
+
+    install()
+    cname = container.split('/')[-1]
+    ring = cluster.ring('object')
+    totals = run_rescanners(cluster, tmp_path, {
+        ring.get_part(account, cname, name)
+        for name in ('joined.txt', 'seg/1', 'seg/2')})
+    assert sum(t['manifests_marked'] for t in totals) == 1
+    assert sum(t['infected'] for t in totals) == 0   # no segment alone
+    assert call(url, 'HEAD', slo, auth)[1]['x-object-av-verdict'] == \
+        'unscanned; signatures changed'
+
+    status, body = read_cut_off(url, slo, auth)
+    assert status == 403 or body != first + second
+    assert marker.encode() not in body
+    deadline = time.time() + 10    # the read records its verdict
+    while call(url, 'HEAD', slo, auth)[1].get(
+            'x-object-av-verdict') != 'infected':
+        assert time.time() < deadline, 'the read recorded no verdict'
+        time.sleep(0.2)
+    status, _headers, body = call(url, 'GET', slo, auth)
+    assert status == 403 and sig_name.encode() in body

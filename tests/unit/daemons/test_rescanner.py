@@ -109,11 +109,33 @@ def test_only_the_first_primary_rescans(setup):
 
 
 def test_manifests_and_oversize_bodies_are_skipped(setup):
-    daemon, devices, sent, _current = setup
+    daemon, devices, sent, current = setup
     write_object(devices, 'sda', 0, '/a/c/slo', b'[]', extra={
-        'X-Static-Large-Object': 'True'})
+        'X-Static-Large-Object': 'True',
+        'X-Object-Sysmeta-Av-Verdict': 'clean',
+        'X-Object-Sysmeta-Av-Signatures': current})
     daemon.max_scan_size = 3
     write_object(devices, 'sda', 1, '/a/c/big', b'abcdef')
     stats = daemon.run_once()
     assert stats['manifests'] == 1 and stats['oversize'] == 1
+    assert stats['manifests_marked'] == 0
     assert sent == []
+
+
+def test_a_stale_static_large_object_is_marked_for_a_scan_on_read(setup):
+    daemon, devices, sent, current = setup
+    write_object(devices, 'sda', 0, '/a/c/slo', b'[]', extra={
+        'X-Static-Large-Object': 'True',
+        'X-Object-Sysmeta-Av-Verdict': 'clean',
+        'X-Object-Sysmeta-Av-Signatures': 'older'})
+    stats = daemon.run_once()
+    assert stats['manifests'] == 1 and stats['manifests_marked'] == 1
+    assert stats['scanned'] == 0
+    (target, headers), = sent
+    assert target == ('a', 'c', 'slo')
+    assert headers['X-Object-Sysmeta-Av-Verdict'] == \
+        clamav_verdict.RESCAN_ON_READ
+    assert headers['X-Object-Sysmeta-Av-Signatures'] == current
+    # and a read under the default policy scans it
+    assert clamav_verdict.needs_scan(clamav_verdict.RESCAN_ON_READ, current,
+                                     current, 'missing')
