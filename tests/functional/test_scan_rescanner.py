@@ -12,19 +12,18 @@ cuts it off and records it as infected.
 """
 import configparser
 import hashlib
-import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.functional.test_pipeline import call
+from tests.functional.test_scan_large_objects import raw_get, wait_for_verdict
 
 
 @pytest.fixture(autouse=True)
@@ -178,23 +177,6 @@ def test_a_verdict_update_keeps_the_clients_metadata(
     assert headers['x-object-av-verdict'] == 'infected'
 
 
-def read_cut_off(url, path, auth):
-    """(status, body) of a GET whose body may end early (an infected
-    object is cut off before its last bytes)."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
-                                      timeout=30)
-    try:
-        conn.request('GET', path, headers=auth)
-        resp = conn.getresponse()
-        try:
-            return resp.status, resp.read()
-        except http.client.IncompleteRead as err:
-            return resp.status, err.partial
-    finally:
-        conn.close()
-
-
 def test_a_signature_split_across_segments_is_found_after_an_update(
         cluster, owner, new_signature, tmp_path):
     """A static large object judged clean, whose joined content matches a
@@ -226,13 +208,11 @@ def test_a_signature_split_across_segments_is_found_after_an_update(
     assert call(url, 'HEAD', slo, auth)[1]['x-object-av-verdict'] == \
         'unscanned; signatures changed'
 
-    status, body = read_cut_off(url, slo, auth)
+    status, body, _short = raw_get(url, slo, auth)
     assert status == 403 or body != first + second
     assert marker.encode() not in body
-    deadline = time.time() + 10    # the read records its verdict
-    while call(url, 'HEAD', slo, auth)[1].get(
-            'x-object-av-verdict') != 'infected':
-        assert time.time() < deadline, 'the read recorded no verdict'
-        time.sleep(0.2)
+    # the read records its verdict
+    assert wait_for_verdict(url, slo, auth, 'infected')[
+        'x-object-av-verdict'] == 'infected'
     status, _headers, body = call(url, 'GET', slo, auth)
     assert status == 403 and sig_name.encode() in body
