@@ -221,7 +221,12 @@ class ObjectRescanner(Daemon):
             stats['manifests'] += 1
             if 'x-static-large-object' in keys and state == av.CLEAN and \
                     verdict.get(av.SIGNATURES) != current:
-                self._rescan_on_read(pool, metadata, engine, current, stats)
+                # its content lives on other nodes: the next read, which
+                # scans an ``unscanned`` object in full under every policy
+                # but never, judges it and records the verdict
+                stats['manifests_marked'] += 1
+                self._send_verdict(pool, metadata, stats, av.verdict_headers(
+                    av.RESCAN_ON_READ, engine, current))
             return
         if state == av.INFECTED or (
                 state == av.CLEAN and verdict.get(av.SIGNATURES) == current):
@@ -235,38 +240,26 @@ class ObjectRescanner(Daemon):
                                 body_size)
         stats['scanned'] += 1
         stats['bytes_scanned'] += body_size
-        _slash, account, container, obj = metadata['name'].split('/', 3)
         if result.status == 'FOUND':
             stats['infected'] += 1
             self.logger.warning(
                 'rescanner: infected object found account=%s container=%s '
-                'object=%s signature=%s', account, container, obj,
-                result.signature)
+                'object=%s signature=%s',
+                *(metadata['name'].split('/', 3)[1:] + [result.signature]))
             headers = av.verdict_headers(av.INFECTED, engine, current,
                                          result.signature)
         else:
             stats['clean'] += 1
             headers = av.verdict_headers(av.CLEAN, engine, current)
-        took = av.update_replicas(pool, self.object_ring, account,
-                                  container, obj, headers,
-                                  self.conn_timeout, self.node_timeout,
-                                  data_timestamp=metadata['X-Timestamp'])
-        if not took:
-            stats['failures'] += 1
+        self._send_verdict(pool, metadata, stats, headers)
 
-    def _rescan_on_read(self, pool, metadata, engine, current, stats):
-        """A static large object judged with older signatures: its body is
-        a segment list and its content lives on other nodes, so its
-        verdict becomes ``unscanned``, which every read (``scan_on_read =
-        missing`` and up) scans in full, cutting off an infected one and
-        recording the new verdict."""
+    def _send_verdict(self, pool, metadata, stats, headers):
+        """A verdict update for the upload ``metadata`` describes."""
         _slash, account, container, obj = metadata['name'].split('/', 3)
-        headers = av.verdict_headers(av.RESCAN_ON_READ, engine, current)
         took = av.update_replicas(pool, self.object_ring, account,
                                   container, obj, headers,
                                   self.conn_timeout, self.node_timeout,
                                   data_timestamp=metadata['X-Timestamp'])
-        stats['manifests_marked'] += 1
         if not took:
             stats['failures'] += 1
 
