@@ -9,7 +9,8 @@ a new signature is refused before anyone asks for it.
 
 A pass walks this node's object partitions.  Only the node holding the
 *first primary* of a partition rescans it, so each object is scanned
-once per cluster, not once per replica.  For each object it reads the
+once per cluster, not once per replica; a node holding a partition as a
+handoff (no primary of it) rescans its copy too.  For each object it reads the
 merged verdict (the .data's, overridden by a .meta's verdict update) and
 rescans when the verdict is not ``infected`` and its ``-Signatures``
 differ from the current fingerprint (objproxy.common.clamd.
@@ -181,10 +182,15 @@ class ObjectRescanner(Daemon):
         stats['elapsed'] = round(time.time() - begin, 3)
         return stats
 
-    def _first_primary(self, device, part):
+    def _rescans(self, device, part):
+        """Whether this device rescans ``part``: when it holds the
+        partition's first primary, and also when it holds no primary of it
+        at all.  A handoff keeps what a PUT could not give a busy primary
+        until replication moves it, and a read may find it there."""
         nodes = self.object_ring.get_part_nodes(part)
-        return bool(nodes) and nodes[0]['device'] == device and \
-            is_local(nodes[0], self.conf)
+        mine = [index for index, node in enumerate(nodes)
+                if node['device'] == device and is_local(node, self.conf)]
+        return bool(nodes) and mine in ([], [0])
 
     def _device(self, device, partitions, engine, current, pool,
                 files_limit, bytes_limit, stats):
@@ -192,7 +198,7 @@ class ObjectRescanner(Daemon):
         parts = sorted(list_partitions(datadir, partitions))
         for done, part in enumerate(parts):
             self.tick(device, done, len(parts))
-            if not self._first_primary(device, part):
+            if not self._rescans(device, part):
                 continue
             part_dir = os.path.join(datadir, str(part))
             for suffix in _listdir(part_dir):

@@ -21,8 +21,10 @@ class FakeRing(object):
         self.first = first
 
     def get_part_nodes(self, part):
-        return [dict(self.first, id=0), {'device': 'other', 'ip': '10.0.0.9',
-                                         'port': 1}]
+        """sda (this node) first, sdb (this node too) second, then a
+        device elsewhere; this node's sdc holds no primary."""
+        return [dict(self.first, id=0), dict(self.first, id=1, device='sdb'),
+                {'device': 'other', 'ip': '10.0.0.9', 'port': 1}]
 
     def get_nodes(self, account, container, obj):
         return 0, self.get_part_nodes(0)
@@ -106,6 +108,14 @@ def test_only_the_first_primary_rescans(setup):
     write_object(devices, 'sdb', 0, '/a/c/elsewhere', EICAR_TEST_FILE)
     stats = daemon.run_once()
     assert stats['objects_checked'] == 0 and sent == []
+
+
+def test_a_copy_on_a_handoff_is_rescanned_too(setup):
+    daemon, devices, sent, _current = setup
+    write_object(devices, 'sdc', 0, '/a/c/handed-off', EICAR_TEST_FILE)
+    stats = daemon.run_once()
+    assert stats['objects_checked'] == 1 and stats['infected'] == 1
+    assert [target for target, _headers in sent] == [('a', 'c', 'handed-off')]
 
 
 def test_manifests_and_oversize_bodies_are_skipped(setup):
