@@ -10,9 +10,9 @@ a new signature is refused before anyone asks for it.
 A pass walks this node's object partitions.  Only the node holding the
 *first primary* of a partition rescans it, so each object is scanned
 once per cluster, not once per replica; a node holding a partition as a
-handoff (no primary of it) rescans its copy too.  For each object it reads the
-merged verdict (the .data's, overridden by a .meta's verdict update) and
-rescans when the verdict is not ``infected`` and its ``-Signatures``
+handoff (no primary of it) rescans its copy too.  For each object it
+reads the merged verdict (the .data's, overridden by a .meta's verdict
+update) and rescans when the verdict is not ``infected`` and its ``-Signatures``
 differ from the current fingerprint (objproxy.common.clamd.
 signature_fingerprint: clamd's VERSION when it names a database version,
 else a digest of the DatabaseDirectory files).  Bodies larger than
@@ -208,7 +208,8 @@ class ObjectRescanner(Daemon):
                     try:
                         self._object(hash_dir, engine, current, pool,
                                      files_limit, bytes_limit, stats)
-                    except (OSError, ClamdError, object_format.CorruptFile) as err:
+                    except (OSError, ClamdError,
+                            object_format.CorruptFile) as err:
                         stats['errors'] += 1
                         self.logger.error('rescanning %s: %s', hash_dir,
                                           err)
