@@ -12,8 +12,8 @@ A pass walks this node's object partitions.  Only the node holding the
 once per cluster, not once per replica; a node holding a partition as a
 handoff (no primary of it) rescans its copy too.  For each object it
 reads the merged verdict (the .data's, overridden by a .meta's verdict
-update) and rescans when the verdict is not ``infected`` and its ``-Signatures``
-differ from the current fingerprint (objproxy.common.clamd.
+update) and rescans when the verdict is not ``infected`` and its
+``-Signatures`` differ from the current fingerprint (objproxy.common.clamd.
 signature_fingerprint: clamd's VERSION when it names a database version,
 else a digest of the DatabaseDirectory files).  Bodies larger than
 ``max_scan_size`` are counted and skipped.  A large-object manifest's body
