@@ -30,3 +30,18 @@ class FakeController(object):
 
     def iter_nodes(self, ring, part):
         return iter([n.ring_node() for n in self.nodes])
+
+
+def started_nodes(node_class):
+    """The body of a ``nodes`` fixture: yields ``make(*scripts)``, which
+    starts one ``node_class`` per script, and shuts them all down after
+    the test."""
+    made = []
+
+    def make(*scripts):
+        made.extend(node_class(s) for s in scripts)
+        return made[-len(scripts):]
+    yield make
+    for node in made:
+        node.server.shutdown()
+        node.server.server_close()

@@ -10,7 +10,7 @@ import pytest
 from objproxy.common.exceptions import ChunkReadTimeout
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.getter import Getter, header_timestamp
-from tests.unit.proxy.loopback_nodes import FakeController
+from tests.unit.proxy.loopback_nodes import FakeController, started_nodes
 
 BODY = b'0123456789' * 10
 ETAG = hashlib.md5(BODY).hexdigest()
@@ -102,15 +102,7 @@ class FakeRing(object):
 
 @pytest.fixture
 def nodes():
-    made = []
-
-    def make(*scripts):
-        made.extend(Node(s) for s in scripts)
-        return made[-len(scripts):]
-    yield make
-    for node in made:
-        node.server.shutdown()
-        node.server.server_close()
+    yield from started_nodes(Node)
 
 
 def get(nodes, method='GET', newest=False, resumable=True, headers=None):

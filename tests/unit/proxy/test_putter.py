@@ -11,7 +11,8 @@ import pytest
 
 from objproxy.common.exceptions import InputRejected
 from objproxy.proxy.putter import ObjectPut
-from tests.unit.proxy.loopback_nodes import FakeApp, FakeController
+from tests.unit.proxy.loopback_nodes import (
+    FakeApp, FakeController, started_nodes)
 
 
 class Script(object):
@@ -118,15 +119,7 @@ class Body(object):
 
 @pytest.fixture
 def nodes():
-    made = []
-
-    def make(*scripts):
-        made.extend(Node(s) for s in scripts)
-        return made[-len(scripts):]
-    yield make
-    for node in made:
-        node.server.shutdown()
-        node.server.server_close()
+    yield from started_nodes(Node)
 
 
 def put(nodes, body, length=None, chunked=False, app=None):
