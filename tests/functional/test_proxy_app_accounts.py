@@ -6,24 +6,10 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 
 import pytest
-from webob import Request
 
 from middleware.listing_formats import ListingFormats
 from objproxy.proxy.server import Application
-
-
-def call(app, path, method='GET', headers=None, body=None):
-    req = Request.blank(path, environ={'REQUEST_METHOD': method},
-                        headers=headers or {})
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
-
-
-@pytest.fixture
-def proxy_app(cluster):
-    return Application({'objproxy_dir': cluster.objproxy_dir,
-                        'log_file': '/dev/null'})
+from tests.functional.proxy_app import call, proxy_app  # noqa: F401
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from webob import Request
 
 from objproxy.common.exceptions import InputRejected
 from objproxy.storage.layout import TMPDIR
+from tests.functional.proxy_app import proxy_app  # noqa: F401
 
 
 class Body(object):
@@ -47,13 +48,6 @@ def put(app, path, body, length=None, chunked=False):
     req = Request.blank(path, environ=env, headers=headers)
     req.environ['wsgi.input'] = body
     return req.get_response(app)
-
-
-@pytest.fixture
-def proxy_app(cluster):
-    from objproxy.proxy.server import Application
-    return Application({'objproxy_dir': cluster.objproxy_dir,
-                        'log_file': '/dev/null'})
 
 
 @pytest.fixture

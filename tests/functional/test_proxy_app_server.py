@@ -1,25 +1,9 @@
 """The proxy Application in-process against the session's real storage
 nodes: what needs node answers (reserved names, ACLs handed to
 authorize, query strings checked by the nodes)."""
-import pytest
 from webob import Request
 
-from objproxy.proxy.server import Application
-
-
-@pytest.fixture
-def proxy_app(cluster):
-    return Application({'objproxy_dir': cluster.objproxy_dir,
-                        'log_file': '/dev/null'})
-
-
-def call(app, path, method='GET', headers=None, body=None, env=None):
-    req = Request.blank(path, environ=dict({'REQUEST_METHOD': method},
-                                           **(env or {})),
-                        headers=headers or {})
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
+from tests.functional.proxy_app import call, proxy_app  # noqa: F401
 
 
 def test_internal_requests_reach_reserved_names(proxy_app):
