@@ -96,15 +96,14 @@ it would publish a false "scanned" label.
 
 What is scanned: object PUTs (``/v1/<account>/<container>/<object>``),
 including the PUT subrequests of bulk, formpost and copy (all left of this
-filter) -- a copy's body is scanned again, whatever verdict the source
-carried; SLO manifest PUTs (their joined segments, middleware.clamav_slo);
+filter) -- except that a copy of a clean object's whole stored content
+keeps the source's verdict, which the copy filter hands over in the
+environ (never from headers); SLO manifest PUTs (their joined segments, middleware.clamav_slo);
 GETs per ``scan_on_read`` (middleware.clamav_read).
 
-Health: ``ClamavFilter.health_check()`` PINGs clamd (green socket,
-``ping_timeout``, result cached ``ping_cache`` seconds, one PING in flight
-per worker) and returns None or a reason such as ``clamd unreachable``.
-The healthcheck filter finds it by following the pipeline's ``app``
-attributes and answers ``/healthcheck`` with 503 while clamd is down, so a
+Health: ``ClamavFilter.health_check()`` PINGs clamd
+(middleware.clamav_health) and returns None or a reason such as ``clamd
+unreachable``.  The healthcheck filter asks it and answers ``/healthcheck`` with 503 while clamd is down, so a
 load balancer takes a proxy whose scanner is down out of rotation.
 
 Infected uploads get ``403 Forbidden`` with a plain-text body naming the
@@ -131,10 +130,12 @@ from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.registry import cap_info, register_info
 from middleware import clamav_answers as answers
 from middleware import clamav_verdict as av
-from middleware.clamav_answers import _respond, expose_verdict  # noqa
+from middleware.clamav_answers import _respond, expose_verdict
+from middleware.clamav_health import ClamdHealth
 from middleware.clamav_input import ScanningInput
 from middleware.clamav_read import ReadScanner
 from middleware.clamav_slo import ManifestScanner
+from middleware.copy import COPIED_VERDICT_ENV
 
 SECTION = 'filter:clamav'
 # Only this filter sets the verdict sysmeta (middleware.clamav_verdict).
@@ -158,7 +159,6 @@ DEFAULT_MAX_SCAN_SIZE = 512 * 1024 * 1024
 #: the proxy's and storage nodes' default client_timeout (60).
 DEFAULT_SCAN_TIMEOUT = 20.0
 DEFAULT_CLIENT_TIMEOUT = 60.0
-UNREACHABLE = 'clamd unreachable'
 TOO_LARGE = (b'Request Entity Too Large: the body is larger than the '
              b'virus-scan limit of %d bytes; upload it in segments (for '
              b'example swift upload --segment-size)\n')
@@ -212,14 +212,13 @@ class ClamavFilter(object):
         self.slots = Semaphore(self.max_concurrent_scans)
         self.reads = ReadScanner(self)
         self.manifests = ManifestScanner(self)
-        self._proxy = None
+        self._pipeline_final_app = None     # set by the pipeline loader
         self._signatures = None
         self._version = None
         self._version_at = 0.0
         self._version_refreshing = False
-        self._health = None
-        self._health_at = None
-        self._health_lock = Semaphore(1)
+        self.health = ClamdHealth(self.address, self.ping_timeout,
+                                  self.ping_cache, self.logger)
 
     def _check_against_client_timeout(self, conf):
         """The verdict must come before the proxy's client_timeout."""
@@ -281,6 +280,7 @@ class ClamavFilter(object):
         target = self._object_path(env)
         if target is None:
             return self.app(env, start_response)
+        copied = env.pop(COPIED_VERDICT_ENV, None)
         # Only this filter may set the verdict (see the module docstring).
         for key in [k for k in env if k.startswith(VERDICT_ENV_PREFIX)]:
             del env[key]
@@ -288,6 +288,8 @@ class ClamavFilter(object):
             return self.reads(env, start_response, target)
         if method != 'PUT':
             return self.app(env, start_response)
+        if copied and self._carries(copied):
+            return self._keep_copied_verdict(env, start_response, copied)
         if 'HTTP_X_COPY_FROM' in env:
             # A copy's body is ignored, so it is not scanned; refuse one
             # that has a body anyway, so it can never be stored unscanned.
@@ -300,6 +302,29 @@ class ClamavFilter(object):
         if 'put' in query.get('multipart-manifest', ()):
             return self.manifests(env, start_response, target)
         return self._scan_put(env, start_response, target)
+
+    def _carries(self, copied):
+        """Whether a copy keeps its source's verdict: a clean one that a
+        read of the source would not have to scan again under
+        ``scan_on_read`` (so ``stale`` rescans copies of clean objects
+        judged with older signatures, and ``always`` every copy)."""
+        verdict, signatures = av.stored_verdict(copied)
+        if verdict != av.CLEAN:
+            return False
+        current = (self.current_signatures()
+                   if self.scan_on_read == 'stale' else None)
+        policy = 'missing' if self.scan_on_read == 'never' \
+            else self.scan_on_read
+        return not av.needs_scan(verdict, signatures, current, policy)
+
+    def _keep_copied_verdict(self, env, start_response, copied):
+        """A copy of a clean object's whole content keeps the source's
+        verdict: those bytes were judged when the source was stored, and
+        the rescanner judges both again when signatures change."""
+        for name, value in copied.items():
+            env['HTTP_' + name.upper().replace('-', '_')] = value
+        self.metrics.count('verdicts_carried')
+        return self.app(env, start_response)
 
     def _object_path(self, env):
         try:
@@ -499,6 +524,7 @@ class ClamavFilter(object):
     # -- shared with middleware.clamav_read / clamav_slo -------------------
 
     LABEL_OVERSIZE, LABEL_UNAVAILABLE = LABEL_OVERSIZE, LABEL_UNAVAILABLE
+
     def label_pair(self):
         """(engine, signature fingerprint) for a verdict given now."""
         try:
@@ -515,15 +541,9 @@ class ClamavFilter(object):
         return self.address.instream(scan_timeout=self.scan_timeout)
 
     def proxy_app(self):
-        """The proxy server at the end of the pipeline (its ring and
-        backend pool send verdict updates); None if there is none."""
-        if self._proxy is None:
-            node = self.app
-            while node is not None and not (
-                    hasattr(node, 'object_ring') and hasattr(node, 'pool')):
-                node = getattr(node, 'app', None)
-            self._proxy = node
-        return self._proxy
+        """The proxy server the pipeline ends in (its ring and backend
+        pool send verdict updates), as the pipeline loader set it."""
+        return self._pipeline_final_app
 
     trans_id = staticmethod(_trans_id)
     set_verdict = staticmethod(lambda env, *a: set_verdict(env, *a))
@@ -536,38 +556,10 @@ class ClamavFilter(object):
                         TOO_LARGE % self.max_scan_size)
 
 
-    # -- health ------------------------------------------------------------
-
     def health_check(self):
-        """None while clamd answers PING, else a short reason.
-
-        The result is reused for ``ping_cache`` seconds and at most one
-        PING per worker is in flight (others wait for its result), so
-        frequent load-balancer polls cost one clamd connection a second.
-        The PING uses a green socket bounded by ``ping_timeout``.
-        """
-        if self._health_fresh():
-            return self._health
-        with self._health_lock:
-            if self._health_fresh():
-                return self._health
-            try:
-                self.address.ping(timeout=self.ping_timeout)
-                result = None
-            except ClamdError as err:
-                result = UNREACHABLE
-                if self._health is None:
-                    self.logger.error('clamav: health check: %s', err)
-            if result is None and self._health is not None:
-                self.logger.info('clamav: health check: clamd at %s '
-                                 'answers again', self.address)
-            self._health = result
-            self._health_at = time.monotonic()
-        return self._health
-
-    def _health_fresh(self):
-        return self._health_at is not None and \
-            time.monotonic() - self._health_at < self.ping_cache
+        """None while clamd answers PING, else a short reason (the
+        healthcheck filter asks; see middleware.clamav_health)."""
+        return self.health.check()
 
 
 def set_verdict(env, verdict, engine=None, signatures=None):

@@ -27,8 +27,12 @@ type (unless the request names one), its metadata and other headers with
 the request's headers taking precedence; ``X-Fresh-Metadata: true`` keeps
 only the source's system metadata.  System metadata (such as clamav's
 verdict, ``X-Object-Sysmeta-Av-*``) is carried whenever the source had it;
-whoever stands right of this filter decides what to keep.  The body is
-streamed from the source response into the PUT: O(chunk) memory.
+whoever stands right of this filter decides what to keep.  When the PUT's
+body is the source's whole stored content (a ``200``, not a DLO's joined
+segments, not a manifest), the source's verdict also goes into the
+environ (``COPIED_VERDICT_ENV``, which no client can set), so clamav can
+keep it instead of scanning the same bytes again.  The body is streamed
+from the source response into the PUT: O(chunk) memory.
 
 A successful copy answers with ``X-Copied-From``, ``X-Copied-From-Account``
 and ``X-Copied-From-Last-Modified``.  No options::
@@ -61,6 +65,9 @@ NOT_COPIED = frozenset((
     'x-copied-from-account', 'x-copied-from-last-modified'))
 NOT_COPIED_PREFIXES = ('x-backend-', 'x-object-sysmeta-slo-')
 UPDATE_OVERRIDE = 'x-object-sysmeta-container-update-override-'
+VERDICT_SYSMETA = 'x-object-sysmeta-av-'
+# The source's verdict headers, when the PUT carries its exact bytes.
+COPIED_VERDICT_ENV = 'objproxy.copy.source_verdict'
 # Environ keys that belong to the client's request, not a subrequest.
 REQUEST_ONLY_ENV = ('swift.proxy_access_log_made', 'HTTP_X_COPY_FROM',
                     'HTTP_X_COPY_FROM_ACCOUNT', 'HTTP_DESTINATION',
@@ -384,6 +391,10 @@ class ServerSideCopy(object):
                         k[5:].lower().replace('_', '-').startswith(
                             UPDATE_OVERRIDE)]:
                 del put_env[key]
+        if carries_whole_source(status, src_headers, manifest_get):
+            put_env[COPIED_VERDICT_ENV] = dict(
+                (name, value) for name, value in src_headers.items()
+                if name.startswith(VERDICT_SYSMETA))
         if client_sent_content_type(env):
             put_env['CONTENT_TYPE'] = env['CONTENT_TYPE']
         elif src_headers.get('content-type'):
@@ -396,6 +407,18 @@ class ServerSideCopy(object):
             'swift.source': SOURCE,
         })
         return put_env
+
+
+def carries_whole_source(status, src_headers, manifest_get):
+    """Whether the PUT's body is the bytes the source's verdict judged:
+    not a range, not a DLO's segments joined on the fly (the manifest's
+    verdict is about its own empty body), not a manifest (clamav judges
+    a manifest PUT by its segments)."""
+    if not status.startswith('200'):
+        return False
+    if manifest_get:
+        return False
+    return 'x-object-manifest' not in src_headers
 
 
 def client_sent_content_type(env):

@@ -250,3 +250,39 @@ def test_a_copy_written_to_a_handoff_is_rescanned(
     status, _headers, _body = call(cluster.proxy_url, 'GET',
                                    container + '/handed.txt', auth)
     assert status == 403
+
+
+def test_a_copy_keeps_its_sources_verdict_until_the_rescanner_judges_it(
+        cluster, owner, new_signature, tmp_path):
+    """A server-side copy of a whole clean object carries the source's
+    verdict (the same bytes, judged once); a ranged copy is new content
+    and is scanned.  The rescanner then judges the copy like any object."""
+    account, container, auth = owner
+    marker, sig_name, install = new_signature
+    url = cluster.proxy_url
+    cname = container.split('/')[-1]
+    body = b'minutes ' + marker.encode() + b' end'
+    assert call(url, 'PUT', container + '/minutes.txt', auth, body)[0] == 201
+    source = call(url, 'HEAD', container + '/minutes.txt', auth)[1]
+    install()
+
+    status, _h, _b = call(url, 'COPY', container + '/minutes.txt',
+                          dict(auth, Destination=cname + '/copy.txt'))
+    assert status == 201
+    copied = call(url, 'HEAD', container + '/copy.txt', auth)[1]
+    for name in ('verdict', 'engine', 'signatures', 'scanned-at'):
+        assert copied['x-object-av-' + name] == \
+            source['x-object-av-' + name]
+    status, _h, reply = call(url, 'PUT', container + '/part.txt', dict(
+        auth, **{'X-Copy-From': cname + '/minutes.txt',
+                 'Range': 'bytes=0-%d' % (len(body) - 5)}))
+    assert status == 403 and sig_name.encode() in reply
+    assert call(url, 'HEAD', container + '/part.txt', auth)[0] == 404
+
+    ring = cluster.ring('object')
+    run_rescanners(cluster, tmp_path, {
+        ring.get_part(account, cname, name)
+        for name in ('minutes.txt', 'copy.txt')})
+    for name in ('minutes.txt', 'copy.txt'):
+        status, _h, reply = call(url, 'GET', container + '/' + name, auth)
+        assert status == 403 and sig_name.encode() in reply

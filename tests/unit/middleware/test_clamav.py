@@ -20,6 +20,7 @@ from webob import Request
 from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
 
 from middleware import clamav
+from middleware.copy import COPIED_VERDICT_ENV
 from objproxy.common.clamd import EICAR_TEST_FILE
 from objproxy.common.exceptions import (
     ConfigError, InputRejected)
@@ -748,3 +749,74 @@ def test_health_check_follows_clamd_down_and_up(clamd_factory, log):
 def test_bad_health_options(options, message):
     with pytest.raises(ConfigError, match=message):
         clamav.ClamavFilter(FakeProxy(), dict(options, clamd_socket='/x'))
+
+
+# --- server-side copies ---------------------------------------------------
+
+def copy_put(filt, body_input, copied=None, headers=None):
+    """The PUT the copy filter makes: ``copied`` is the source's verdict
+    as copy hands it over in the environ."""
+    environ = {'REQUEST_METHOD': 'PUT', 'wsgi.input': body_input,
+               'CONTENT_LENGTH': str(body_input.size),
+               'swift.source': 'SSC'}
+    if copied is not None:
+        environ[COPIED_VERDICT_ENV] = copied
+    req = Request.blank('/v1/AUTH_test/cont/dst', environ=environ,
+                        headers=headers or {})
+    return req.get_response(filt)
+
+
+CLEAN_SOURCE = {'x-object-sysmeta-av-verdict': 'clean',
+                'x-object-sysmeta-av-engine': 'ClamAV 1.0.0/1/old',
+                'x-object-sysmeta-av-signatures': 'sigs-of-then',
+                'x-object-sysmeta-av-scanned-at': '2026-01-02T03:04:05Z'}
+
+
+def test_a_copy_of_a_clean_object_keeps_its_verdict_without_clamd(
+        tmp_path, log, clamd):
+    """The bytes were judged when the source was stored: the copy is
+    stored with that verdict, even while clamd is unreachable."""
+    filt, app = make_filter(clamd, log[0],
+                            clamd_socket=str(tmp_path / 'none.sock'))
+    resp = copy_put(filt, GeneratedInput(70000), dict(CLEAN_SOURCE))
+    assert resp.status_int == 201
+    record = app.calls[0]
+    assert record['complete']
+    assert (record['verdict'], record['engine'], record['scanned_at']) == (
+        'clean', 'ClamAV 1.0.0/1/old', '2026-01-02T03:04:05Z')
+
+
+@pytest.mark.parametrize('copied', [
+    None,
+    {'x-object-sysmeta-av-verdict': 'unscanned; oversize'},
+    {'x-object-sysmeta-av-verdict': 'infected'},
+], ids=['no-verdict', 'unscanned', 'infected'])
+def test_a_copy_without_a_clean_source_verdict_is_scanned(
+        clamd, log, copied):
+    filt, app = make_filter(clamd, log[0])
+    resp = copy_put(filt, GeneratedInput(70000, eicar_at=100), copied)
+    assert resp.status_int == 403
+    assert not any(call['complete'] for call in app.calls)
+
+
+def test_a_verdict_in_the_headers_is_not_taken_for_a_copied_one(clamd, log):
+    """Only the copy filter's environ key counts; sysmeta headers on the
+    PUT (whoever put them there) are dropped and the body scanned."""
+    filt, app = make_filter(clamd, log[0])
+    headers = dict((name.title(), value)
+                   for name, value in CLEAN_SOURCE.items())
+    resp = copy_put(filt, GeneratedInput(70000, eicar_at=100),
+                    headers=headers)
+    assert resp.status_int == 403
+
+
+def test_stale_policy_scans_a_copy_judged_with_older_signatures(clamd, log):
+    filt, app = make_filter(clamd, log[0], scan_on_read='stale')
+    resp = copy_put(filt, GeneratedInput(70000, eicar_at=100),
+                    dict(CLEAN_SOURCE))
+    assert resp.status_int == 403
+    current = filt.current_signatures()
+    fresh = dict(CLEAN_SOURCE, **{'x-object-sysmeta-av-signatures': current})
+    resp = copy_put(filt, GeneratedInput(70000), fresh)
+    assert resp.status_int == 201
+    assert app.calls[-1]['engine'] == 'ClamAV 1.0.0/1/old'

@@ -73,6 +73,7 @@ def setup(clamd, monkeypatch):
     filt = clamav.ClamavFilter(store, {
         'clamd_socket': clamd.socket_path, 'timeout': '5',
         'scan_timeout': '30'}, logger=logger)
+    filt._pipeline_final_app = store     # as the pipeline loader sets it
     return filt, store, updates
 
 

@@ -100,6 +100,27 @@ def test_range_applies_to_the_source_and_the_copy_gets_its_own_etag(
     assert swift.calls[0][3]['HTTP_RANGE'] == 'bytes=2-4'
 
 
+def test_the_source_verdict_is_handed_over_only_for_its_whole_content(
+        app, swift):
+    """clamav may keep a source's verdict only for the very bytes it
+    judged: the whole object, not a range or a DLO's manifest; the
+    verdict travels in the environ, where no client can put it."""
+    assert call(app, '/v1/a/c/whole', 'PUT', {'X-Copy-From': 'c/src'},
+                b'').status_int == 201
+    whole = swift.calls[-1][3]
+    assert whole[copy.COPIED_VERDICT_ENV] == {
+        'x-object-sysmeta-av-verdict': 'clean'}
+    assert call(app, '/v1/a/c/part', 'PUT', {'X-Copy-From': 'c/src',
+                                             'Range': 'bytes=2-4'},
+                b'').status_int == 201
+    assert copy.COPIED_VERDICT_ENV not in swift.calls[-1][3]
+    swift.put('/v1/a/c/man', b'', x_object_manifest='segs/p_',
+              x_object_sysmeta_av_verdict='clean')
+    assert call(app, '/v1/a/c/joined', 'PUT', {'X-Copy-From': 'c/man'},
+                b'').status_int == 201
+    assert copy.COPIED_VERDICT_ENV not in swift.calls[-1][3]
+
+
 @pytest.mark.parametrize('headers,status', [
     ({'If-Match': '"nope"'}, 412),
     ({'If-None-Match': hashlib.md5(b'0123456789').hexdigest()}, 304),
