@@ -391,6 +391,10 @@ def banner(aio):
     ])
 
 
+def _and(names):
+    return '%s and %s' % (', '.join(names[:-1]), names[-1])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='objproxy-aio',
@@ -431,8 +435,9 @@ def parse_args(argv):
                         help='use this signature directory (e.g. '
                              '/var/lib/clamav) instead of the test one')
     parser.add_argument('--no-daemons', action='store_true',
-                        help='do not run the replicator, auditor and '
-                             'updater of each node')
+                        help='do not run the %s of each node (the '
+                             'rescanner runs only when the pipeline '
+                             'scans)' % _and(DAEMONS))
     parser.add_argument('--clamd-bin', default=None,
                         help='the clamd program (default: found on PATH '
                              'or in /usr/sbin)')

@@ -33,8 +33,9 @@ def _parse(prog, argv, extra=None, by_partition=True):
     if by_partition:
         parser.add_argument('--partitions', default='',
                             help='comma-separated partitions to limit to')
-    parser.add_argument('-v', '--verbose', action='store_true',
-                        help='log to stdout at INFO (DEBUG with -vv)')
+    parser.add_argument('-v', '--verbose', action='count', default=0,
+                        help='log to stdout instead of the log file, at '
+                             'INFO (-vv: at DEBUG)')
     if extra:
         extra(parser)
     args = parser.parse_args(argv)
@@ -53,7 +54,10 @@ def _conf(args, section):
     if args.verbose:
         conf['log_to_stdout'] = 'true'
         conf.pop('log_file', None)
-        conf.setdefault('log_level', 'INFO')
+        if args.verbose > 1:
+            conf['log_level'] = 'DEBUG'
+        else:
+            conf.setdefault('log_level', 'INFO')
     return conf
 
 

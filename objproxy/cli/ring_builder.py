@@ -40,7 +40,7 @@ commands:
   set_min_part_hours <hours>
   search <search>
   list_parts <search> [...]
-  rebalance [--seed N]
+  rebalance [--seed N] [--force]
   write_ring
   validate
   pretend_min_part_hours_passed
@@ -53,6 +53,19 @@ _DEV_RE = re.compile(
     r'(?P<ip>\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):(?P<port>\d+)'
     r'(?:R(?:\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d+)?'
     r'/(?P<device>[^_\s/]+)(?:_(?P<meta>.*))?$')
+
+
+#: The option form of ``add``: (option, help).  region and meta are
+#: optional (region 1, no meta).
+ADD_OPTIONS = (
+    ('region', 'region number (default 1)'),
+    ('zone', 'zone number'),
+    ('ip', "the node's IP address"),
+    ('port', "the node's port"),
+    ('device', 'device name under the devices root, e.g. sdb1'),
+    ('weight', 'relative share of partitions, e.g. 100'),
+    ('meta', 'free-form note kept with the device'),
+)
 
 
 class CommandError(Exception):
@@ -212,12 +225,11 @@ class Commands(object):
         devs = []
         if self.args and self.args[0].startswith('--'):
             parser = _ArgParser(prog='add')
-            for name in ('region', 'zone', 'port'):
-                parser.add_argument('--' + name, required=name != 'region',
-                                    default='1')
-            for name in ('ip', 'device', 'weight'):
-                parser.add_argument('--' + name, required=True)
-            parser.add_argument('--meta', default='')
+            for name, text in ADD_OPTIONS:
+                parser.add_argument('--' + name, help=text,
+                                    required=name not in ('region', 'meta'),
+                                    default={'region': '1', 'meta': ''}.get(
+                                        name))
             opts = parser.parse_args(self.args)
             devs.append({'region': parse_int(opts.region, 'region'),
                          'zone': parse_int(opts.zone, 'zone'),
@@ -342,8 +354,11 @@ class Commands(object):
 
     def rebalance(self):
         parser = _ArgParser(prog='rebalance')
-        parser.add_argument('--seed', '-s')
-        parser.add_argument('--force', '-f', action='store_true')
+        parser.add_argument('--seed', '-s',
+                            help='random seed, for a repeatable placement')
+        parser.add_argument('--force', '-f', action='store_true',
+                            help='save even if the balance changed by '
+                                 'less than 1%%')
         opts = parser.parse_args(self.args)
         seed = None if opts.seed is None else parse_int(opts.seed, 'seed')
         builder = self.load()

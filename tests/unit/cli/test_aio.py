@@ -28,23 +28,47 @@ def test_bad_arguments(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_no_daemons_help_names_every_daemon_aio_runs(capsys):
+    with pytest.raises(SystemExit):
+        aio.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    helped = text.rsplit('--no-daemons', 1)[1].split(' --', 1)[0]
+    for name in aio.DAEMONS:
+        assert name in helped, name
+
+
 def test_taken_port_is_a_clear_message(tmp_path):
-    holder = socket.socket()
-    holder.bind(('127.0.0.1', 0))
-    holder.listen(1)
-    taken = holder.getsockname()[1]
+    """Every busy port is named at once, each with the option moving it."""
+    holders = []
+    for _ in range(2):
+        holder = socket.socket()
+        holder.bind(('127.0.0.1', 0))
+        holder.listen(1)
+        holders.append(holder)
+    proxy_port, node_port = (h.getsockname()[1] for h in holders)
     try:
-        ports = free_ports(5)
+        ports = free_ports(4)
+        node_ports = [ports[0], node_port, ports[1], ports[2]]
         result = subprocess.run(
-            AIO + ['--data-dir', str(tmp_path), '--port', str(taken),
-                   '--node-ports', ','.join(map(str, ports[:4])),
-                   '--memcache-port', str(ports[4])],
+            AIO + ['--data-dir', str(tmp_path), '--port', str(proxy_port),
+                   '--node-ports', ','.join(map(str, node_ports)),
+                   '--memcache-port', str(ports[3])],
             capture_output=True, text=True, timeout=60)
     finally:
-        holder.close()
+        for holder in holders:
+            holder.close()
     assert result.returncode == 2
-    assert 'port %d (proxy) is already in use' % taken in result.stderr
-    assert 'Traceback' not in result.stderr
+    err = result.stderr
+    assert '2 port(s) already in use' in err
+    lines = {line.strip() for line in err.splitlines()}
+    assert 'port %d (proxy) is already in use on 127.0.0.1; move it with ' \
+        '--port N' % proxy_port in lines
+    assert 'port %d (storage node 2) is already in use on 127.0.0.1; ' \
+        'move it with --node-ports P1,P2,P3,P4 (the 4 node ports, in ' \
+        'order)' % node_port in lines
+    for free in ports:
+        assert 'port %d ' % free not in err
+    assert 'Traceback' not in err
 
 
 def test_missing_clamd_is_a_clear_message(tmp_path):

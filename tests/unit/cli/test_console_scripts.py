@@ -9,7 +9,7 @@ import pytest
 BIN = os.path.dirname(sys.executable)
 SCRIPTS = ['objproxy-server', 'objproxy-aio', 'objproxy-ring-builder',
            'objproxy-replicator', 'objproxy-auditor', 'objproxy-updater',
-           'objproxy-recon']
+           'objproxy-expirer', 'objproxy-rescanner', 'objproxy-recon']
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -35,8 +35,14 @@ def test_a_daemon_pass_prints_no_eventlet_banner(tmp_path):
 
 
 def parsers():
-    """The argparse parsers of the commands, captured as they parse."""
-    from objproxy.cli import aio, daemons, recon
+    """The argparse parsers of the commands, captured as they parse.
+
+    objproxy-ring-builder prints its own usage for the commands and uses
+    argparse only for the option forms of ``add`` and ``rebalance``, whose
+    parsers are named after the command.
+    """
+    from objproxy.cli import (aio, daemons, expirer, recon, rescanner,
+                              ring_builder, server)
     found = {}
     real = argparse.ArgumentParser.parse_args
 
@@ -46,10 +52,15 @@ def parsers():
     argparse.ArgumentParser.parse_args = capture
     try:
         for call in (lambda: aio.parse_args([]),
+                     lambda: server.main([]),
                      lambda: daemons.replicator_main(['x']),
                      lambda: daemons.auditor_main(['x']),
                      lambda: daemons.updater_main(['x']),
-                     lambda: recon.main([])):
+                     lambda: expirer.main(['x']),
+                     lambda: rescanner.main(['x']),
+                     lambda: recon.main([]),
+                     lambda: ring_builder.main(['x', 'add', '--zone', '1']),
+                     lambda: ring_builder.main(['x', 'rebalance'])):
             try:
                 call()
             except SystemExit:
@@ -61,13 +72,28 @@ def parsers():
 
 def test_every_option_has_help_text():
     found = parsers()
-    assert set(found) >= {'objproxy-aio', 'objproxy-replicator',
-                          'objproxy-auditor', 'objproxy-updater',
-                          'objproxy-recon'}
+    assert set(found) >= {'objproxy-aio', 'objproxy-server',
+                          'objproxy-replicator', 'objproxy-auditor',
+                          'objproxy-updater', 'objproxy-expirer',
+                          'objproxy-rescanner', 'objproxy-recon',
+                          'add', 'rebalance'}
     for prog, parser in found.items():
         for action in parser._actions:
             assert action.help, '%s %s has no help' % (
                 prog, '/'.join(action.option_strings) or action.dest)
+
+
+def test_the_ring_builder_usage_names_every_command_and_option():
+    from objproxy.cli import ring_builder
+    usage = ring_builder.USAGE
+    for command in ring_builder.COMMANDS:
+        if command != 'default':
+            assert '\n  %s' % command in usage, command
+    for prog in ('add', 'rebalance'):
+        for action in parsers()[prog]._actions:
+            for option in action.option_strings:
+                if option.startswith('--') and option != '--help':
+                    assert option in usage, (prog, option)
 
 
 def test_the_readme_names_every_aio_option():

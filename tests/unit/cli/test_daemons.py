@@ -86,3 +86,17 @@ def test_unknown_option_in_a_daemon_section_stops_it(tmp_path):
     assert result.returncode == 2
     assert '[object-updater] unknown option objects_per_secnd' in \
         result.stderr
+
+
+def test_verbose_logs_to_stdout_at_info_and_twice_at_debug(tmp_path):
+    from objproxy.cli.daemons import _conf, _parse
+    conf = node_conf(tmp_path)
+    levels = {}
+    for flags in ([], ['-v'], ['-vv'], ['-v', '--verbose']):
+        args, _devices, _parts = _parse('objproxy-updater', [conf] + flags)
+        section = _conf(args, 'object-updater')
+        levels[' '.join(flags)] = section.get('log_level')
+        assert ('log_file' in section) == (not flags)
+        assert (section.get('log_to_stdout') == 'true') == bool(flags)
+    assert levels == {'': None, '-v': 'INFO', '-vv': 'DEBUG',
+                      '-v --verbose': 'DEBUG'}
