@@ -16,13 +16,19 @@ Layout, under the device::
 
 ``<hour>`` is ``delete_at`` rounded down to the hour, so a pass lists only
 the directories that are due.  An entry holds the object's names and
-partition as JSON.  An entry is never edited: a changed expiry writes
+partition as JSON, and the timestamp of the replica state (the PUT, POST
+or replicated file) that set this expiry: the expirer skips the expiry if
+another replica holds a newer state without it.  A changed expiry writes
 another entry and the old one is dropped by the expirer, whose delete is
-conditional on the expiry it was queued for (``X-If-Delete-At``).
+conditional on the expiry it was queued for (``X-If-Delete-At``);
+queueing the same expiry again rewrites the same entry (idempotent).
+Entries written before timestamps were recorded have none.
 """
 import json
 import os
 import uuid
+
+from objproxy.common.timestamp import Timestamp
 
 QUEUE_DIR = 'expiring'
 BUCKET_SECONDS = 3600
@@ -38,14 +44,16 @@ def entry_path(device_path, delete_at, name_hash):
 
 
 def enqueue(device_path, delete_at, name_hash, partition, account,
-            container, obj, fsync=True):
+            container, obj, fsync=True, timestamp=None):
     """Record (or record again) that this replica expires at
-    ``delete_at``; durable before the write that asked for it is
-    acknowledged."""
+    ``delete_at``, as set by the state written at ``timestamp`` (internal
+    form); durable before the write that asked for it is acknowledged."""
     path = entry_path(device_path, delete_at, name_hash)
-    record = json.dumps({'account': account, 'container': container,
-                         'obj': obj, 'partition': str(partition),
-                         'delete_at': int(delete_at)}, sort_keys=True)
+    fields = {'account': account, 'container': container, 'obj': obj,
+              'partition': str(partition), 'delete_at': int(delete_at)}
+    if timestamp is not None:
+        fields['timestamp'] = str(timestamp)
+    record = json.dumps(fields, sort_keys=True)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     tmp = '%s.%s.tmp' % (path, uuid.uuid4().hex)
@@ -74,6 +82,10 @@ class Entry(object):
         self.obj = record['obj']
         self.partition = str(record['partition'])
         self.delete_at = int(record['delete_at'])
+        # the state that set this expiry (None in entries from before
+        # timestamps were recorded)
+        stamp = record.get('timestamp')
+        self.timestamp = None if stamp is None else Timestamp(stamp)
 
     def remove(self):
         try:
@@ -106,7 +118,8 @@ def due_entries(device_path, now, on_error=None):
                     yield Entry(path, json.loads(fp.read().decode('utf-8')))
             except FileNotFoundError:
                 continue
-            except (OSError, ValueError, KeyError, TypeError) as err:
+            except (OSError, ValueError, KeyError, TypeError,
+                    OverflowError) as err:
                 if on_error is not None:
                     on_error(path, err)
         try:

@@ -42,7 +42,7 @@ import time
 import eventlet
 
 from objproxy.common.config import (
-    ConfigError, get_bool, get_float, get_int)
+    ConfigError, config_true_value, get_bool, get_float, get_int)
 from objproxy.common.exceptions import (
     ChunkReadTimeout, DeviceUnavailable, DiskFileDeleted, DiskFileNoSpace,
     DiskFileNotExist, DiskFileQuarantined)
@@ -82,8 +82,7 @@ VERDICT_PREFIX = 'x-object-sysmeta-av-'
 
 
 def is_verdict_update(env):
-    return env.get('HTTP_X_BACKEND_VERDICT_UPDATE', '').lower() in (
-        'true', '1', 'yes', 'on')
+    return config_true_value(env.get('HTTP_X_BACKEND_VERDICT_UPDATE'))
 
 
 def verdict_keys(metadata):
@@ -244,7 +243,7 @@ class ObjectServer(object):
             writer.commit(metadata, timestamp, '.data')
         finally:
             writer.abort()
-        self._queue_expiry(df, account, container, obj, metadata)
+        self._queue_expiry(df, account, container, obj, metadata, timestamp)
         if targets and not replication:
             update = {'X-Size': str(writer.bytes_written),
                       'X-Content-Type': metadata['Content-Type'],
@@ -438,7 +437,7 @@ class ObjectServer(object):
             meta['Content-Type-Timestamp'] = \
                 current['Content-Type-Timestamp']
         df.write_meta(timestamp, meta)
-        self._queue_expiry(df, account, container, obj, meta)
+        self._queue_expiry(df, account, container, obj, meta, timestamp)
         if ctype is not None and targets and not replication:
             data = df.data_metadata
             update = {'X-Size': data['Content-Length'],
@@ -488,9 +487,12 @@ class ObjectServer(object):
         df.write_meta(timestamp, meta)
         return respond(start_response, 202)
 
-    def _queue_expiry(self, df, account, container, obj, metadata):
+    def _queue_expiry(self, df, account, container, obj, metadata,
+                      timestamp):
         """An object that expires is queued on its device for this node's
-        expirer (see objproxy.storage.expiry_queue)."""
+        expirer (see objproxy.storage.expiry_queue), with the time of the
+        write that set the expiry (the expirer compares it with the other
+        replicas' state)."""
         delete_at = metadata.get('X-Delete-At')
         if not delete_at:
             return
@@ -498,7 +500,7 @@ class ObjectServer(object):
             offload_mod.run_inline
         offload(expiry_queue.enqueue, df.device_path, int(delete_at),
                 df.name_hash, df.partition, account, container, obj,
-                fsync=self.fsync)
+                fsync=self.fsync, timestamp=timestamp.internal)
 
     # -------------------------------------------------------------- DELETE
     def DELETE(self, env, start_response):

@@ -60,3 +60,35 @@ def test_names_outside_ascii_round_trip(tmp_path):
     assert (entry.container, entry.obj) == ('c\u00e9', 'o/\u2603')
     with open(entry.path, 'rb') as fp:
         assert json.loads(fp.read())['obj'] == 'o/\u2603'
+
+
+def test_an_entry_keeps_the_timestamp_of_the_state_that_set_the_expiry(
+        tmp_path):
+    expiry_queue.enqueue(str(tmp_path), 5000, 'h', 1, 'a', 'c', 'o',
+                         fsync=False, timestamp='0000004000.12345')
+    [entry] = expiry_queue.due_entries(str(tmp_path), 6000)
+    assert entry.timestamp.internal == '0000004000.12345'
+
+
+def test_queueing_again_with_a_newer_state_rewrites_the_one_entry(tmp_path):
+    for stamp in ('0000004000.00000', '0000004500.00000'):
+        expiry_queue.enqueue(str(tmp_path), 5000, 'h', 1, 'a', 'c', 'o',
+                             fsync=False, timestamp=stamp)
+    [entry] = expiry_queue.due_entries(str(tmp_path), 6000)
+    assert entry.timestamp.internal == '0000004500.00000'
+
+
+def test_an_entry_from_before_timestamps_were_recorded_has_none(tmp_path):
+    expiry_queue.enqueue(str(tmp_path), 5000, 'h', 1, 'a', 'c', 'o',
+                         fsync=False)
+    [entry] = expiry_queue.due_entries(str(tmp_path), 6000)
+    assert entry.timestamp is None
+
+
+def test_an_entry_with_a_bad_timestamp_is_reported_not_fatal(tmp_path):
+    path = expiry_queue.enqueue(str(tmp_path), 5000, 'h', 1, 'a', 'c', 'o',
+                                fsync=False, timestamp='1e999')
+    bad = []
+    assert list(expiry_queue.due_entries(
+        str(tmp_path), 6000, lambda p, err: bad.append(p))) == []
+    assert bad == [path]
