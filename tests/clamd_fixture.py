@@ -11,8 +11,9 @@ project's EICAR signatures; it is stopped and its directory removed at
 the end of the session.  ``clamd_factory`` starts extra clamds for a test
 that needs to kill one; each is stopped when the test ends.  A missing
 clamd binary skips the tests with the install hint on a developer's
-machine, but fails them in CI (``CI=true``), where a skipped scanner
-test would otherwise count as passing.
+machine, but fails them in CI (``CI`` set to true, 1 or yes), where a
+skipped scanner test would otherwise count as passing; ``require_clamd``
+applies the same rule to tests that start clamd themselves.
 """
 import os
 import shutil
@@ -20,11 +21,27 @@ import tempfile
 
 import pytest
 
-from objproxy.cli.clamd_runner import ClamdNotFound, ClamdProcess, free_port
+from objproxy.cli.clamd_runner import (
+    ClamdNotFound, ClamdProcess, find_clamd, free_port)
 
 
 def in_ci():
     return os.environ.get('CI', '').strip().lower() in ('true', '1', 'yes')
+
+
+def missing_clamd(err):
+    """Fail in CI, skip elsewhere, naming what is missing."""
+    if in_ci():
+        pytest.fail('clamd is required in CI: %s' % err)
+    pytest.skip(str(err))
+
+
+def require_clamd():
+    """The clamd binary's path, or the test fails (CI) or skips."""
+    try:
+        return find_clamd()
+    except ClamdNotFound as err:
+        missing_clamd(err)
 
 
 def _start(max_size=None, **kwargs):
@@ -38,9 +55,7 @@ def _start(max_size=None, **kwargs):
         proc.start(timeout=30)
     except ClamdNotFound as err:
         shutil.rmtree(run_dir, ignore_errors=True)
-        if in_ci():
-            pytest.fail('clamd is required in CI: %s' % err)
-        pytest.skip(str(err))
+        missing_clamd(err)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise

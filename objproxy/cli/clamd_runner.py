@@ -27,6 +27,7 @@ Usage::
     proc = ClamdProcess(run_dir, tcp_port=0)
     proc.start()            # returns once clamd answers PING
     ... proc.socket_path / proc.tcp_host, proc.tcp_port ...
+    proc.add_signatures('extra.ndb', text)  # RELOADs clamd, waits for it
     proc.stop()
 
 ``python -m objproxy.cli.clamd_runner RUN_DIR [--tcp-port N]`` runs one
@@ -167,17 +168,44 @@ class ClamdProcess(object):
 
     def add_signatures(self, name, text):
         """Write a signature file (``name`` ending .ndb, .hdb ...) into
-        the database directory; clamd loads it on its next start or
-        RELOAD.  Returns its path."""
+        the database directory and, when clamd is running, have it load
+        the changed database (``reload``).  Returns its path."""
         os.makedirs(self.db_dir, exist_ok=True)
         path = os.path.join(self.db_dir, os.path.basename(name))
         with open(path, 'w') as fh:
             fh.write(text)
+        if self.is_running():
+            self.reload()
         return path
 
+    def reload(self, timeout=30):
+        """Ask clamd to RELOAD its signature database and return once its
+        log says the new one is active: clamd keeps scanning with the
+        old signatures until then, so a scan right after RELOAD would
+        still miss what was just added.  No restart: clients keep their
+        connections and the private temp dir stays."""
+        try:
+            offset = os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            offset = 0
+        self.address(timeout=5).reload()
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.log_path, 'rb') as log:
+                log.seek(offset)
+                text = log.read()
+            if b'Activating the newly loaded database' in text:
+                return
+            if not self.is_running():
+                raise RuntimeError('clamd died while reloading its '
+                                   'signatures: %s' % self._tail())
+            if time.monotonic() > deadline:
+                raise RuntimeError('clamd did not reload its signatures '
+                                   'within %ss: %s' % (timeout, self._tail()))
+            time.sleep(0.02)
+
     def restart(self, timeout=30):
-        """Stop and start again (same socket and TCP port): how a new
-        signature database is loaded for certain."""
+        """Stop and start again (same socket and TCP port)."""
         self.stop()
         return self.start(timeout=timeout)
 

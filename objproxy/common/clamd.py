@@ -1,20 +1,22 @@
-"""Talking to clamd: an incremental INSTREAM writer plus settings helpers.
+"""Talking to clamd: pyclamd for the one-shot commands, plus our own
+incremental INSTREAM writer and the clamd.conf / fingerprint helpers.
 
-Why not just pyclamd?  pyclamd 0.4.0 only scans a whole buffer or file in
-one call (no way to feed chunks as an upload passes through the proxy) and
-writes with ``socket.send``, which under a timeout may send only part of a
-chunk and silently corrupt the INSTREAM framing.  So the streaming side is
-written here: every write goes through ``sendall``, chunks are split to a
-bounded size, and when clamd closes the stream early (for instance
-``INSTREAM size limit exceeded. ERROR``) the reply it left on the socket is
-read and reported instead of a bare ``EPIPE``.  The one-shot commands
-(``PING``, ``VERSION``) are written here too: pyclamd's plain ``socket``
-calls would stall the whole eventlet hub in a process that is not
-monkey-patched, and its timeout applies per call rather than to the whole
-command, so a hung clamd could hold a health check for longer than asked.
+pyclamd (a product dependency) gives the connection settings (unix socket
+or host + port) and the one-shot commands: ``PING``, ``VERSION``,
+``RELOAD`` and ``SCAN`` of a file clamd can read itself.  It is loaded
+through ``eventlet.import_patched`` so its sockets and its retry sleep
+are green in every process, monkey-patched or not: a slow or hung clamd
+parks only the green thread that asked.  pyclamd's timeout applies to
+each socket call (and its reader retries), so every command also runs
+under one ``eventlet.Timeout`` for the whole exchange.
 
-Sockets come from ``eventlet.green`` so a slow or hung clamd only parks
-the green thread that talks to it, never the whole proxy process.
+pyclamd cannot feed INSTREAM from a generator: it wants the whole buffer
+up front, and sends with ``socket.send`` (a partial send under a timeout
+would corrupt the framing).  Uploads pass through the proxy chunk by
+chunk, so the streaming writer is ours: every write goes through
+``sendall``, chunks are split to a bounded size, and when clamd closes the
+stream early (``INSTREAM size limit exceeded. ERROR``) the reply it left
+on the socket is read and reported instead of a bare ``EPIPE``.
 
 The INSTREAM protocol (see ``man clamd``)::
 
@@ -35,9 +37,13 @@ import struct
 import time
 from collections import namedtuple
 
+import eventlet
 from eventlet.green import socket
 
 from objproxy.common.exceptions import ConfigError, ObjproxyError
+
+#: pyclamd with green sockets and a green ``time.sleep``.
+pyclamd = eventlet.import_patched('pyclamd.pyclamd')
 
 #: Largest piece sent in one INSTREAM frame; big reads are split.
 MAX_FRAME = 1024 * 1024
@@ -67,6 +73,16 @@ class ClamdUnavailable(ClamdError):
 
 class ClamdLimitExceeded(ClamdError):
     """clamd refused the stream as longer than its StreamMaxLength."""
+
+
+class ClamdCannotRead(ClamdError):
+    """clamd was asked to SCAN a file it cannot open."""
+
+
+_LOOPBACK = frozenset(('127.0.0.1', '::1', 'localhost'))
+#: SCAN errors that mean "clamd cannot see or open this file".
+_CANNOT_READ_RE = re.compile(r'Access denied|Permission denied|lstat\(\) '
+                             r'failed|No such file|Can\'t open', re.I)
 
 
 Verdict = namedtuple('Verdict', 'status signature reply')
@@ -133,57 +149,93 @@ class ClamdAddress(object):
                                    % (self, err))
         return sock
 
-    def command(self, name, timeout=None):
-        """Send one ``z``-style command (``PING``, ``VERSION``) and return
-        clamd's answer as text, within ``timeout`` seconds in all.
+    def client(self, timeout=None):
+        """A pyclamd client for this address.  Made without pyclamd's
+        constructor, which opens and closes a connection just to check
+        the address: every command connects anyway, and a health check
+        should cost clamd one connection, not two."""
+        if self.socket_path:
+            client = object.__new__(pyclamd.ClamdUnixSocket)
+            client.unix_socket = self.socket_path
+        else:
+            client = object.__new__(pyclamd.ClamdNetworkSocket)
+            client.host, client.port = self.host, self.port
+        client.timeout = self.timeout if timeout is None else timeout
+        client.clamd_socket = None
+        return client
 
-        Connecting, sending and reading share one deadline, so a clamd
-        that accepts connections but never answers (hung, SIGSTOPped)
-        costs at most ``timeout``.  Green sockets: only the calling green
-        thread waits.  ClamdUnavailable on any failure.
+    @property
+    def is_local(self):
+        """Whether clamd runs on this host (so it may read our files)."""
+        return bool(self.socket_path) or self.host in _LOOPBACK
+
+    def _ask(self, what, call, timeout=None):
+        """``call(client)`` with a pyclamd client for this address, all
+        of it (connecting included) within ``timeout`` seconds.
+
+        ClamdUnavailable when clamd cannot be reached or does not answer.
         """
         timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        sock = self.connect(timeout=timeout)
+        client = None
+        deadline = eventlet.Timeout(timeout)
         try:
-            sock.sendall(b'z' + name.encode('ascii') + b'\x00')
-            data = b''
-            while b'\x00' not in data and len(data) < 4096:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise socket.timeout('timed out')
-                sock.settimeout(left)
-                part = sock.recv(4096)
-                if not part:
-                    break
-                data += part
-        except (OSError, socket.timeout) as err:
+            client = self.client(timeout)
+            return call(client)
+        except eventlet.Timeout as err:
+            if err is not deadline:
+                raise
+            raise ClamdUnavailable('clamd at %s did not answer %s within '
+                                   '%ss' % (self, what, timeout))
+        except (pyclamd.ConnectionError, OSError) as err:
             raise ClamdUnavailable('clamd at %s does not answer %s: %s'
-                                   % (self, name, err))
+                                   % (self, what, err))
         finally:
-            sock.close()
-        text = data.split(b'\x00', 1)[0].decode('utf-8', 'replace')
-        text = text.strip('\r\n ')
-        if not text:
-            raise ClamdUnavailable('clamd at %s closed the connection '
-                                   'without answering %s' % (self, name))
-        return text
+            deadline.cancel()
+            if client is not None and client.clamd_socket is not None:
+                client.clamd_socket.close()  # pyclamd leaves it on ERROR
 
     def ping(self, timeout=None):
-        """True when clamd answers PONG; ClamdError otherwise."""
-        text = self.command('PING', timeout)
-        if text != 'PONG':
-            raise ClamdError('clamd at %s: unexpected PING reply %r'
-                             % (self, text))
-        return True
+        """True when clamd answers PONG; ClamdUnavailable otherwise."""
+        return self._ask('PING', lambda client: client.ping(), timeout)
 
     def version(self, timeout=None):
         """clamd's VERSION text, e.g. ``ClamAV 1.4.6/27500/<db date>``."""
-        text = self.command('VERSION', timeout)
+        text = self._ask('VERSION', lambda client: client.version(),
+                         timeout)
+        if not text:
+            raise ClamdUnavailable('clamd at %s closed the connection '
+                                   'without answering VERSION' % self)
         if not text.startswith('ClamAV'):
             raise ClamdError('clamd at %s: unexpected VERSION reply %r'
                              % (self, text))
         return text
+
+    def reload(self, timeout=None):
+        """Ask clamd to load its signature database again.  clamd only
+        starts the reload (it answers ``RELOADING``) and keeps scanning
+        with the old signatures until the new ones are in."""
+        text = self._ask('RELOAD', lambda client: client.reload(), timeout)
+        if text != 'RELOADING':
+            raise ClamdError('clamd at %s: unexpected RELOAD reply %r'
+                             % (self, text))
+
+    def scan_file(self, path, timeout=None):
+        """clamd's Verdict on the file at ``path``, read by clamd itself.
+
+        ClamdCannotRead when clamd answers it cannot open the file (other
+        user, other host, other mount namespace): the caller streams it.
+        """
+        result = self._ask('SCAN', lambda client: client.scan_file(path),
+                           timeout)
+        if not result:
+            return Verdict('OK', None, '%s: OK' % path)
+        status, reason = result.get(path) or next(iter(result.values()))
+        if status == 'FOUND':
+            return Verdict('FOUND', reason, '%s: %s FOUND' % (path, reason))
+        if _CANNOT_READ_RE.search(reason):
+            raise ClamdCannotRead('clamd at %s cannot read %s: %s'
+                                  % (self, path, reason))
+        raise ClamdError('clamd at %s: %s: %s ERROR' % (self, path, reason))
 
     def instream(self, scan_timeout=None):
         """Open an INSTREAM session (connects and sends the command)."""

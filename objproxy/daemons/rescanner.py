@@ -23,10 +23,15 @@ own; a static large object judged with older signatures is marked
 content (a DLO is scanned on every read anyway).
 
 The body is the .data file minus its block checksums, metadata and
-trailer (object_format); only the body range is sent to clamd, by
-INSTREAM (the file itself would include the trailer).  The new verdict
-goes to the object servers of all replicas as a verdict update
-(middleware.clamav_verdict.update_replicas).
+trailer (object_format): scanning the whole file would miss hash
+signatures and could match the metadata.  When clamd runs on this host,
+the body is copied (``copy_file_range``: a clone on reflink file systems)
+next to the device's uploads and clamd SCANs that copy itself, through
+pyclamd; bodies clamd may not scan whole (over its MaxFileSize or
+MaxScanSize, which it would answer ``OK`` unscanned), a remote clamd, or
+one that answers it cannot read the copy, get the body by INSTREAM
+instead.  The new verdict goes to the object servers of all replicas as
+a verdict update (middleware.clamav_verdict.update_replicas).
 
 Configuration, ``[object-rescanner]`` of the storage node config::
 
@@ -46,13 +51,13 @@ Configuration, ``[object-rescanner]`` of the storage node config::
 """
 import os
 import time
+import uuid
 
-import pyclamd
-
+from objproxy.common import offload
 from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.clamd import (
-    ClamdAddress, ClamdError, parse_size, read_clamd_conf,
-    signature_fingerprint)
+    CLAMD_DEFAULTS, ClamdAddress, ClamdCannotRead, ClamdError, parse_size,
+    read_clamd_conf, signature_fingerprint)
 from objproxy.common.config import get_float, get_int
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.hashing import load_hash_config
@@ -112,7 +117,10 @@ class ObjectRescanner(Daemon):
         self.max_scan_size = parse_size(conf.get('max_scan_size', '512M'),
                                         '[%s] max_scan_size' % self.name)
         self.database_dir = None
+        self.clamd_limits = dict(CLAMD_DEFAULTS)
         self.address = self._address(conf)
+        #: cleared once clamd answers it cannot read our copies
+        self.scan_on_disk = self.address.is_local
         self._object_ring = object_ring
 
     def _address(self, conf):
@@ -123,6 +131,8 @@ class ObjectRescanner(Daemon):
         clamd_conf = (conf.get('clamd_conf') or '').strip() or None
         if clamd_conf:
             settings = read_clamd_conf(clamd_conf)
+            self.clamd_limits.update((key, settings[key])
+                                     for key in CLAMD_DEFAULTS)
             self.database_dir = settings.get('DatabaseDirectory') or None
             if not socket_path and not host:
                 socket_path = settings.get('LocalSocket')
@@ -142,20 +152,6 @@ class ObjectRescanner(Daemon):
             self._object_ring = Ring(self.objproxy_dir, ring_name='object')
         return self._object_ring
 
-    def clamd_version(self):
-        """clamd's VERSION through pyclamd (its connection handling)."""
-        try:
-            if self.address.socket_path:
-                client = pyclamd.ClamdUnixSocket(self.address.socket_path,
-                                                 timeout=self.timeout)
-            else:
-                client = pyclamd.ClamdNetworkSocket(
-                    self.address.host, self.address.port,
-                    timeout=self.timeout)
-            return client.version().strip()
-        except (pyclamd.ConnectionError, OSError) as err:
-            raise ClamdError('clamd at %s: %s' % (self.address, err))
-
     def run_once(self, devices=None, partitions=None):
         begin = time.time()
         stats = {'objects_checked': 0, 'current': 0, 'scanned': 0,
@@ -163,7 +159,7 @@ class ObjectRescanner(Daemon):
                  'manifests_marked': 0,
                  'bytes_scanned': 0, 'failures': 0, 'errors': 0}
         try:
-            engine = self.clamd_version()
+            engine = self.address.version()
             current = signature_fingerprint(engine, self.database_dir)
         except ClamdError as err:
             self.logger.error('rescanner: clamd unavailable: %s', err)
@@ -272,6 +268,35 @@ class ObjectRescanner(Daemon):
 
     def scan_body(self, path, body_size):
         """clamd's Verdict on the first ``body_size`` bytes of ``path``."""
+        whole_file_limit = min(self.clamd_limits['MaxFileSize'],
+                               self.clamd_limits['MaxScanSize'])
+        if self.scan_on_disk and body_size <= whole_file_limit:
+            try:
+                return self._scan_copy(path, body_size)
+            except OSError as err:   # no room or no copy_file_range here
+                self.logger.warning('rescanner: cannot copy %s (%s); '
+                                    'streaming it', path, err)
+            except ClamdCannotRead as err:
+                self.scan_on_disk = False
+                self.logger.warning('rescanner: clamd cannot read the '
+                                    'body copies (%s); streaming instead',
+                                    err)
+        return self._stream(path, body_size)
+
+    def _scan_copy(self, path, body_size):
+        """SCAN by clamd of a body-only copy in the device's tmp dir (the
+        same file system, so a reflink clone where it can be one)."""
+        device_dir = path.rsplit(os.sep, 5)[0]
+        copy = os.path.join(device_dir, layout.TMPDIR, '%srescan-%s.tmp'
+                            % (layout.TMP_PREFIX, uuid.uuid4().hex))
+        offload.run_in_thread(_copy_body, path, copy, body_size)
+        try:
+            return self.address.scan_file(copy, timeout=self.scan_timeout)
+        finally:
+            _unlink(copy)
+
+    def _stream(self, path, body_size):
+        """clamd's Verdict on the body sent by INSTREAM."""
         stream = self.address.instream(scan_timeout=self.scan_timeout)
         try:
             with open(path, 'rb') as fh:
@@ -285,6 +310,31 @@ class ObjectRescanner(Daemon):
             return stream.finish()
         finally:
             stream.close()
+
+
+def _copy_body(path, copy, body_size):
+    """Write the first ``body_size`` bytes of ``path`` to a new ``copy``,
+    readable by clamd's user like the object files are."""
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    try:
+        with open(path, 'rb') as src, open(copy, 'wb') as dst:
+            os.fchmod(dst.fileno(), 0o644)
+            left = body_size
+            while left > 0:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), left)
+                if not done:
+                    raise ClamdError('%s: short body' % path)
+                left -= done
+    except BaseException:
+        _unlink(copy)
+        raise
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _listdir(path):

@@ -15,10 +15,16 @@ from objproxy.cli.clamd_runner import (
 from objproxy.common.clamd import (
     EICAR_TEST_FILE, ClamdAddress, ClamdUnavailable, read_clamd_conf)
 
-needs_clamd = pytest.mark.skipif(
-    not any(os.access(p, os.X_OK) for p in
-            ('/usr/sbin/clamd', '/usr/local/sbin/clamd', '/usr/bin/clamd')),
-    reason='clamd not installed')
+from tests.clamd_fixture import require_clamd
+
+
+@pytest.fixture
+def clamd_installed():
+    """A skip on a developer's machine without clamd, a failure in CI."""
+    require_clamd()
+
+
+needs_clamd = pytest.mark.usefixtures('clamd_installed')
 
 
 @pytest.fixture
@@ -194,7 +200,8 @@ def test_start_after_death_comes_back_on_the_same_addresses(run_dir):
 
 
 @needs_clamd
-def test_added_signatures_are_loaded_by_a_restart(run_dir):
+def test_added_signatures_are_loaded_by_a_reload_without_a_restart(
+        run_dir):
     marker = b'objproxy-runner-new-signature-0123456789'
     proc = ClamdProcess(run_dir)
     proc.start(timeout=30)
@@ -204,12 +211,30 @@ def test_added_signatures_are_loaded_by_a_restart(run_dir):
             writer.write(b'head ' + marker + b' tail')
             return writer.finish()
         assert scan().status == 'OK'
+        pid = proc.pid
         path = proc.add_signatures('extra.ndb', 'Objproxy.Test.Runner:0:*:%s\n'
                                    % marker.hex())
         assert os.path.dirname(path) == proc.db_dir
-        proc.restart()
         verdict = scan()
         assert verdict.status == 'FOUND'
         assert verdict.signature.startswith('Objproxy.Test.Runner')
+        assert proc.pid == pid  # the same clamd, reloaded
+        os.unlink(path)
+        proc.reload()
+        assert scan().status == 'OK'
+        assert proc.pid == pid
     finally:
         proc.stop()
+
+
+def test_a_missing_clamd_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(clamd_runner.shutil, 'which', lambda name: None)
+    monkeypatch.setattr(clamd_runner, '_CLAMD_CANDIDATES', ())
+    for value in ('true', '1', 'YES'):
+        monkeypatch.setenv('CI', value)
+        with pytest.raises(pytest.fail.Exception, match='required in CI'):
+            require_clamd()
+    for value in ('', 'false'):
+        monkeypatch.setenv('CI', value)
+        with pytest.raises(pytest.skip.Exception, match='apt-get install'):
+            require_clamd()

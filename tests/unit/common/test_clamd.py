@@ -14,9 +14,9 @@ import pytest
 from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
 
 from objproxy.common.clamd import (
-    EICAR_TEST_FILE, ClamdAddress, ClamdError, ClamdLimitExceeded,
-    ClamdUnavailable, InstreamWriter, parse_reply, parse_size,
-    read_clamd_conf, signature_fingerprint)
+    EICAR_TEST_FILE, ClamdAddress, ClamdCannotRead, ClamdError,
+    ClamdLimitExceeded, ClamdUnavailable, InstreamWriter, parse_reply,
+    parse_size, read_clamd_conf, signature_fingerprint)
 from objproxy.common.exceptions import ConfigError
 
 
@@ -74,6 +74,32 @@ def test_ping_and_version(clamd):
     address = clamd.address()
     assert address.ping() is True
     assert address.version().startswith('ClamAV ')
+
+
+def test_reload_is_accepted_by_a_real_clamd(clamd_factory):
+    proc = clamd_factory()
+    proc.address().reload()
+    assert proc.address().ping() is True
+
+
+def test_scan_file_reads_the_file_in_clamd(clamd, tmp_path):
+    infected = tmp_path / 'infected.bin'
+    infected.write_bytes(b'x' * 5000 + EICAR_TEST_FILE)
+    clean = tmp_path / 'clean.bin'
+    clean.write_bytes(b'hello world\n')
+    found = clamd.address().scan_file(str(infected))
+    assert found.status == 'FOUND'
+    assert found.signature.startswith('Objproxy.Test.EICAR')
+    assert clamd.address().scan_file(str(clean)) == (
+        'OK', None, '%s: OK' % clean)
+    with pytest.raises(ClamdCannotRead):
+        clamd.address().scan_file(str(tmp_path / 'absent.bin'))
+
+
+def test_only_a_unix_socket_or_loopback_clamd_counts_as_local():
+    assert ClamdAddress(socket_path='/run/clamd.sock').is_local
+    assert ClamdAddress(host='127.0.0.1', port=3310).is_local
+    assert not ClamdAddress(host='192.0.2.7', port=3310).is_local
 
 
 def test_clean_and_infected_over_unix_and_tcp(clamd):
@@ -257,7 +283,7 @@ def test_ping_and_version_to_a_hung_clamd_time_out_without_blocking_the_hub(
     release = threading.Event()
 
     def never_answers(conn, result):
-        result['got'] = _recv_exact(conn, len(b'zPING\x00'))
+        result['got'] = _recv_exact(conn, len(b'nPING\n'))
         release.wait(10)
 
     fake = FakeClamd(str(tmp_path / 'stopped.sock'), never_answers)
@@ -278,33 +304,40 @@ def test_ping_and_version_to_a_hung_clamd_time_out_without_blocking_the_hub(
         ticking.kill()
         release.set()
     fake.join()
-    assert fake.result['got'] == b'zPING\x00'
+    assert fake.result['got'] == b'nPING\n'
     assert 0.4 < elapsed < 2, elapsed
     assert len(ticks) >= 10  # the hub kept running other green threads
 
 
-def test_command_timeout_covers_a_slow_trickle(tmp_path):
-    """One deadline for the whole command: a peer dribbling bytes that
-    never end the reply cannot stretch the wait."""
+def test_command_timeout_covers_pyclamds_read_retries(tmp_path):
+    """One deadline for the whole command: pyclamd retries a timed-out
+    read five times, which cannot stretch VERSION past its timeout."""
     release = threading.Event()
 
-    def trickles(conn, result):
-        _recv_exact(conn, len(b'zVERSION\x00'))
-        for _ in range(40):
-            if release.wait(0.1):
-                return
-            try:
-                conn.sendall(b'C')
-            except OSError:
-                return
+    def silent(conn, result):
+        result['got'] = _recv_exact(conn, len(b'nVERSION\n'))
+        release.wait(10)
 
-    fake = FakeClamd(str(tmp_path / 'trickle.sock'), trickles)
+    fake = FakeClamd(str(tmp_path / 'silent.sock'), silent)
     address = ClamdAddress(socket_path=fake.path, timeout=0.5)
     started = time.monotonic()
-    with pytest.raises(ClamdUnavailable):
+    with pytest.raises(ClamdUnavailable, match='VERSION within 0.5s'):
         address.version()
-    assert time.monotonic() - started < 1.5
+    elapsed = time.monotonic() - started
     release.set()
+    fake.join()
+    assert fake.result['got'] == b'nVERSION\n'
+    assert elapsed < 1.5, elapsed
+
+
+def test_an_unexpected_version_reply_is_an_error(tmp_path):
+    def odd(conn, result):
+        _recv_exact(conn, len(b'nVERSION\n'))
+        conn.sendall(b'Hello\n')
+
+    fake = FakeClamd(str(tmp_path / 'odd.sock'), odd)
+    with pytest.raises(ClamdError, match='unexpected VERSION reply'):
+        ClamdAddress(socket_path=fake.path, timeout=2).version()
     fake.join()
 
 

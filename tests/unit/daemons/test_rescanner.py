@@ -11,7 +11,8 @@ import pytest
 from tests.clamd_fixture import clamd  # noqa: F401
 
 from middleware import clamav_verdict
-from objproxy.common.clamd import EICAR_TEST_FILE, signature_fingerprint
+from objproxy.common.clamd import (
+    EICAR_TEST_FILE, ClamdCannotRead, signature_fingerprint)
 from objproxy.daemons import rescanner
 from objproxy.storage import object_format
 
@@ -65,7 +66,7 @@ def setup(clamd, tmp_path, monkeypatch):
             'bytes_per_second': '0'}
     ring = FakeRing({'device': 'sda', 'ip': '127.0.0.1', 'port': 6200})
     daemon = rescanner.ObjectRescanner(conf, object_ring=ring)
-    current = signature_fingerprint(daemon.clamd_version(), clamd.db_dir)
+    current = signature_fingerprint(daemon.address.version(), clamd.db_dir)
     return daemon, devices, sent, current
 
 
@@ -149,3 +150,60 @@ def test_a_stale_static_large_object_is_marked_for_a_scan_on_read(setup):
     # and a read under the default policy scans it
     assert clamav_verdict.needs_scan(clamav_verdict.RESCAN_ON_READ, current,
                                      current, 'missing')
+
+
+def _data_file(hash_dir):
+    name, = [n for n in os.listdir(hash_dir) if n.endswith('.data')]
+    return os.path.join(hash_dir, name)
+
+
+def test_a_local_clamd_scans_a_body_only_copy_and_the_copy_is_removed(
+        setup):
+    """clamd reads the body itself (SCAN), not the whole .data file: the
+    MD5 signature of the test file matches only the exact body."""
+    daemon, devices, _sent, _current = setup
+    path = _data_file(write_object(devices, 'sda', 0, '/a/c/exact',
+                                   EICAR_TEST_FILE))
+    verdict = daemon.scan_body(path, len(EICAR_TEST_FILE))
+    assert verdict.status == 'FOUND'
+    assert verdict.reply.startswith(os.path.join(devices, 'sda', 'tmp'))
+    assert os.listdir(os.path.join(devices, 'sda', 'tmp')) == []
+
+
+def test_a_body_over_clamds_file_limit_is_streamed_not_scanned_whole(setup):
+    """clamd answers OK without scanning a file over MaxFileSize, so such
+    a body goes by INSTREAM (whose limit clamd reports as an error)."""
+    daemon, devices, _sent, _current = setup
+    path = _data_file(write_object(devices, 'sda', 0, '/a/c/big',
+                                   b'y' * 100 + EICAR_TEST_FILE))
+    daemon.clamd_limits['MaxFileSize'] = 50
+    verdict = daemon.scan_body(path, 100 + len(EICAR_TEST_FILE))
+    assert verdict.status == 'FOUND'
+    assert verdict.reply.startswith('stream:')
+
+
+def test_when_clamd_cannot_read_the_copy_bodies_are_streamed(setup,
+                                                             monkeypatch):
+    daemon, devices, _sent, _current = setup
+    path = _data_file(write_object(devices, 'sda', 0, '/a/c/denied',
+                                   EICAR_TEST_FILE))
+    asked = []
+
+    def cannot_read(copy, timeout=None):
+        asked.append(copy)
+        raise ClamdCannotRead('Access denied. ERROR')
+    monkeypatch.setattr(daemon.address, 'scan_file', cannot_read)
+    first = daemon.scan_body(path, len(EICAR_TEST_FILE))
+    second = daemon.scan_body(path, len(EICAR_TEST_FILE))
+    assert first.status == second.status == 'FOUND'
+    assert second.reply.startswith('stream:')
+    assert len(asked) == 1 and daemon.scan_on_disk is False
+    assert os.listdir(os.path.join(devices, 'sda', 'tmp')) == []
+
+
+def test_a_remote_clamd_is_sent_the_body(clamd, tmp_path):
+    conf = {'devices': str(tmp_path), 'clamd_host': '192.0.2.1',
+            'clamd_port': '3310'}
+    assert rescanner.ObjectRescanner(conf).scan_on_disk is False
+    conf = {'devices': str(tmp_path), 'clamd_socket': clamd.socket_path}
+    assert rescanner.ObjectRescanner(conf).scan_on_disk is True
