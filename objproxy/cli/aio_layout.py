@@ -25,7 +25,9 @@ one start only: aio then runs a copy of the proxy config in ``run/`` and
 leaves the user's file alone.
 
 The hash prefix/suffix are never regenerated once a node holds data, not
-even by ``--reset``: they decide where every stored object lives.
+even by ``--reset``: they decide where every stored object lives.  If
+``etc/objproxy.conf`` is missing while the nodes hold data, aio refuses to
+start (ConfigError, exit 2) and says how to restore it.
 """
 import configparser
 import os
@@ -33,6 +35,7 @@ import re
 import secrets
 import sys
 
+from objproxy.common.exceptions import ConfigError
 from objproxy.ring.builder import RingBuilder
 
 DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
@@ -51,6 +54,17 @@ HEADER = """\
 # only rewrites, in place, the values its command line sets (bind_port,
 # workers, memcache_servers). `objproxy-aio --reset` writes it afresh.
 """
+
+
+MISSING_HASH_CONF = (
+    '{path} is missing, but {srv} holds stored data.\n'
+    '  Its hash_path_prefix and hash_path_suffix decide where every object '
+    'lives;\n  new random ones would make all of it unreachable, so none '
+    'are made.\n'
+    '  Restore the file from a backup (or write it with the values the '
+    'data was\n  stored with: [objproxy-hash] hash_path_prefix = ... and '
+    'hash_path_suffix = ...)\n  and start again; or, to throw the stored '
+    'data away, remove {srv}.')
 
 
 def default_node_ports(count):
@@ -248,6 +262,11 @@ class AioLayout(object):
             if self.holds_data():
                 # the secret decides where stored data lives: keep it
                 keep = read_text(_read(path))['objproxy-hash']
+        elif self.holds_data():
+            # a new secret would hash every name elsewhere: all stored
+            # objects would silently become unreachable
+            raise ConfigError(MISSING_HASH_CONF.format(
+                path=path, srv=os.path.join(self.data_dir, 'srv')))
         text = self._template('objproxy.conf')
         for key in ('hash_path_prefix', 'hash_path_suffix'):
             value = keep.get(key, '') if keep is not None \

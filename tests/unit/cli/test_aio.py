@@ -71,6 +71,27 @@ def test_taken_port_is_a_clear_message(tmp_path):
     assert 'Traceback' not in err
 
 
+def test_a_lost_hash_conf_with_stored_data_exits_2_saying_how_to_restore(
+        tmp_path):
+    from objproxy.cli.aio_layout import AioLayout
+    ports = free_ports(6)
+    layout = AioLayout(str(tmp_path), node_ports=ports[1:5])
+    layout.write_all()
+    data = os.path.join(layout.node_devices(0), 'sdb1', 'objects', '1')
+    os.makedirs(data)
+    open(os.path.join(data, 'x.data'), 'w').close()
+    os.unlink(layout.hash_conf)
+    result = subprocess.run(
+        AIO + ['--data-dir', str(tmp_path), '--port', str(ports[0]),
+               '--memcache-port', str(ports[5])],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert '%s is missing' % layout.hash_conf in result.stderr
+    assert 'Restore the file' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not os.path.exists(layout.hash_conf)
+
+
 def test_missing_clamd_is_a_clear_message(tmp_path):
     ports = free_ports(6)
     result = subprocess.run(

@@ -5,6 +5,7 @@ import pytest
 
 from objproxy.cli.aio_layout import (
     AioLayout, read_text, remove_option, set_option)
+from objproxy.common.exceptions import ConfigError
 from objproxy.ring.builder import RingBuilder
 
 PORTS = [16010, 16020, 16030, 16040]
@@ -144,6 +145,39 @@ def test_reset_of_an_empty_cluster_makes_a_new_secret(tmp_path):
     before = dict(read_text(conf(aio.hash_conf))['objproxy-hash'])
     again = layout(tmp_path, reset=True)
     assert dict(read_text(conf(again.hash_conf))['objproxy-hash']) != before
+
+
+def store_something(aio):
+    data = os.path.join(aio.node_devices(2), 'sdb3', 'objects', '7', 'abc')
+    os.makedirs(data)
+    open(os.path.join(data, '1.data'), 'w').close()
+
+
+@pytest.mark.parametrize('reset', [False, True])
+def test_a_lost_hash_conf_is_never_replaced_while_data_is_stored(
+        tmp_path, reset):
+    aio = layout(tmp_path, node_ports=PORTS)
+    store_something(aio)
+    os.unlink(aio.hash_conf)
+    with pytest.raises(ConfigError) as err:
+        layout(tmp_path, reset=reset)
+    message = str(err.value)
+    assert '%s is missing' % aio.hash_conf in message
+    assert 'Restore the file' in message
+    assert 'hash_path_prefix' in message and 'hash_path_suffix' in message
+    assert 'remove %s' % os.path.join(str(tmp_path), 'srv') in message
+    assert not os.path.exists(aio.hash_conf)
+
+
+def test_a_lost_hash_conf_of_an_empty_cluster_is_made_again(tmp_path):
+    aio = layout(tmp_path, node_ports=PORTS)
+    with open(os.path.join(aio.node_devices(0), 'sdb1', 'object.recon'),
+              'w') as fp:
+        fp.write('{}')       # daemons' stats are not stored data
+    os.unlink(aio.hash_conf)
+    again = layout(tmp_path)
+    assert read_text(conf(again.hash_conf))['objproxy-hash'][
+        'hash_path_suffix']
 
 
 def test_set_option_replaces_in_place_with_continuation_lines():
