@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
+from objproxy.common import backend_http
 from objproxy.common.backend_http import ConnectionPool, request
+from tests.waiting import FakeClock
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -110,13 +112,18 @@ def test_dead_keepalive_is_retried_on_a_fresh_connection(node):
     assert pool.opened == 2
 
 
-def test_idle_connections_expire_before_the_nodes_keepalive(node):
+def test_idle_connections_expire_before_the_nodes_keepalive(node,
+                                                            monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(backend_http, 'time', clock)
     pool = ConnectionPool(idle_timeout=0.05)
     request(pool, node, 'GET', '/a')
-    import time
-    time.sleep(0.1)
+    clock.advance(0.04)
     request(pool, node, 'GET', '/b')
-    assert pool.opened == 2
+    assert pool.opened == 1       # still fresh enough: reused
+    clock.advance(0.06)
+    request(pool, node, 'GET', '/c')
+    assert pool.opened == 2       # idled too long: a new connection
 
 
 HEADER_BLOCKS = [
