@@ -1,10 +1,13 @@
 """Loading a paste config, with the filters the proxy cannot work without.
 
-Why this exists: parts of the API live in filters -- listings rendered as
-the client asked (``listing_formats``), server-side copy (``copy``) and
-large objects (``slo``, ``dlo``) -- and other filters build on them
-(symlink and versioning rewrite JSON listings and only ever see the GET
-and PUT a copy is made of).  A proxy config written before those filters
+Why this exists: parts of the API live in filters -- error answers with
+a transaction id (``catch_errors``), the wall between clients and the
+backend-only headers and reserved names (``gatekeeper``), listings
+rendered as the client asked (``listing_formats``), server-side copy
+(``copy``), large objects (``slo``, ``dlo``) and ``X-Versions-Location``
+(``versioned_writes``) -- and other filters build on them (symlink and
+versioning rewrite JSON listings and only ever see the GET and PUT a copy
+is made of).  A proxy config written before those filters
 existed, or by someone who forgot them, must still behave, so -- as
 Swift's proxy does with its ``required_filters`` -- the proxy adds each
 missing one itself when the pipeline ends in ``egg:objproxy#proxy_server``,
@@ -14,6 +17,9 @@ pipeline load unchanged.
 
 Placement (Swift's relative order):
 
+* ``catch_errors`` first, ``gatekeeper`` right after it: without
+  gatekeeper a client could send ``X-Backend-*`` headers, sysmeta or a
+  reserved (``\x00``) name straight to the proxy;
 * ``listing_formats`` early: right after the first of catch_errors,
   gatekeeper, healthcheck, proxy_logging, memcache present;
 * ``copy`` after the filters that decide who the client is or answer for
@@ -23,7 +29,10 @@ Placement (Swift's relative order):
   segments are joined, quotas see the real size);
 * ``slo`` then ``dlo`` just before the final ``proxy_logging`` and after
   every auth or scanning filter (segment subrequests are authorized,
-  segment uploads scanned).
+  segment uploads scanned);
+* ``versioned_writes`` right of them and left of ``symlink``, so a
+  container that names a versions location is never silently ignored
+  (without ``allow_versioned_writes`` it refuses the header, as Swift).
 """
 from paste.deploy import loadwsgi
 
@@ -32,9 +41,13 @@ from objproxy.common.logs import get_logger
 DIST_NAME = 'objproxy'
 PROXY_APP = 'proxy_server'
 # In the order they are inserted.
-REQUIRED_FILTERS = ('listing_formats', 'copy', 'slo', 'dlo')
+REQUIRED_FILTERS = ('catch_errors', 'gatekeeper', 'listing_formats', 'copy',
+                    'slo', 'dlo', 'versioned_writes')
+# Inserted as far right as allowed (the others as far left as allowed).
+LATE = ('slo', 'dlo', 'versioned_writes')
 # A filter goes right of every one of these that is present ...
 AFTER = {
+    'gatekeeper': ('catch_errors',),
     'listing_formats': ('catch_errors', 'gatekeeper', 'healthcheck',
                         'proxy_logging', 'memcache'),
     'copy': ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging',
@@ -45,12 +58,17 @@ AFTER = {
             'tempauth', 'copy', 'clamav'),
     'dlo': ('catch_errors', 'gatekeeper', 'healthcheck', 'ratelimit',
             'tempauth', 'copy', 'clamav', 'slo'),
+    'versioned_writes': ('catch_errors', 'gatekeeper', 'healthcheck',
+                         'ratelimit', 'tempauth', 'copy', 'clamav', 'slo',
+                         'dlo'),
 }
 # ... and left of every one of these (wins over AFTER when they clash).
 BEFORE = {
     'copy': ('container_quotas', 'account_quotas', 'clamav', 'slo', 'dlo',
              'versioned_writes', 'symlink'),
-    'slo': ('dlo',),
+    'slo': ('dlo', 'versioned_writes', 'symlink'),
+    'dlo': ('versioned_writes', 'symlink'),
+    'versioned_writes': ('symlink',),
 }
 
 
@@ -83,7 +101,7 @@ def insertion_index(names, missing):
     # twice; "after proxy_logging" means after the first one)
     after = [head.index(n) for n in AFTER.get(missing, ()) if n in head]
     before = [i for i, n in enumerate(head) if n in BEFORE.get(missing, ())]
-    if missing in ('slo', 'dlo'):
+    if missing in LATE:
         index = end         # late filters: as far right as allowed
     else:
         index = 0           # early ones: as far left as allowed

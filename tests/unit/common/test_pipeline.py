@@ -1,5 +1,6 @@
-"""The proxy inserts listing_formats, copy, slo and dlo into proxy
-pipelines that leave them out, and says so in its log."""
+"""The proxy inserts catch_errors, gatekeeper, listing_formats, copy, slo,
+dlo and versioned_writes into proxy pipelines that leave them out, and
+says so in its log."""
 import os
 
 import pytest
@@ -14,23 +15,40 @@ DEFAULT = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
 @pytest.mark.parametrize('names,want', [
     (DEFAULT[:-1],
      'catch_errors gatekeeper healthcheck proxy_logging listing_formats '
-     'ratelimit tempauth copy clamav slo dlo proxy_logging'),
-    ('catch_errors tempauth'.split(),
-     'catch_errors listing_formats tempauth copy slo dlo'),
-    # a lone proxy_logging at the end still goes last
-    ('catch_errors proxy_logging'.split(),
-     'catch_errors listing_formats copy slo dlo proxy_logging'),
-    # never left of auth or scanning, wherever proxy_logging is
-    ('proxy_logging tempauth clamav proxy_logging'.split(),
-     'proxy_logging listing_formats tempauth copy clamav slo dlo '
+     'ratelimit tempauth copy clamav slo dlo versioned_writes '
      'proxy_logging'),
+    # catch_errors first, gatekeeper right after it
+    ('tempauth'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy slo dlo '
+     'versioned_writes'),
+    ('catch_errors tempauth'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy slo dlo '
+     'versioned_writes'),
+    # a lone proxy_logging at the end still goes last
+    ('catch_errors gatekeeper proxy_logging'.split(),
+     'catch_errors gatekeeper listing_formats copy slo dlo '
+     'versioned_writes proxy_logging'),
+    # never left of auth or scanning, wherever proxy_logging is
+    ('catch_errors gatekeeper proxy_logging tempauth clamav '
+     'proxy_logging'.split(),
+     'catch_errors gatekeeper proxy_logging listing_formats tempauth copy '
+     'clamav slo dlo versioned_writes proxy_logging'),
     # one present: the other is placed in Swift's relative order
-    ('tempauth slo proxy_logging'.split(),
-     'listing_formats tempauth copy slo dlo proxy_logging'),
-    ('tempauth dlo proxy_logging'.split(),
-     'listing_formats tempauth copy slo dlo proxy_logging'),
-    ('tempauth dlo slo'.split(), 'listing_formats tempauth copy dlo slo'),
-    ([], 'listing_formats copy slo dlo'),
+    ('catch_errors gatekeeper tempauth slo proxy_logging'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy slo dlo '
+     'versioned_writes proxy_logging'),
+    ('catch_errors gatekeeper tempauth dlo proxy_logging'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy slo dlo '
+     'versioned_writes proxy_logging'),
+    ('catch_errors gatekeeper tempauth dlo slo'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy dlo slo '
+     'versioned_writes'),
+    ([], 'catch_errors gatekeeper listing_formats copy slo dlo '
+         'versioned_writes'),
+    # versioned_writes stays left of symlink
+    ('catch_errors gatekeeper tempauth symlink proxy_logging'.split(),
+     'catch_errors gatekeeper listing_formats tempauth copy slo dlo '
+     'versioned_writes symlink proxy_logging'),
     # copy goes left of quotas and clamav, so the PUT it makes is checked
     # and scanned; listing_formats right of the first proxy_logging
     ('catch_errors gatekeeper healthcheck proxy_logging etag_quoter bulk '
@@ -42,8 +60,10 @@ DEFAULT = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
      'container_quotas account_quotas clamav slo dlo versioned_writes '
      'symlink proxy_logging'),
     # configured already: left where the config puts them
-    ('copy tempauth listing_formats slo dlo proxy_logging'.split(),
-     'copy tempauth listing_formats slo dlo proxy_logging'),
+    ('gatekeeper catch_errors copy tempauth listing_formats slo dlo '
+     'versioned_writes proxy_logging'.split(),
+     'gatekeeper catch_errors copy tempauth listing_formats slo dlo '
+     'versioned_writes proxy_logging'),
 ])
 def test_planned_order(names, want):
     assert pipeline.planned_pipeline(names) == want.split()
@@ -122,7 +142,7 @@ def test_proxy_pipeline_gets_the_required_filters(tmp_path, etc_dir):
     assert names.index('TempAuth') < names.index('ServerSideCopy')
     assert names[names.index('ServerSideCopy'):] == [
         'ServerSideCopy', 'StaticLargeObject', 'DynamicLargeObject',
-        names[-2], 'Application']
+        'VersionedWritesMiddleware', names[-2], 'Application']
     assert 'Logging' in names[-2]     # the final proxy_logging stays last
 
 
@@ -134,7 +154,9 @@ def test_each_insertion_is_logged_as_swift_does(tmp_path, etc_dir):
                  'position 2',
                  'Adding required filter copy to pipeline at position 4',
                  'Adding required filter slo to pipeline at position 5',
-                 'Adding required filter dlo to pipeline at position 6'):
+                 'Adding required filter dlo to pipeline at position 6',
+                 'Adding required filter versioned_writes to pipeline at '
+                 'position 7'):
         assert line in log
 
 
