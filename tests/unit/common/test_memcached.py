@@ -1,11 +1,11 @@
 """The memcached client against a real memcached process."""
 import socket
-import time
 
 import pytest
 
 from objproxy.common import memcached
 from objproxy.common.exceptions import ConfigError
+from tests.waiting import FakeClock, wait_for
 
 def _load_fixture_module():
     # the memcached launcher lives with the filter tests' fixtures
@@ -71,8 +71,9 @@ def test_ttl_expires(server):
     client = memcached.MemcacheClient(server[1])
     client.set('short', 'x', ttl=1)
     assert client.get('short') == 'x'
-    time.sleep(2.1)
-    assert client.get('short') is None
+    # memcached's own clock ticks in whole seconds: poll until it expires
+    wait_for(lambda: client.get('short') is None, timeout=5,
+             interval=0.1, what='the 1 s TTL to expire')
 
 
 def test_connections_are_pooled(server):
@@ -134,13 +135,18 @@ def test_down_server_raises_then_backs_off():
         stop_memcached(proc)
 
 
-def test_recovers_after_backoff(server):
+def test_recovers_after_backoff(server, monkeypatch):
     proc, address = server
+    clock = FakeClock()
+    monkeypatch.setattr(memcached, 'time', clock)
     client = memcached.MemcacheClient(address, retry_interval=0.2)
     client.servers[0].mark_down()
     with pytest.raises(memcached.MemcacheConnectionError):
         client.get('x')
-    time.sleep(0.25)
+    clock.advance(0.19)
+    with pytest.raises(memcached.MemcacheConnectionError):
+        client.get('x')             # still inside the back-off
+    clock.advance(0.02)
     client.set('x', 'back')
     assert client.get('x') == 'back'
 
