@@ -11,6 +11,7 @@ import uuid
 
 from webob import Request
 
+import objproxy
 from objproxy.common import constraints
 from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.config import (
@@ -54,8 +55,6 @@ OWNER_HEADERS = (
 API_VERSIONS = ('v1', 'v1.0')
 HTML = 'text/html; charset=UTF-8'
 DEFAULT_CHUNK_SIZE = 256 * 1024
-
-VERSION = '0.1.0'
 
 
 def generate_trans_id(suffix=''):
@@ -134,7 +133,7 @@ class Application(object):
     def register_capabilities(self):
         limits = constraints.LIMITS
         register_info(
-            'swift', version=VERSION,
+            'swift', version=objproxy.__version__,
             max_file_size=limits['max_file_size'],
             max_meta_name_length=limits['max_meta_name_length'],
             max_meta_value_length=limits['max_meta_value_length'],

@@ -4,6 +4,7 @@ import json
 import pytest
 from webob import Request
 
+import objproxy
 from objproxy.common.exceptions import ConfigError
 from objproxy.proxy.server import Application, app_factory, generate_trans_id
 
@@ -97,6 +98,7 @@ def test_info_endpoint(proxy_app):
     info = json.loads(resp.body)
     assert info['swift']['max_meta_count'] == 90
     assert info['swift']['account_listing_limit'] == 10000
+    assert info['swift']['version'] == objproxy.__version__
     assert call(proxy_app, '/info', 'POST').status_int == 405
 
 
