@@ -38,6 +38,7 @@ from objproxy.common.config import get_bool, get_float
 from objproxy.common.exceptions import DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.offload import run_in_thread
+from objproxy.common.response import Response
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_connection import is_busy_error
@@ -49,6 +50,9 @@ LAYERS = {
     'container': ('containers', ContainerBroker),
     'account': ('accounts', AccountBroker),
 }
+JSON = 'application/json'
+PLAIN = 'text/plain; charset=UTF-8'
+BUSY = (('X-Backend-Busy', 'true'),)
 MAX_JSON_BODY = 64 * 1024 * 1024
 CHUNK = 65536
 MERGE_BATCH = 1000
@@ -144,18 +148,9 @@ class DbReplicationServer(object):
         except sqlite3.DatabaseError as err:
             busy = is_busy_error(err)
             status, body = 503, 'database error: %s' % err
-        if isinstance(body, str):
-            body = body.encode('utf-8')
-        reason = {200: 'OK', 400: 'Bad Request', 404: 'Not Found',
-                  405: 'Method Not Allowed', 411: 'Length Required',
-                  499: 'Client Disconnect', 503: 'Service Unavailable',
-                  507: 'Insufficient Storage'}.get(status, 'Error')
-        headers = [('Content-Type', 'application/json' if status == 200
-                    else 'text/plain'), ('Content-Length', str(len(body)))]
-        if busy:
-            headers.append(('X-Backend-Busy', 'true'))
-        start_response('%d %s' % (status, reason), headers)
-        return [body]
+        return Response(status, headers=BUSY if busy else None, body=body,
+                        content_type=JSON if status == 200 else PLAIN)(
+                            env, start_response)
 
     # -- parsing -----------------------------------------------------------
     def handle(self, env):

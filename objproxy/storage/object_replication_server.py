@@ -28,6 +28,8 @@ directory, the block checksums of a version-2 ``.data``: read back from
 the page cache in a pool thread), fsynced and renamed into place, then the
 hash directory is cleaned up with the usual precedence (a newer tombstone
 wins over an older ``.data`` pushed late) and the suffix is invalidated.
+A ``.data``/``.meta`` that sets an ``X-Delete-At`` is queued for this
+node's expirer before it is renamed into place (``queue_arrival``).
 
 Files move as they are, in whichever format version they were written:
 this code reads both versions (docs/object_integrity.md); a node running
@@ -46,18 +48,22 @@ from objproxy.common.config import get_bool, get_int
 from objproxy.common.exceptions import DeviceUnavailable, DiskFileNoSpace
 from objproxy.common.hashing import hash_path
 from objproxy.common.offload import run_in_thread
+from objproxy.common.response import Response
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
     cleanup_ondisk_files, gather_ondisk_files, split_filename)
 from objproxy.storage.layout import (
     DATADIR, DEFAULT_RECLAIM_AGE, HASHES_FILE, INVALID_FILE, NOSPACE_ERRNOS,
     TMPDIR, TMP_PREFIX)
+from objproxy.storage import expiry_queue
 from objproxy.storage.object_format import (
-    CorruptFile, find_bad_block, read_info_fd)
+    CorruptFile, find_bad_block, read_info_fd, read_metadata)
 from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 
+JSON = 'application/json'
+PLAIN = 'text/plain; charset=UTF-8'
 RECORD_HEADER = struct.Struct('>I')
 MAX_RECORD_HEADER = 8192
 MAX_JSON_BODY = 32 * 1024 * 1024
@@ -148,6 +154,57 @@ def check_file_name(name):
     return part, suffix, name_hash, filename
 
 
+def object_names(metadata):
+    """(account, container, object) of a file's ``name``, else None."""
+    name = metadata.get('name')
+    if isinstance(name, str) and name.startswith('/'):
+        pieces = name[1:].split('/', 2)
+        if len(pieces) == 3:
+            return tuple(pieces)
+    return None
+
+
+def queue_arrival(hash_dir, filename, device_path, part, name_hash,
+                  metadata, fsync=True):
+    """Queue the expiry a replicated file brings for this node's expirer.
+
+    A replica that arrives by replication (handoff revert, rebalance, a
+    replaced disk) was queued only on the node that took the write, so
+    without this an object whose replicas all moved would never expire.
+    The file that decides the object's metadata once this one is in place
+    counts: this ``.data``/``.meta``, or a ``.meta`` that arrived before
+    its ``.data`` (queued again: an expirer pass in between found no
+    object and dropped the entry).  Queueing is idempotent (the same
+    entry the original write made) and blocking: call it in a pool
+    thread.
+    """
+    if not filename.endswith(('.data', '.meta')):
+        return None
+    try:
+        present = os.listdir(hash_dir)
+    except FileNotFoundError:
+        present = []
+    info = gather_ondisk_files(present + [filename])
+    decisive = info['meta'] or info['data']
+    if decisive != filename:
+        if filename != info['data']:
+            return None     # obsolete on arrival
+        try:
+            metadata = read_metadata(os.path.join(hash_dir, decisive))
+        except (OSError, CorruptFile):
+            return None     # gone or bad: its own arrival queued it
+    names = object_names(metadata)
+    try:
+        delete_at = int(metadata.get('X-Delete-At') or 0)
+    except (TypeError, ValueError):
+        return None
+    if not delete_at or names is None:
+        return None
+    return expiry_queue.enqueue(
+        device_path, delete_at, name_hash, part, *names, fsync=fsync,
+        timestamp=split_filename(decisive)[0].internal)
+
+
 class BadRequest(Exception):
     pass
 
@@ -173,13 +230,8 @@ class ObjectReplicationServer(object):
             status, body = 507, str(err).encode('utf-8')
         except DiskFileNoSpace as err:
             status, body = 507, str(err).encode('utf-8')
-        reason = {200: 'OK', 400: 'Bad Request', 405: 'Method Not Allowed',
-                  411: 'Length Required', 499: 'Client Disconnect',
-                  507: 'Insufficient Storage'}.get(status, 'Error')
-        ctype = 'application/json' if status == 200 else 'text/plain'
-        start_response('%d %s' % (status, reason), [
-            ('Content-Type', ctype), ('Content-Length', str(len(body)))])
-        return [body]
+        return Response(status, body=body, content_type=JSON if status == 200
+                        else PLAIN)(env, start_response)
 
     # -- request parsing ---------------------------------------------------
     def handle(self, env):
@@ -349,7 +401,8 @@ class ObjectReplicationServer(object):
                     return None
                 _write_all(fd, data)
                 left -= len(data)
-            if not self._valid_file(fd, size, name_hash, filename):
+            metadata = self._valid_file(fd, size, name_hash, filename)
+            if metadata is None:
                 return 'rejected'
             hash_dir = os.path.join(device_path, DATADIR, str(part),
                                     suffix, name_hash)
@@ -357,7 +410,9 @@ class ObjectReplicationServer(object):
             if os.path.exists(target):
                 return 'existing'
             handed_over = True
-            return finalizing.spawn(self._commit, fd, tmp, hash_dir, target)
+            arrival = (device_path, part, name_hash, metadata)
+            return finalizing.spawn(self._commit, fd, tmp, hash_dir, target,
+                                    arrival)
         finally:
             if not handed_over:
                 os.close(fd)
@@ -366,10 +421,11 @@ class ObjectReplicationServer(object):
                 except OSError:
                     pass
 
-    def _commit(self, fd, tmp, hash_dir, target):
+    def _commit(self, fd, tmp, hash_dir, target, arrival):
         """fsync and rename into place (in a thread: fsync blocks)."""
         try:
-            run_in_thread(self._finalize, fd, tmp, hash_dir, target)
+            run_in_thread(self._finalize, fd, tmp, hash_dir, target,
+                          arrival)
             return True
         except OSError:
             try:
@@ -380,9 +436,13 @@ class ObjectReplicationServer(object):
         finally:
             os.close(fd)
 
-    def _finalize(self, fd, tmp, hash_dir, target):
+    def _finalize(self, fd, tmp, hash_dir, target, arrival):
         if self.fsync:
             os.fdatasync(fd)
+        # queued before the file shows: if queueing fails, nothing is
+        # stored, the push answers rejected and the sender tries again
+        queue_arrival(hash_dir, os.path.basename(target), *arrival,
+                      fsync=self.fsync)
         if not os.path.isdir(hash_dir):
             makedirs_fsynced(hash_dir, fsync=self.fsync)
         os.rename(tmp, target)
@@ -391,27 +451,26 @@ class ObjectReplicationServer(object):
         cleanup_ondisk_files(hash_dir, self.reclaim_age)
 
     def _valid_file(self, fd, size, name_hash, filename):
+        """The pushed file's metadata if it is sound, else None."""
         try:
             info = read_info_fd(fd, size)
         except CorruptFile:
-            return False
+            return None
         metadata, body_size = info.metadata, info.body_size
         ext = filename.rpartition('.')[2]
         if ext == 'data':
             if str(metadata.get('Content-Length')) != str(body_size):
-                return False
+                return None
             # a copy that went bad on the sender (or on the way) stays out
             if info.block_size and \
                     run_in_thread(find_bad_block, fd, info) is not None:
-                return False
+                return None
         elif body_size != 0:
-            return False
-        name = metadata.get('name')
-        if isinstance(name, str) and name.startswith('/'):
-            pieces = name[1:].split('/', 2)
-            if len(pieces) == 3 and hash_path(*pieces) != name_hash:
-                return False
-        return True
+            return None
+        names = object_names(metadata)
+        if names is not None and hash_path(*names) != name_hash:
+            return None
+        return metadata
 
 
 def _read_exact(reader, n):

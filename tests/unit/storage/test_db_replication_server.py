@@ -64,3 +64,31 @@ def test_replicate_on_a_locked_database_is_busy_and_never_stalls_the_hub(
     assert resp.status_int == 200
     assert locked.get_sync('peer') == 1
     assert os.path.exists(locked.db_file)
+
+
+def test_answers_use_the_shared_status_lines(tmp_path):
+    """Every answer's status line and headers come from the one response
+    helper: the same reason phrases as every other objproxy server."""
+    set_hash_config('test-prefix', 'test-suffix')
+    app = DbReplicationServer({'devices': str(tmp_path), 'fsync': 'false'})
+    (tmp_path / 'sda').mkdir()
+    missing = hash_path('AUTH_a', 'nothing-here')
+    resp = replicate(app, missing, 'sync', {'info': {'id': 'x'}})
+    assert resp.status == '404 Not Found'
+    assert resp.headers['Content-Type'].startswith('text/plain')
+    assert resp.body == b'no such database'
+    resp = Request.blank('/sda/7/%s' % missing, method='REPLICATE',
+                         headers={'X-Backend-Layer': 'nope'}
+                         ).get_response(app)
+    assert resp.status == '400 Bad Request'
+    resp = Request.blank('/sda/7/%s' % missing, method='GET',
+                         headers={'X-Backend-Layer': 'container'}
+                         ).get_response(app)
+    assert resp.status == '405 Method Not Allowed'
+    assert 'X-Backend-Busy' not in resp.headers
+    broker, name_hash = make_db(tmp_path, 'c3')
+    resp = replicate(app, name_hash, 'sync', {'info': {'id': 'peer'}})
+    assert resp.status == '200 OK'
+    assert resp.headers['Content-Type'] == 'application/json'
+    assert int(resp.headers['Content-Length']) == len(resp.body)
+    assert json.loads(resp.body)['point'] == -1
