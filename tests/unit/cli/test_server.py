@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from tests.ports import free_ports
+from tests.waiting import wait_for
 
 APP_MODULE = '''
 import os
@@ -134,9 +135,14 @@ SLOW_APP = '''
 import os
 import time
 
+STARTED = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       'slow-started')
+
+
 def app_factory(global_conf, **local_conf):
     def app(env, start_response):
         if env['PATH_INFO'] == '/slow':
+            open(STARTED, 'w').close()   # the test waits for this file
             time.sleep(1.5)
         body = ('%s %s' % (local_conf.get('greeting', 'hi'),
                            os.getpid())).encode()
@@ -156,9 +162,13 @@ def slow_conf(tmp_path, port, workers, greeting='hello'):
     return conf
 
 
-def in_flight(url):
-    """Start a GET in a thread; returns a function giving its body."""
+def in_flight(url, app_dir):
+    """Start a GET of /slow in a thread and wait until the app is
+    serving it; returns a function giving its body."""
     import threading
+    started = app_dir / 'slow-started'
+    if started.exists():
+        started.unlink()
     result = {}
 
     def fetch():
@@ -169,7 +179,8 @@ def in_flight(url):
             result['error'] = err
     thread = threading.Thread(target=fetch)
     thread.start()
-    time.sleep(0.3)  # the request has reached the app and is sleeping
+    wait_for(lambda: started.exists() or 'error' in result, timeout=15,
+             what='the slow request to reach the app')
 
     def finish():
         thread.join(30)
@@ -185,7 +196,7 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path, workers):
     try:
         url = 'http://127.0.0.1:%d' % port
         wait_get(url + '/')
-        finish = in_flight(url + '/slow')
+        finish = in_flight(url + '/slow', tmp_path)
         proc.send_signal(signal.SIGTERM)
         assert finish().startswith('hello ')
         assert proc.wait(15) == 0
@@ -204,7 +215,7 @@ def test_sighup_reloads_the_config_without_dropping_requests(tmp_path):
         url = 'http://127.0.0.1:%d' % port
         old_pids = set(children_of(proc.pid))
         assert wait_get(url + '/').startswith('hello ')
-        finish = in_flight(url + '/slow')
+        finish = in_flight(url + '/slow', tmp_path)
         slow_conf(tmp_path, port, 2, greeting='bonjour')
         proc.send_signal(signal.SIGHUP)
         deadline = time.time() + 15
@@ -225,13 +236,17 @@ def test_sighup_reloads_the_config_without_dropping_requests(tmp_path):
 def test_sighup_with_a_broken_config_keeps_serving(tmp_path):
     port = free_ports(1)[0]
     conf = slow_conf(tmp_path, port, 1)
+    log = tmp_path / 'server.log'
+    conf.write_text(conf.read_text().replace(
+        '[DEFAULT]\n', '[DEFAULT]\nlog_file = %s\n' % log))
     proc = start(tmp_path, conf)
     try:
         url = 'http://127.0.0.1:%d' % port
         assert wait_get(url + '/').startswith('hello ')
         conf.write_text(conf.read_text().replace('slowapp:', 'nosuch:'))
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        wait_for(lambda: 'reload refused' in log.read_text(), timeout=15,
+                 what='the server to refuse the broken config')
         assert wait_get(url + '/').startswith('hello ')
         assert proc.poll() is None
     finally:
