@@ -14,10 +14,12 @@ import signal
 import time
 
 import eventlet
+import eventlet.event
 import pytest
 from webob import Request
 
 from tests.clamd_fixture import clamd, clamd_factory  # noqa: F401
+from tests.waiting import wait_for
 
 from middleware import clamav
 from middleware.copy import COPIED_VERDICT_ENV
@@ -360,14 +362,18 @@ def test_scan_queue_timeout_gives_503(clamd, log):
     filt, app = make_filter(clamd, log[0], max_concurrent_scans='1',
                             scan_queue_timeout='0.2')
 
+    release = eventlet.event.Event()
+
     def slow_reader():
-        eventlet.sleep(1.0)
+        release.wait()       # the client stalls until the test is done
     slow = eventlet.spawn(put, filt, GeneratedInput(
         MiB, on_offset=(65536, slow_reader), yield_every_read=True))
-    eventlet.sleep(0.05)
+    wait_for(lambda: filt.slots.balance == 0, timeout=5,
+             sleep=eventlet.sleep, what='the slow upload to take the slot')
     resp = put(filt, GeneratedInput(1000))
     assert resp.status_int == 503
     assert b'busy' in resp.body
+    release.send()
     assert slow.wait().status_int == 201
 
 
