@@ -14,9 +14,9 @@ it does not.  A load balancer then takes the proxy out of rotation until
 clamd is back.  The PING result is cached by the clamav filter
 (``ping_cache``, 1 s by default) and bounded by its ``ping_timeout`` (2 s),
 so frequent polls stay cheap and a hung clamd never holds a poll for
-long.  Pipelines without the clamav filter are unaffected.  The filter is
-found by following each filter's ``app`` attribute (every objproxy filter
-has one; a third-party filter without it hides what lies behind it).
+long.  Pipelines without the clamav filter are unaffected.  The filters
+asked are those after this one in ``_pipeline``, the chain the pipeline
+loader (objproxy.common.pipeline) hands every filter it builds.
 
 Config::
 
@@ -29,33 +29,10 @@ import os
 
 from objproxy.common.config import check_options, get_bool
 from objproxy.common.registry import register_info
-from objproxy.common.response import Response
+from objproxy.common.response import plain_error
 
 PATH = '/healthcheck'
 SECTION = 'filter:healthcheck'
-#: How deep to look down the pipeline for health probes.
-MAX_DEPTH = 64
-
-
-def find_health_checks(app):
-    """``health_check`` callables of the filters reachable from ``app``."""
-    found = []
-    seen = set()
-    node = app
-    for _ in range(MAX_DEPTH):
-        if node is None or id(node) in seen:
-            break
-        seen.add(id(node))
-        probe = getattr(node, 'health_check', None)
-        if callable(probe):
-            found.append(probe)
-        node = getattr(node, 'app', None)
-    return found
-
-
-def plain_text(status, text):
-    return Response(status, body=text,
-                    content_type='text/plain; charset=UTF-8')
 
 
 class HealthCheckMiddleware(object):
@@ -65,30 +42,30 @@ class HealthCheckMiddleware(object):
         self.app = app
         self.disable_path = conf.get('disable_path', '').strip()
         self.check_clamd = get_bool(conf, 'check_clamd', True, SECTION)
-        self._checks = None
 
     def __call__(self, env, start_response):
         if env.get('PATH_INFO') != PATH:
             return self.app(env, start_response)
         if self.disable_path and os.path.exists(self.disable_path):
-            resp = plain_text(503, 'DISABLED BY FILE')
+            resp = plain_error(503, 'DISABLED BY FILE')
         else:
             problems = self.problems()
             if problems:
-                resp = plain_text(503, '; '.join(problems))
+                resp = plain_error(503, '; '.join(problems))
             else:
-                resp = plain_text(200, 'OK')
+                resp = plain_error(200, 'OK')
         return resp(env, start_response)
 
     def problems(self):
         """Reasons the pipeline cannot serve, from its health probes."""
         if not self.check_clamd:
             return []
-        if self._checks is None:
-            # Resolved on first use: the pipeline is complete by then.
-            self._checks = find_health_checks(self.app)
-        return [reason for reason in (check() for check in self._checks)
+        chain = self._pipeline      # set by the pipeline loader
+        below = chain[chain.index(self) + 1:]
+        return [reason for reason in (f.health_check() for f in below
+                                      if hasattr(f, 'health_check'))
                 if reason]
+
 
 def filter_factory(global_conf, **local_conf):
     conf = dict(global_conf or {}, **local_conf)

@@ -16,6 +16,7 @@ import hmac
 import string
 
 from objproxy.common.exceptions import ConfigError
+from objproxy.proxy.info import get_account_info, get_container_info
 
 #: Swift's default ``allowed_digests``, and the ones it deprecates.
 DEFAULT_ALLOWED_DIGESTS = ('sha1', 'sha256', 'sha512')
@@ -141,31 +142,17 @@ def keys_from_meta(meta):
             if name.lower() in KEY_META_NAMES and value]
 
 
-def _proxy_info():
-    from objproxy.proxy import info
-    return info
-
-
 def scoped_keys(env, app, account, container):
     """``[(key, scope)]``: the account's keys, then the container's.
 
     Read through the proxy's cached account/container info, never with a
-    request of our own.  No keys when the info cannot be had.
+    request of our own.  An account or container that does not exist has
+    no keys; a failure to read the info is not hidden.
     """
-    info = _proxy_info()
-    found = []
-    try:
-        account_info = info.get_account_info(env, app, account) or {}
-    except Exception:
-        account_info = {}
-    found.extend((key, ACCOUNT_SCOPE)
-                 for key in keys_from_meta(account_info.get('meta')))
+    found = [(key, ACCOUNT_SCOPE) for key in keys_from_meta(
+        (get_account_info(env, app, account) or {}).get('meta'))]
     if container:
-        try:
-            container_info = info.get_container_info(
-                env, app, account, container) or {}
-        except Exception:
-            container_info = {}
-        found.extend((key, CONTAINER_SCOPE)
-                     for key in keys_from_meta(container_info.get('meta')))
+        found.extend((key, CONTAINER_SCOPE) for key in keys_from_meta(
+            (get_container_info(env, app, account, container)
+             or {}).get('meta')))
     return found

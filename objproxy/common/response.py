@@ -169,7 +169,8 @@ def error_response(status, message=None, headers=None):
 
 
 def plain_error(status, message, headers=None):
-    """An error whose body is just the message (Swift's 400/412 style)."""
+    """A plain-text answer whose body is just the message: Swift's
+    400/412-style errors, and short answers such as healthcheck's OK."""
     return Response(status, headers=headers, body=message,
                     content_type='text/plain; charset=UTF-8')
 

@@ -19,8 +19,16 @@ def app(env, start_response):
     return [b'']
 
 
+def loaded(*chain):
+    """What the pipeline loader does: every app learns the chain."""
+    for each in chain:
+        each._pipeline = list(chain)
+        each._pipeline_final_app = chain[-1]
+    return chain[0]
+
+
 def test_ok_before_auth():
-    mw = healthcheck.filter_factory({})(app)
+    mw = loaded(healthcheck.filter_factory({})(app), app)
     resp = Request.blank('/healthcheck').get_response(mw)
     assert resp.status == '200 OK'
     assert resp.body == b'OK'
@@ -36,7 +44,8 @@ def test_other_paths_pass_through():
 
 def test_disable_file(tmp_path):
     flag = tmp_path / 'disable'
-    mw = healthcheck.filter_factory({}, disable_path=str(flag))(app)
+    mw = loaded(healthcheck.filter_factory({}, disable_path=str(flag))(app),
+                app)
     assert Request.blank('/healthcheck').get_response(mw).status_int == 200
     flag.write_text('')
     resp = Request.blank('/healthcheck').get_response(mw)
@@ -65,12 +74,15 @@ class PassThrough(object):
 
 
 def pipeline(clamd_socket, healthcheck_conf=None, **clamav_conf):
-    """healthcheck -> pass-through -> clamav -> app, as paste builds it."""
+    """healthcheck -> pass-through -> clamav -> app, as the loader builds
+    it."""
     conf = {'clamd_socket': clamd_socket, 'ping_cache': '0'}
     conf.update(clamav_conf)
-    scanner = clamav.filter_factory({}, **conf)(app)
-    return healthcheck.filter_factory({}, **(healthcheck_conf or {}))(
-        PassThrough(scanner))
+    final = PassThrough(app)
+    scanner = clamav.filter_factory({}, **conf)(final)
+    between = PassThrough(scanner)
+    return loaded(healthcheck.filter_factory(
+        {}, **(healthcheck_conf or {}))(between), between, scanner, final)
 
 
 def get_health(mw):
