@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.waiting import wait_for
+
 THIRD_PARTY_FILTER = '''
 def filter_factory(global_conf, **local_conf):
     stamp = local_conf.get('stamp', 'yes')
@@ -78,11 +80,12 @@ def test_two_proxies_enforce_one_rate_limit(cluster, owner):
                                '%s/%s-2' % (account_path, name),
                                {'X-Auth-Token': token})
         assert status == 498, body
-        time.sleep(1.1)
-        status, _, _ = call(second.url, 'PUT',
-                            '%s/%s-2' % (account_path, name),
-                            {'X-Auth-Token': token})
-        assert status in (201, 202)
+        # once the shared window has passed, the same PUT goes through
+        wait_for(lambda: call(second.url, 'PUT',
+                              '%s/%s-2' % (account_path, name),
+                              {'X-Auth-Token': token})[0] in (201, 202),
+                 timeout=10, interval=0.1,
+                 what='the rate limit to let the PUT through')
         for cont in (name, name + '-2'):
             call(cluster.proxy_url, 'DELETE', '%s/%s' % (account_path, cont),
                  {'X-Auth-Token': token})
