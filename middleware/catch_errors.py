@@ -94,9 +94,8 @@ class CatchErrorsMiddleware(object):
                 yield first
             for chunk in chunks:
                 yield chunk
-        except GeneratorExit:
-            raise
         except Exception:
+            # (GeneratorExit, a client that went away, is no Exception)
             self.logger.exception(
                 'Error while sending the body of %s %s (txn: %s); '
                 'closing the connection', env.get('REQUEST_METHOD'),

@@ -102,8 +102,6 @@ def load_app(conf_path):
     from objproxy.common.pipeline import load_app as load_with_filters
     try:
         return load_with_filters(os.path.abspath(conf_path))
-    except ConfigError:
-        raise
     except LookupError as err:
         raise ConfigError('%s: %s' % (conf_path, err))
 

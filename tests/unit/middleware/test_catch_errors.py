@@ -115,6 +115,30 @@ def test_exception_after_headers_sent_is_reraised_and_closes():
     assert closed == [True]
 
 
+def test_a_client_going_away_mid_body_closes_it_and_logs_no_error(caplog):
+    closed = []
+
+    class Body(object):
+        def __iter__(self):
+            yield b'first'
+            yield b'second'
+
+        def close(self):
+            closed.append(True)
+
+    def app(env, start_response):
+        start_response('200 OK', [('Content-Length', '11')])
+        return Body()
+
+    body = make(app)(Request.blank('/').environ, lambda s, h, e=None: None)
+    it = iter(body)
+    assert next(it) == b'first'
+    with caplog.at_level(logging.ERROR):
+        body.close()   # the server closes the iterator: GeneratorExit
+    assert closed == [True]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_head_500_has_no_body():
     def app(env, start_response):
         raise ValueError('x')
