@@ -4,6 +4,7 @@ Layout (all under ``--data-dir``)::
 
     etc/objproxy.conf            hash prefix/suffix (random, made once, kept)
     etc/{account,container,object}.{builder,ring.gz}
+    etc/backups/                 every state of those files (ring.backups)
     etc/proxy-server.conf        from etc/proxy-server.conf
     etc/node<N>.conf             from etc/storage-server.conf
     srv/node<N>/sdb<N>/          node N's devices root and its one device
@@ -18,7 +19,9 @@ every other edit and comment survives a restart: ``bind_port``,
 ``workers`` and ``memcache_servers``.  The configs are then the truth: the
 ports aio listens on are read back from them, and the rings' device ports
 are brought in line with the nodes' ``bind_port`` through the builder API
-(partitions stay where they are, so stored data stays reachable).
+(partitions stay where they are, so stored data stays reachable).  Every
+builder or ring aio writes keeps the state before and after in
+``etc/backups/``, as objproxy-ring-builder's writes do.
 
 ``--pipeline`` (for tests and tools) and running without memcached change
 one start only: aio then runs a copy of the proxy config in ``run/`` and
@@ -36,6 +39,7 @@ import secrets
 import sys
 
 from objproxy.common.exceptions import ConfigError
+from objproxy.ring import backups
 from objproxy.ring.builder import RingBuilder
 
 DAEMON_SECTIONS = ('object-replicator', 'container-replicator',
@@ -399,15 +403,15 @@ class AioLayout(object):
             ring_path = os.path.join(self.etc_dir, name + '.ring.gz')
             if self._fresh(builder_path):
                 builder = self.new_builder()
-                builder.save(builder_path)
-                builder.write_ring(ring_path)
+                backups.replace(builder_path, builder.save)
+                backups.replace(ring_path, builder.write_ring)
                 continue
             builder = RingBuilder.load(builder_path)
             if self.align_ports(builder):
-                builder.save(builder_path)
-                builder.write_ring(ring_path)
+                backups.replace(builder_path, builder.save)
+                backups.replace(ring_path, builder.write_ring)
             elif not os.path.exists(ring_path):
-                builder.write_ring(ring_path)
+                backups.replace(ring_path, builder.write_ring)
 
     def new_builder(self):
         builder = RingBuilder(PART_POWER, REPLICAS, 1)

@@ -9,16 +9,19 @@ atomic, and nothing is written before a command has succeeded).
 Safety, as swift-ring-builder: ``create`` will not overwrite an existing
 builder unless given ``--force``, and every builder or ring file written is
 also copied to ``backups/<unix time>.<name>`` beside the builder, so any
-earlier state can be restored by copying it back.
+earlier state can be restored by copying it back.  The file a command
+overwrites is copied there first too (objproxy.ring.backups), so a state
+written by another tool (objproxy-aio, a copy from elsewhere) survives a
+``create --force``.
 """
 import argparse
 import os
 import re
-import shutil
 import sys
 import time
 
 from objproxy.common.exceptions import RingError
+from objproxy.ring import backups
 from objproxy.ring.builder import RingBuilder
 from objproxy.ring.placement import format_replicas
 
@@ -134,28 +137,10 @@ class Commands(object):
         return RingBuilder.load(self.builder_file)
 
     def save(self, builder):
-        builder.save(self.builder_file)
-        self.backup(self.builder_file)
+        backups.replace(self.builder_file, builder.save)
 
     def write_ring_file(self, builder):
-        ring_file = ring_file_for(self.builder_file)
-        builder.write_ring(ring_file)
-        self.backup(ring_file)
-
-    def backup(self, path):
-        """Copy a file just written into ``backups/`` beside the builder."""
-        backup_dir = os.path.join(
-            os.path.dirname(os.path.abspath(self.builder_file)), 'backups')
-        os.makedirs(backup_dir, exist_ok=True)
-        stamp = '%d' % time.time()
-        target = os.path.join(backup_dir, '%s.%s' % (
-            stamp, os.path.basename(path)))
-        serial = 1
-        while os.path.exists(target):  # two writes within one second
-            target = os.path.join(backup_dir, '%s-%d.%s' % (
-                stamp, serial, os.path.basename(path)))
-            serial += 1
-        shutil.copy2(path, target)
+        backups.replace(ring_file_for(self.builder_file), builder.write_ring)
 
     def search_one_or_more(self, builder, search):
         devs = builder.search_devs(search)

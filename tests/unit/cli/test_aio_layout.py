@@ -105,6 +105,36 @@ def test_new_ports_are_written_in_place_and_rings_follow(tmp_path):
     assert sorted(d['port'] for d in ring.devs) == moved
 
 
+def backed_up(aio, name):
+    folder = os.path.join(aio.etc_dir, 'backups')
+    return [open(os.path.join(folder, n), 'rb').read()
+            for n in os.listdir(folder) if n.endswith('.' + name)]
+
+
+def test_rings_moved_to_new_ports_keep_their_old_state_in_backups(tmp_path):
+    aio = layout(tmp_path, node_ports=PORTS)
+    before = {name: open(os.path.join(aio.etc_dir, name), 'rb').read()
+              for name in ('object.builder', 'object.ring.gz')}
+    again = layout(tmp_path, node_ports=[p + 1 for p in PORTS])
+    for name, old in before.items():
+        now = open(os.path.join(again.etc_dir, name), 'rb').read()
+        assert now != old
+        assert old in backed_up(again, name), name
+        assert now in backed_up(again, name), name
+
+
+def test_reset_keeps_the_users_ring_changes_in_backups(tmp_path):
+    aio = layout(tmp_path, node_ports=PORTS)
+    path = os.path.join(aio.etc_dir, 'container.builder')
+    builder = RingBuilder.load(path)
+    builder.set_dev_weight(0, 50)
+    builder.save(path)                 # edited without a backup
+    edited = open(path, 'rb').read()
+    again = layout(tmp_path, reset=True)
+    assert open(path, 'rb').read() != edited
+    assert edited in backed_up(again, 'container.builder')
+
+
 def test_a_hand_edited_node_port_moves_the_rings_too(tmp_path):
     aio = layout(tmp_path, node_ports=PORTS)
     path = aio.node_conf(1)

@@ -191,6 +191,35 @@ def test_create_force_starts_over(built):
     assert RingBuilder.load(str(built)).part_power == 8
 
 
+def backed_up(directory, name):
+    folder = directory / 'backups'
+    return [(folder / n).read_bytes() for n in os.listdir(str(folder))
+            if n.endswith('.' + name)]
+
+
+def test_create_force_keeps_a_builder_written_by_another_tool(tmp_path):
+    builder_file = tmp_path / 'object.builder'
+    other = RingBuilder(6, 3, 1)
+    other.add_dev({'region': 1, 'zone': 1, 'ip': '10.0.0.1', 'port': 6010,
+                   'device': 'sdb1', 'weight': 100, 'meta': ''})
+    other.save(str(builder_file))      # no backup of its own
+    before = builder_file.read_bytes()
+    assert run(builder_file, 'create', 8, 3, 1, '--force')[0] == 0
+    assert builder_file.read_bytes() != before
+    assert before in backed_up(tmp_path, 'object.builder')
+
+
+def test_a_ring_written_by_another_tool_is_kept_before_write_ring(built):
+    ring = built.parent / 'object.ring.gz'
+    elsewhere = RingBuilder.load(str(built))
+    elsewhere.set_dev_info(0, port=6999)
+    elsewhere.write_ring(str(ring))    # say, copied from another machine
+    before = ring.read_bytes()
+    assert run(built, 'write_ring')[0] == 0
+    assert ring.read_bytes() != before
+    assert before in backed_up(built.parent, 'object.ring.gz')
+
+
 def test_every_change_leaves_a_timestamped_backup(built):
     def age(name):  # <unix time>[-<serial>].<file name>
         stamp = name.split('.')[0].split('-')
