@@ -5,6 +5,7 @@ container listing row (content type and last_modified), while the row's
 size and hash stay the data's: for an SLO manifest the segments' total
 and the manifest's MD5 with its slo_etag.
 """
+import datetime
 import hashlib
 import json
 import time
@@ -12,6 +13,7 @@ import uuid
 
 from tests.functional.proxy_cluster import (  # noqa: F401 (fixtures)
     Client, client, pcluster)
+from tests.waiting import wait_for
 
 
 def row(client, container, name):
@@ -24,6 +26,16 @@ def row(client, container, name):
     raise AssertionError('%s not listed in %s' % (name, container))
 
 
+def wait_past(entry):
+    """Wait until the clock is past a listing row's last_modified, so a
+    request made now gets a newer timestamp than that row's."""
+    listed = datetime.datetime.strptime(
+        entry['last_modified'], '%Y-%m-%dT%H:%M:%S.%f').replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    wait_for(lambda: time.time() > listed + 0.00001, timeout=5,
+             what='the clock to pass %s' % entry['last_modified'])
+
+
 def test_content_type_post_reaches_head_and_listing(client):
     container = '/post-ctype-%s' % uuid.uuid4().hex[:8]
     assert client.req('PUT', container).status in (201, 202)
@@ -32,7 +44,7 @@ def test_content_type_post_reaches_head_and_listing(client):
     assert resp.status == 201
     before = row(client, container, 'plain')
     assert before['content_type'] == 'text/plain'
-    time.sleep(0.01)
+    wait_past(before)
 
     resp = client.req('POST', container + '/plain', b'',
                       {'Content-Type': 'image/jpeg',
@@ -67,7 +79,7 @@ def test_content_type_post_reaches_head_and_listing(client):
     slo_before = row(client, container, 'slo')
     assert slo_before['bytes'] == 4096
     assert 'slo_etag' in slo_before
-    time.sleep(0.01)
+    wait_past(slo_before)
     resp = client.req('POST', container + '/slo', b'',
                       {'Content-Type': 'video/mp4'})
     assert resp.status == 202
