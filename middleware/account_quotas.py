@@ -38,7 +38,7 @@ from webob import Request
 from objproxy.common.config import check_options
 from objproxy.common.paths import PathError, split_path
 from objproxy.common.registry import register_info
-from objproxy.common.response import Response, is_success
+from objproxy.common.response import is_success, plain_error
 from objproxy.proxy.controllers.container import DEFAULT_POLICY
 from objproxy.proxy.info import (
     get_account_info, get_container_info, text_names)
@@ -59,11 +59,6 @@ class QuotaRequestError(Exception):
         self.status = status
 
 
-def _answer(req, status, body=b''):
-    return Response(status, body=body, headers=[
-        ('Content-Type', 'text/plain; charset=UTF-8')])
-
-
 def _int(value):
     try:
         return int(value)
@@ -74,7 +69,7 @@ def _int(value):
 class AccountQuotaMiddleware(object):
     """Guards the quota headers and refuses uploads over quota."""
 
-    def __init__(self, app, conf=None):
+    def __init__(self, app):
         self.app = app
 
     def __call__(self, env, start_response):
@@ -104,12 +99,12 @@ class AccountQuotaMiddleware(object):
             # X-Account-<x>, sysmeta included: never let that reach ours
             if any(k.lower().startswith('x-remove-account-sysmeta-quota-')
                    for k in req.headers):
-                return _answer(req, 403)(env, start_response)
+                return plain_error(403, '')(env, start_response)
             try:
                 for quota_type in QUOTA_TYPES:
                     self.translate(req, quota_type)
             except QuotaRequestError as err:
-                return _answer(req, err.status)(env, start_response)
+                return plain_error(err.status, '')(env, start_response)
 
         def showing_start_response(status, headers, exc_info=None):
             return start_response(status, show_quotas(headers), exc_info)
@@ -176,8 +171,7 @@ class AccountQuotaMiddleware(object):
     def exceeded(self, env, body):
         """The 413, given after auth so unauthorised writers get 401/403
         and ACL writers are still judged (Swift wraps swift.authorize)."""
-        req = Request(env)
-        resp = _answer(req, 413, body)
+        resp = plain_error(413, body)
         authorize = env.get('swift.authorize')
         if authorize is None:
             return resp

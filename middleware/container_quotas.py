@@ -33,18 +33,13 @@ from objproxy.common.config import check_options
 from objproxy.common.paths import (
     RESERVED, PathError, split_path, str_to_wsgi)
 from objproxy.common.registry import register_info
-from objproxy.common.response import Response, is_success
+from objproxy.common.response import is_success, plain_error
 from objproxy.proxy.info import get_container_info, text_names
 from middleware.large_objects import call_app, make_subrequest_env
 
 SECTION = 'filter:container_quotas'
 QUOTAS = (('quota-bytes', 'Invalid bytes quota.'),
           ('quota-count', 'Invalid count quota.'))
-
-
-def _plain(req, status, body):
-    return Response(status, body=body,
-                    content_type='text/plain; charset=UTF-8')
 
 
 def _limit(meta, key):
@@ -59,7 +54,7 @@ def _limit(meta, key):
 class ContainerQuotaMiddleware(object):
     """Validates quota metadata and refuses uploads that exceed it."""
 
-    def __init__(self, app, conf=None):
+    def __init__(self, app):
         self.app = app
 
     def __call__(self, env, start_response):
@@ -74,7 +69,7 @@ class ContainerQuotaMiddleware(object):
             for key, message in QUOTAS:
                 value = req.headers.get('X-Container-Meta-' + key)
                 if value and not value.isdigit():
-                    return _plain(req, 400, message)(env, start_response)
+                    return plain_error(400, message)(env, start_response)
         elif obj and method == 'PUT':
             denial = self.check_upload(env, account, container)
             if denial is not None:
@@ -137,7 +132,7 @@ class ContainerQuotaMiddleware(object):
             denial = authorize(req)
             if denial is not None:
                 return denial
-        return _plain(req, 413, 'Upload exceeds quota.')
+        return plain_error(413, 'Upload exceeds quota.')
 
 
 def filter_factory(global_conf, **local_conf):

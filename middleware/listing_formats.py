@@ -144,7 +144,7 @@ def render(listing, content_type, account, container):
 class ListingFormats(object):
     """The ``listing_formats`` filter."""
 
-    def __init__(self, app, conf=None):
+    def __init__(self, app):
         self.app = app
 
     def __call__(self, env, start_response):

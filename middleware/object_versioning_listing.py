@@ -132,14 +132,14 @@ def container_get_or_head(app, req, account, container):
     if listing is None:
         return _respond(resp, body)
     for item in listing:
-        _as_version(item, account, container, location, versions)
+        _as_version(item, container, location, versions)
     if versions:
         return list_versions(app, req, resp, params, account, location,
                              listing)
     return _respond(resp, json.dumps(listing).encode('ascii'))
 
 
-def _as_version(item, account, container, location, versions):
+def _as_version(item, container, location, versions):
     """A version symlink's row shows its version's size and ETag."""
     if not all(k in item for k in ('symlink_path', 'symlink_etag',
                                    'symlink_bytes')):
