@@ -18,7 +18,6 @@ import eventlet
 from eventlet import GreenPile, Timeout
 from eventlet.queue import LightQueue
 
-from objproxy.common.exceptions import InputRejected
 from objproxy.common.backend_http import NODE_ERRORS
 from objproxy.proxy.controllers.base import (
     NodeAnswer, best_response, quorum_size)
@@ -27,6 +26,14 @@ from objproxy.common.response import error_response, is_server_error, is_success
 
 class ClientReadTimeout(Exception):
     """The client did not send the next chunk within client_timeout."""
+
+
+def too_large(limit):
+    """The body of the proxy's 413: the limit, and how to store more."""
+    return ('The body is larger than the %d '
+            'bytes this cluster takes in one object (max_file_size); '
+            'upload it in segments (for example swift upload '
+            '--segment-size)' % limit)
 
 
 class ClientBodyError(Exception):
@@ -196,12 +203,10 @@ class ObjectPut(object):
         try:
             with Timeout(self.app.client_timeout, ClientReadTimeout()):
                 return self.reader(size)
-        except InputRejected:
-            raise
+        # InputRejected (a filter refusing the body) and ClientBodyError
+        # are none of the types below, so they propagate unchanged
         except ClientReadTimeout:
             raise ClientBodyError(408)
-        except ClientBodyError:
-            raise
         except ValueError as err:  # eventlet's ChunkReadError and kin
             raise ClientBodyError(400, 'Invalid chunked body: %s' % err)
         except (OSError, EOFError):
@@ -244,7 +249,7 @@ class ObjectPut(object):
                         break
                 self.received += len(chunk)
                 if self.received > max_size:
-                    raise ClientBodyError(413)
+                    raise ClientBodyError(413, too_large(max_size))
                 self._send_all(chunk)
             if self.chunked:
                 self._send_all(b'')

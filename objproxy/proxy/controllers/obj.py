@@ -14,7 +14,7 @@ from objproxy.common.config import config_true_value
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import Controller, quorum_size
 from objproxy.proxy.getter import Getter
-from objproxy.proxy.putter import ObjectPut
+from objproxy.proxy.putter import ObjectPut, too_large
 from objproxy.common.response import (
     Response, error_response, is_success, plain_error)
 
@@ -200,7 +200,7 @@ class ObjectController(Controller):
             except ValueError:
                 return plain_error(400, 'Invalid Content-Length')
         if content_length is not None and content_length > app.max_file_size:
-            return error_response(413)
+            return error_response(413, too_large(app.max_file_size))
         error = constraints.check_metadata(headers_in, 'object')
         if error:
             return plain_error(400, error)
