@@ -23,12 +23,14 @@ on-demand runs).
 """
 import http.client
 import os
-import time
+import uuid
+from urllib.parse import urlparse
 
 import pytest
 
 from tests import fuzz_requests as fuzz
 from tests.cluster import Cluster
+from tests.waiting import wait_for
 
 # 4,200 requests, 700 per family (each family's fixed corpus is replayed
 # once per seed); about 30 s on two cores.
@@ -99,6 +101,27 @@ def new_tracebacks(log_dir, sizes):
     return out
 
 
+def proxy_log_caught_up(proxy_url, log_dir):
+    """Send one last request and wait until the proxy's access log shows
+    it, so the lines (and any traceback) of the run before it are in."""
+    mark = 'fuzz-log-mark-%s' % uuid.uuid4().hex
+    parsed = urlparse(proxy_url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port,
+                                      timeout=10)
+    try:
+        conn.request('HEAD', '/v1/AUTH_' + mark)
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    path = os.path.join(log_dir, 'proxy.log')
+
+    def logged():
+        with open(path, 'rb') as fp:
+            return mark.encode() in fp.read()
+    wait_for(logged, timeout=30, interval=0.05,
+             what='the proxy to log %s' % mark)
+
+
 class FuzzRun(object):
     pass
 
@@ -117,7 +140,7 @@ def fuzz_run(tmp_path_factory, request):
         sizes = log_sizes(log_dir)
         run.report = fuzz.run(SEEDS, ctx, timeout=10,
                               budget=BUDGET_SECONDS)
-        time.sleep(0.5)         # let the last log lines land
+        proxy_log_caught_up(cluster.proxy_url, log_dir)
         run.tracebacks = new_tracebacks(log_dir, sizes)
         run.new_paths = sorted(tree(cluster.data_dir) - run.tree_before)
         run.new_markers = sorted(marker_paths() - run.markers_before)
