@@ -113,3 +113,25 @@ def test_every_readme_command_runs_in_a_fresh_clone(clone):
     for name in os.listdir(str(log_dir)):
         logs.append((log_dir / name).read_text(errors='replace'))
     assert not any(BANNER in text for text in logs)
+
+
+def test_the_readme_names_the_required_filters_mechanism_truthfully():
+    """The README names REQUIRED_FILTERS and only filters it holds, and
+    each such filter is in the shipped proxy config, as the README says."""
+    from objproxy.cli.aio_layout import read_text
+    from objproxy.common.pipeline import REQUIRED_FILTERS
+    with open(os.path.join(REPO, 'README.md')) as fp:
+        readme = ' '.join(fp.read().split())
+    start = readme.index('`REQUIRED_FILTERS`')
+    paragraph = readme[start:readme.index('drop them.', start)]
+    assert '`objproxy/common/pipeline.py`' in paragraph
+    named = re.findall(r'Among them are (.*?); every one',
+                       paragraph)[0]
+    named = re.findall(r'`(\w+)`', named)
+    assert named and set(named) <= set(REQUIRED_FILTERS), named
+    with open(os.path.join(REPO, 'etc', 'proxy-server.conf')) as fp:
+        conf = read_text(fp.read())
+    pipeline = conf.get('pipeline:main', 'pipeline').split()
+    for name in REQUIRED_FILTERS:
+        assert conf.has_section('filter:' + name), name
+        assert name in pipeline, name
