@@ -49,6 +49,7 @@ from objproxy.common.config import check_options, get_float, get_int
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
+from objproxy.common.response import is_server_error
 from middleware.large_objects import (
     LISTING_BODY_LIMIT, WHOLE_OBJECT_DROP, ListingError, Piece,
     SegmentError, SegmentStreamer, call_app, conditional_response,
@@ -206,9 +207,9 @@ class DynamicLargeObject(object):
         except ListingError as err:
             self.logger.info('DLO %s: segment listing of %s: %s (txn %s)',
                              obj, seg_container, err.status, trans_id(env))
-            status = err.status if err.status < 500 else 503
-            return respond(start_response, status, err.body
-                           if status < 500 else b'Segment listing failed')
+            if is_server_error(err.status):
+                return respond(start_response, 503, b'Segment listing failed')
+            return respond(start_response, err.status, err.body)
         except SegmentError as err:
             return respond(start_response, 503, str(err))
         headers = header_items(manifest_resp.header_list,

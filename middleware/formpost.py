@@ -48,6 +48,7 @@ from objproxy.common.exceptions import InputRejected
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
+from objproxy.common.response import is_success, status_code
 
 SECTION = 'filter:formpost'
 #: Longest kept value of a non-file field; the rest is read and dropped.
@@ -195,7 +196,7 @@ class FormPost(object):
                         headers['content-encoding']
                 status, sub_headers, sub_body = self.put_file(
                     env, file_attributes, part, keys)
-                if not status.startswith('2'):
+                if not is_success(status_code(status)):
                     detail = sub_body.decode('utf-8', 'replace').strip()
                     message = '%s: %s' % (attrs['filename'],
                                           detail or status)
@@ -228,7 +229,7 @@ class FormPost(object):
 
     @staticmethod
     def answer(attributes, status, message, quoted, sub_headers):
-        code = int(status.split(' ', 1)[0])
+        code = status_code(status)
         headers = [(name, value) for name, value in sub_headers
                    if name.lower().startswith('access-control')]
         redirect = attributes.get('redirect')

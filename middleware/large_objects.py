@@ -17,7 +17,8 @@ import eventlet
 
 from objproxy.common.config import config_true_value
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
-from objproxy.common.response import Response, error_response, is_success
+from objproxy.common.response import (
+    Response, error_response, is_server_error, is_success)
 from objproxy.common import ranges
 
 # Environ keys a subrequest inherits from the client's request: identity
@@ -227,7 +228,7 @@ def fetch_segment(app, env, piece, source):
             failure = err
             resp = None
             continue
-        if resp.status_int < 500:
+        if not is_server_error(resp.status_int):
             return resp
         resp.drain()
     if resp is None:

@@ -38,7 +38,8 @@ from objproxy.common.config import check_options
 from objproxy.common.listing_format import NegotiationError, listing_type
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.proxy.controllers.container import json_listing_query
-from objproxy.common.response import error_response, plain_error, reason
+from objproxy.common.response import (
+    error_response, is_success, plain_error, reason, status_code)
 
 SECTION = 'filter:listing_formats'
 API_VERSIONS = ('v1', 'v1.0')
@@ -179,7 +180,7 @@ class ListingFormats(object):
             body_iter = list(body_iter)
         status, headers = state['status'], state['headers']
         if not env.get('swift.format_listing') or \
-                not status.startswith(('200 ', '204 ')):
+                not is_success(status_code(status)):
             start_response(status, headers)
             return body_iter
         if negotiated:

@@ -62,10 +62,15 @@ def load_constraints(objproxy_dir=None, conf_path=None):
     return LIMITS
 
 
+_NAME_LIMITS = dict((kind, 'max_%s_name_length' % kind.lower())
+                    for kind in ('Account', 'Container', 'Object'))
+
+
 def name_too_long(kind, name):
     """The 400 message for an Account/Container/Object name over its
-    limit, else None."""
-    limit = LIMITS['max_%s_name_length' % kind.lower()]
+    limit, else None.  The one name-length check: the proxy and the
+    storage servers give the same answer."""
+    limit = LIMITS[_NAME_LIMITS[kind]]
     size = len(name.encode('utf-8'))
     if size > limit:
         return '%s name length of %d longer than %d' % (kind, size, limit)

@@ -81,6 +81,11 @@ STATUS_LINES = dict((code, '%d %s' % (code, phrase))
                     for code, phrase in PHRASES.items())
 
 
+def status_code(line):
+    """The number of a WSGI status line: ``'204 No Content'`` -> 204."""
+    return int(line.split(' ', 1)[0])
+
+
 def status_line(status):
     line = STATUS_LINES.get(status)
     if line is None:

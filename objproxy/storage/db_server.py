@@ -33,7 +33,8 @@ import eventlet
 from webob import Request
 
 from objproxy.common.config import get_bool, get_float, get_int
-from objproxy.common.constraints import LIMITS, check_metadata
+from objproxy.common.constraints import (
+    LIMITS, check_metadata, name_too_long)
 from objproxy.common.exceptions import ConfigError, DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.logs import get_logger
@@ -181,19 +182,15 @@ class DBServer(object):
         except InvalidPath as err:
             raise HTTPError(400, str(err))
         names = parts[2:]
-        limits = (LIMITS['max_account_name_length'],
-                  LIMITS['max_container_name_length'],
-                  LIMITS['max_object_name_length'])
-        kinds = ('Account', 'Container', 'Object')
-        for name, limit, kind in zip(names, limits, kinds):
+        for name, kind in zip(names, ('Account', 'Container', 'Object')):
             if name is None:
                 continue
             if name in ('.', '..'):
                 raise HTTPError(400, 'Invalid %s name %r' % (kind.lower(),
                                                              name))
-            if len(name.encode('utf-8')) > limit:
-                raise HTTPError(400, '%s name length of %d longer than %d'
-                                % (kind, len(name.encode('utf-8')), limit))
+            too_long = name_too_long(kind, name)
+            if too_long:
+                raise HTTPError(400, too_long)
         try:
             validate_device(self.devices, device, self.mount_check)
         except InvalidPath as err:

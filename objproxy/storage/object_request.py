@@ -7,7 +7,9 @@ checks together keeps the handlers about what they do with the object.
 """
 import time
 
-from objproxy.common.constraints import LIMITS, check_metadata
+from objproxy.common.config import config_true_value
+from objproxy.common.constraints import (
+    LIMITS, check_metadata, name_too_long)
 from objproxy.common.paths import PathError, split_path, wsgi_to_str
 from objproxy.common.timestamp import Timestamp
 from objproxy.storage.devices import (
@@ -56,8 +58,7 @@ def request_metadata(env, prefixes, allowed):
 
 
 def is_replication(env):
-    return env.get('HTTP_X_BACKEND_REPLICATION', '').lower() in (
-        'true', '1', 'yes', 'on')
+    return config_true_value(env.get('HTTP_X_BACKEND_REPLICATION'))
 
 
 def require_timestamp(env):
@@ -102,15 +103,11 @@ def object_path(env, devices, mount_check):
         raise HTTPError(400, str(err))
     device_path, partition = _device_and_partition(part, device, devices,
                                                    mount_check)
-    if len(obj.encode('utf-8')) > LIMITS['max_object_name_length']:
-        raise HTTPError(400, 'Object name length of %d longer than %d'
-                        % (len(obj.encode('utf-8')),
-                           LIMITS['max_object_name_length']))
-    if len(container.encode('utf-8')) > \
-            LIMITS['max_container_name_length']:
-        raise HTTPError(400, 'Container name too long')
-    if len(account.encode('utf-8')) > LIMITS['max_account_name_length']:
-        raise HTTPError(400, 'Account name too long')
+    too_long = (name_too_long('Object', obj) or
+                name_too_long('Container', container) or
+                name_too_long('Account', account))
+    if too_long:
+        raise HTTPError(400, too_long)
     return device_path, partition, account, container, obj
 
 

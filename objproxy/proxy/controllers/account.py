@@ -8,6 +8,7 @@ Listings are JSON here, always (as from Swift's proxy): the
 ``listing_formats`` filter renders them as the client asked.
 """
 from objproxy.common import constraints
+from objproxy.common.config import config_true_value
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import (
     BACKEND_QUERY, Controller, add_last_modified)
@@ -47,8 +48,7 @@ class AccountController(Controller):
         ring = self.app.account_ring
         part = ring.get_part(self.account_name)
         headers = self.base_headers(req)
-        newest = str(req.headers.get('X-Newest', '')).lower() in (
-            'true', '1', 'yes', 'on')
+        newest = config_true_value(req.headers.get('X-Newest'))
         getter = Getter(self, ring, part, self.path, req.method, headers,
                         query_string=json_listing_query(
                             req.environ.get(BACKEND_QUERY)),

@@ -16,7 +16,9 @@ from objproxy.common.backend_http import NODE_ERRORS
 from objproxy.common.paths import reserved_names_allowed
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy import cors
-from objproxy.common.response import Response, error_response
+from objproxy.common.response import (
+    Response, error_response, is_client_error, is_informational,
+    is_redirection, is_server_error, is_success)
 
 # environ key: the request's query, validated and re-encoded for the nodes
 # once, when the request arrives (the router's header checks)
@@ -78,15 +80,17 @@ def best_response(answers, quorum, method=''):
     be reached; missing answers count as 503, as in Swift.
     """
     statuses = [a.status if a is not None else 503 for a in answers]
-    for hundred in (100, 200, 300, 400):
-        in_class = [s for s in statuses if hundred <= s < hundred + 100]
+    for of_class in (is_informational, is_success, is_redirection,
+                     is_client_error):
+        in_class = [s for s in statuses if of_class(s)]
         if len(in_class) >= quorum:
             status = max(in_class)
             answer = answers[statuses.index(status)]
-            if status >= 400 and not answer.body and method != 'HEAD':
+            error = is_client_error(status)
+            if error and not answer.body and method != 'HEAD':
                 return error_response(status)
             headers = client_headers(answer.headers)
-            if status >= 400:
+            if error:
                 headers = [(k, v) for k, v in headers
                            if k.lower() not in ('content-length', 'etag')]
             return Response(status, headers=headers,
@@ -152,7 +156,7 @@ class Controller(object):
         for node in nodes:
             answer = self.node_request(node, part, method, path, headers,
                                        query_string, body)
-            if answer is not None and answer.status < 500:
+            if answer is not None and not is_server_error(answer.status):
                 return answer
         return None
 

@@ -8,6 +8,7 @@ Listings are asked of the nodes as JSON, always (as Swift's proxy does):
 the ``listing_formats`` filter renders them as the client asked.
 """
 from objproxy.common import constraints
+from objproxy.common.config import config_true_value
 from objproxy.common.timestamp import Timestamp
 from objproxy.proxy.controllers.base import (
     BACKEND_QUERY, Controller, add_last_modified)
@@ -86,8 +87,7 @@ class ContainerController(Controller):
         ring = self.app.container_ring
         part = ring.get_part(self.account_name, self.container_name)
         headers = self.base_headers(req)
-        newest = str(req.headers.get('X-Newest', '')).lower() in (
-            'true', '1', 'yes', 'on')
+        newest = config_true_value(req.headers.get('X-Newest'))
         getter = Getter(self, ring, part, self.path, req.method, headers,
                         query_string=json_listing_query(
                             req.environ.get(BACKEND_QUERY)),

@@ -5,7 +5,7 @@ from webob import Request
 from objproxy.common.response import (
     Response, error_response, is_client_error, is_informational,
     is_redirection, is_server_error, is_success, plain_error, reason,
-    status_line)
+    status_code, status_line)
 
 
 @pytest.mark.parametrize('status,line', [
@@ -86,3 +86,9 @@ def test_error_pages():
     status, headers, body = call(plain_error(412, 'no'))
     assert (status, body) == ('412 Precondition Failed', b'no')
     assert headers['Content-Type'] == 'text/plain; charset=UTF-8'
+
+
+def test_status_code_reads_the_number_of_a_status_line():
+    assert status_code('204 No Content') == 204
+    assert status_code(status_line(499)) == 499
+    assert status_code('599') == 599

@@ -55,3 +55,19 @@ def test_object_path_accepts_reserved_names(tmp_path):
     with pytest.raises(HTTPError) as err:
         object_path({'PATH_INFO': '/sda/1/a/c/\xff'}, str(tmp_path), False)
     assert err.value.status == 400
+
+
+@pytest.mark.parametrize('path,message', [
+    ('/sda/1/a/c/' + 'o' * 1025, 'Object name length of 1025 longer than '
+                                 '1024'),
+    ('/sda/1/a/' + 'c' * 257 + '/o', 'Container name length of 257 longer '
+                                     'than 256'),
+    ('/sda/1/' + 'a' * 257 + '/c/o', 'Account name length of 257 longer '
+                                     'than 256'),
+])
+def test_object_path_refuses_names_over_their_limit_as_the_proxy_does(
+        tmp_path, path, message):
+    (tmp_path / 'sda').mkdir()
+    with pytest.raises(HTTPError) as err:
+        object_path({'PATH_INFO': path}, str(tmp_path), False)
+    assert (err.value.status, err.value.body) == (400, message)
