@@ -1,23 +1,27 @@
 """CORS and staticweb in a real browser (headless Chromium via selenium).
 
 A page served from one origin (a tiny http.server on 127.0.0.1) talks to
-the cluster's proxy on another origin (another port) with fetch(), so the
-browser itself enforces what the proxy's CORS answers allow: preflights,
-exposed headers, refused origins, strict mode and ``cors_allow_origin``.
+a proxy of the cluster on another origin (another port) with fetch(), so
+the browser itself enforces what the proxy's CORS answers allow:
+preflights, exposed headers (also a container's own), refused origins,
+strict mode and ``cors_allow_origin``.  The same page uploads files with
+an HTML form signed for formpost.  The proxies run the shipped pipeline.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (scripts/install).
 Without them the tests are skipped, except in CI (``CI=true``), where a
 missing browser is a failure.
 """
 import hashlib
+import hmac
 import http.client
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -30,8 +34,6 @@ CHROME_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
                 '--disable-quic', '--no-first-run',
                 '--disable-background-networking',
                 '--disable-component-update', '--disable-sync')
-PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging ratelimit '
-            'tempauth staticweb clamav slo dlo proxy_logging proxy_server')
 
 
 def _missing_browser():
@@ -94,7 +96,8 @@ def page_origin():
 
 def _proxy(cluster, name, **app_options):
     overrides = {'app:proxy_server': app_options} if app_options else None
-    return cluster.extra_proxy(name, pipeline=PIPELINE, overrides=overrides)
+    return cluster.extra_proxy(name, pipeline=cluster.aio.pipeline,
+                               overrides=overrides)
 
 
 @pytest.fixture(scope='module')
@@ -255,3 +258,109 @@ def test_a_static_site_serves_its_index_and_listings(cluster, browser,
     assert browser.current_url.endswith('/%s/files/' % name)
     rows = browser.find_elements(By.CSS_SELECTOR, '#listing td.colname a')
     assert [row.text for row in rows] == ['../', 'a.txt', 'b.txt']
+
+
+def test_a_containers_expose_headers_and_max_age_reach_the_browser(
+        cluster, browser, page_origin, strict_proxy):
+    acct = Account(cluster, strict_proxy.url)
+    name = acct.container(**{
+        'X-Container-Meta-Access-Control-Allow-Origin': page_origin,
+        'X-Container-Meta-Access-Control-Expose-Headers': 'Accept-Ranges',
+        'X-Container-Meta-Access-Control-Max-Age': '42'})
+    out = run(browser, page_origin, PUT_THEN_GET,
+              '%s/%s/exposed.txt' % (acct.url, name), acct.token, 'seen')
+    assert (out.get('put'), out.get('body')) == (201, 'seen'), out
+    assert out['ranges'] == 'bytes'     # readable: the container exposes it
+    status, headers, _b = acct.request(
+        'OPTIONS', '/%s/exposed.txt' % name, token=False, headers={
+            'Origin': page_origin, 'Access-Control-Request-Method': 'PUT'})
+    assert status == 200
+    assert headers['Access-Control-Max-Age'] == '42'
+
+
+FORM = """
+const [action, fields, done] = arguments;
+const form = document.createElement('form');
+form.method = 'POST';
+form.enctype = 'multipart/form-data';
+form.action = action;
+for (const [name, value] of fields) {
+  const input = document.createElement('input');
+  input.type = 'hidden';
+  input.name = name;
+  input.value = value;
+  form.appendChild(input);
+}
+const file = document.createElement('input');
+file.type = 'file';
+file.name = 'file1';
+file.id = 'upload';
+form.appendChild(file);
+document.body.appendChild(form);
+done(true);
+"""
+
+
+def signed_form(acct, name, redirect, key):
+    path = '%s/%s/' % (acct.path, name)
+    expires = int(time.time()) + 300
+    fields = [('redirect', redirect), ('max_file_size', '1048576'),
+              ('max_file_count', '1'), ('expires', str(expires))]
+    message = '\n'.join([path] + [value for _n, value in fields])
+    signature = hmac.new(key.encode(), message.encode(),
+                         hashlib.sha256).hexdigest()
+    return fields + [('signature', signature)]
+
+
+def browser_form_upload(browser, page_origin, acct, name, path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    redirect = page_origin + '/done.html'
+    run(browser, page_origin, FORM, '%s/%s/' % (acct.url, name),
+        signed_form(acct, name, redirect, acct.form_key))
+    upload = browser.find_element(By.ID, 'upload')
+    upload.send_keys(path)
+    upload.find_element(By.XPATH, '..').submit()
+    WebDriverWait(browser, 20).until(
+        lambda driver: driver.current_url.startswith(redirect))
+    answer = parse_qs(urlparse(browser.current_url).query)
+    browser.get(page_origin + '/')       # back to the page for the next test
+    return answer['status'][0], answer.get('message', [''])[0]
+
+
+@pytest.fixture
+def form_account(cluster, strict_proxy):
+    acct = Account(cluster, strict_proxy.url)
+    acct.form_key = 'form-key-' + uuid.uuid4().hex
+    status, _h, _b = acct.request('POST', '', {
+        'X-Account-Meta-Temp-URL-Key': acct.form_key})
+    assert status == 204
+    return acct
+
+
+def test_a_browser_form_uploads_a_file_with_formpost(
+        browser, page_origin, form_account, tmp_path):
+    acct = form_account
+    name = acct.container()
+    path = tmp_path / 'holiday notes.txt'
+    path.write_bytes(b'sunny, mostly')
+    status, _message = browser_form_upload(browser, page_origin, acct, name,
+                                           str(path))
+    assert status == '201'
+    stored = acct.request('GET', '/%s/holiday%%20notes.txt' % name)
+    assert (stored[0], stored[2]) == (200, b'sunny, mostly')
+    assert stored[1]['X-Object-Av-Verdict'] == 'clean'
+
+
+def test_an_infected_file_in_a_browser_form_is_refused_by_name(
+        browser, page_origin, form_account, tmp_path):
+    from objproxy.common.clamd import EICAR_TEST_FILE
+    acct = form_account
+    name = acct.container()
+    path = tmp_path / 'invoice.com'
+    path.write_bytes(EICAR_TEST_FILE)
+    status, message = browser_form_upload(browser, page_origin, acct, name,
+                                          str(path))
+    assert status == '403'
+    assert 'invoice.com' in message and 'Objproxy.Test.EICAR' in message
+    assert acct.request('HEAD', '/%s/invoice.com' % name)[0] == 404
