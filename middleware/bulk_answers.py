@@ -11,28 +11,18 @@ from xml.sax.saxutils import escape
 
 from objproxy.common.response import status_line
 
-STATUS_TEXT = {
-    200: '200 OK', 201: '201 Created', 400: '400 Bad Request',
-    401: '401 Unauthorized', 404: '404 Not Found',
-    406: '406 Not Acceptable', 411: '411 Length Required',
-    412: '412 Precondition Failed', 413: '413 Request Entity Too Large',
-    500: '500 Internal Error', 502: '502 Bad Gateway',
-}
+#: ``Response Status`` lines of the report: the common status lines.
+status_text = status_line
+
 
 class BulkError(Exception):
     """Ends a bulk operation; its status and body become the answer's
     ``Response Status`` and ``Response Body``."""
 
     def __init__(self, status, body=''):
-        super().__init__(body or STATUS_TEXT.get(status, str(status)))
+        super().__init__(body or status_line(status))
         self.status = status
         self.body = body
-
-
-def status_text(code):
-    if code in STATUS_TEXT:
-        return STATUS_TEXT[code]
-    return status_line(code)
 
 
 class LimitedInput(object):

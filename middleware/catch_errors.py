@@ -9,8 +9,8 @@ It is the leftmost filter, so everything to its right runs inside it.  It
   ``X-Trans-Id`` the client tried to pass in;
 * stamps ``X-Trans-Id`` and ``X-Openstack-Request-Id`` on every response;
 * turns an unhandled exception - from the call or while producing the
-  first body chunk - into ``500 Internal Server Error`` that carries the
-  transaction id but no traceback (the traceback goes to the log);
+  first body chunk - into ``500 Internal Error`` (Swift's phrase) that
+  carries the transaction id but no traceback (the traceback goes to the log);
 * if the error happens after the headers have gone out, logs it and
   re-raises so the server drops the connection instead of ending a
   truncated body as if it were complete.

@@ -48,7 +48,8 @@ from objproxy.common.exceptions import InputRejected
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import PathError, str_to_wsgi, wsgi_to_str
 from objproxy.common.registry import register_info
-from objproxy.common.response import is_success, status_code
+from objproxy.common.response import (
+    Response, is_success, status_code, status_line)
 
 SECTION = 'filter:formpost'
 #: Longest kept value of a non-file field; the rest is read and dropped.
@@ -95,12 +96,12 @@ class CappedPart(object):
             data = self.part.read(size)
         except FormTruncated:
             self.truncated = True
-            raise InputRejected('400 Bad Request',
+            raise InputRejected(status_line(400),
                                 b'FormPost: form ended inside a file')
         self.received += len(data)
         if self.received > self.max_file_size:
             self.too_large = True
-            raise InputRejected('400 Bad Request',
+            raise InputRejected(status_line(400),
                                 b'FormPost: max_file_size exceeded')
         return data
 
@@ -110,10 +111,10 @@ class CappedPart(object):
 
 def _respond(start_response, status, body, content_type='text/plain',
              headers=()):
-    out = list(headers) + [('Content-Type', content_type),
-                           ('Content-Length', str(len(body)))]
-    start_response(status, out)
-    return [body]
+    """A whole answer; ``status`` is a status line, as the PUTs give."""
+    out = list(headers) + [('Content-Type', content_type)]
+    return Response(status_code(status), headers=out, body=body)(
+        {}, start_response)
 
 
 def _int_field(attributes, name, error):
@@ -143,13 +144,13 @@ class FormPost(object):
         try:
             status, headers, body = self.translate(env, params['boundary'])
         except MimeInvalid:
-            return _respond(start_response, '400 Bad Request',
+            return _respond(start_response, status_line(400),
                             b'FormPost: invalid starting boundary')
         except (FormInvalid, FileTooLarge, FormTruncated) as err:
-            return _respond(start_response, '400 Bad Request',
+            return _respond(start_response, status_line(400),
                             ('FormPost: %s' % err).encode('utf-8'))
         except FormUnauthorized as err:
-            return _respond(start_response, '401 Unauthorized',
+            return _respond(start_response, status_line(401),
                             ('FormPost: %s' % str(err).title()).encode(
                                 'utf-8'), 'text/html; charset=UTF-8')
         return _respond(start_response, status, body, headers=headers)
@@ -181,7 +182,7 @@ class FormPost(object):
                 limit = _int_field(attributes, 'max_file_count',
                                    'max_file_count not an integer')
                 if file_count > limit:
-                    status = '400 Bad Request'
+                    status = status_line(400)
                     message = 'max file count exceeded'
                     break
                 file_attributes = dict(attributes)
@@ -207,7 +208,7 @@ class FormPost(object):
                 if 'name' in attrs:
                     attributes[attrs['name'].lower()] = value
         if not status:
-            status = '400 Bad Request'
+            status = status_line(400)
             message = 'no files to process'
         return self.answer(attributes, status, message, quoted, sub_headers)
 
@@ -247,7 +248,7 @@ class FormPost(object):
         body = ('<html><body><p><a href="%s">Click to continue...</a></p>'
                 '</body></html>' % redirect).encode('utf-8')
         headers.append(('Location', redirect))
-        return '303 See Other', headers, body
+        return status_line(303), headers, body
 
     # -- one file --------------------------------------------------------
     def check_signature(self, env, attributes, keys):
@@ -352,7 +353,7 @@ class FormPost(object):
             close = getattr(app_iter, 'close', None)
             if close:
                 close()
-        return captured.get('status', '500 Internal Server Error'), \
+        return captured.get('status', status_line(500)), \
             captured.get('headers', []), body
 
     def keys(self, env):

@@ -67,7 +67,8 @@ class ManifestDeleter(object):
         accept = env.get('HTTP_ACCEPT')
         name = '/%s/%s' % (parts[2], parts[3])
         results = {'Number Deleted': 0, 'Number Not Found': 0,
-                   'Response Body': '', 'Response Status': '200 OK'}
+                   'Response Body': '',
+                   'Response Status': status_line(200)}
         errors = []
         targets = []
         try:

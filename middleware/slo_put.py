@@ -28,7 +28,8 @@ from eventlet import GreenPool
 
 from objproxy.common.config import config_true_value as is_true
 from objproxy.common.paths import str_to_wsgi
-from objproxy.common.response import status_line
+from objproxy.common.response import (
+    Response, status_code, status_line)
 from middleware.large_objects import (
     SegmentError, call_app, header_items, make_subrequest_env, respond,
     strip_swift_bytes, unquote_etag)
@@ -85,9 +86,8 @@ class ManifestUpload(object):
         query = parse_qs(env.get('QUERY_STRING', ''))
         if not is_true(query.get('heartbeat', [''])[0]):
             outcome = self.upload(env, parts, segments, fmt)
-            start_response(outcome.status, outcome.headers + [
-                ('Content-Length', str(len(outcome.body)))])
-            return [outcome.body]
+            return Response(status_code(outcome.status), outcome.headers,
+                            body=outcome.body)(env, start_response)
         env['eventlet.minimum_write_chunk_size'] = 0
         start_response(status_line(202), [('Content-Type', fmt)])
         return self.heartbeat(env, parts, segments, fmt)

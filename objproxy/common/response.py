@@ -15,7 +15,11 @@ parsed with webob.
 import http
 import time
 
+# Swift's phrases where Python's differ (or differ in newer Pythons)
 EXTRA_REASONS = {
+    413: 'Request Entity Too Large',
+    416: 'Requested Range Not Satisfiable',
+    500: 'Internal Error',
     422: 'Unprocessable Entity',
     497: 'Blacklisted',
     498: 'Rate Limited',

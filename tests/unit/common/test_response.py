@@ -92,3 +92,10 @@ def test_status_code_reads_the_number_of_a_status_line():
     assert status_code('204 No Content') == 204
     assert status_code(status_line(499)) == 499
     assert status_code('599') == 599
+
+
+def test_status_lines_use_swifts_phrases_whatever_the_python():
+    assert status_line(500) == '500 Internal Error'
+    assert status_line(413) == '413 Request Entity Too Large'
+    assert status_line(416) == '416 Requested Range Not Satisfiable'
+    assert status_line(201) == '201 Created'
