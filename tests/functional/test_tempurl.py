@@ -2,8 +2,9 @@
 
 URLs made by python-swiftclient's ``swift tempurl`` work without a token;
 tampered, expired or foreign ones get Swift's 401 (never a 5xx); a token
-sent along never reaches the access log; container keys sign only their
-container; the keys are shown to the account's owners only.
+sent along never reaches the access log; a URL signed for an IP range
+opens only from it; container keys sign only their container; the keys
+are shown to the account's owners only.
 """
 import hashlib
 import hmac
@@ -117,6 +118,20 @@ def test_bad_or_expired_urls_get_401_temp_url_invalid(owner, query):
     assert status == 401
     assert body == b'401 Unauthorized: Temp URL invalid\n'
     assert headers['www-authenticate'].startswith('Swift realm=')
+
+
+def test_a_url_signed_for_an_ip_range_works_only_from_it(owner):
+    """``swift tempurl --ip-range``: the client's address (127.0.0.1 on
+    loopback) must be in the signed range."""
+    path = owner['container'] + '/obj'
+    inside = swift_tempurl('--ip-range', '127.0.0.0/8', 'GET', '600', path,
+                           owner['key'])
+    assert 'temp_url_ip_range=' in inside
+    status, _h, body = call(owner['url'], 'GET', inside)
+    assert (status, body) == (200, b'obj contents')
+    outside = swift_tempurl('--ip-range', '10.1.2.0/24', 'GET', '600',
+                            path, owner['key'])
+    assert call(owner['url'], 'GET', outside)[0] == 401
 
 
 def test_url_for_one_object_does_not_open_another(owner):
