@@ -113,11 +113,10 @@ def cleanup_ondisk_files(hash_dir, reclaim_age=DEFAULT_RECLAIM_AGE):
     classification of what is left (dict as gather_ondisk_files)."""
     try:
         files = os.listdir(hash_dir)
-    except FileNotFoundError:
-        return gather_ondisk_files([])
-    except NotADirectoryError:
-        # something that is not a hash dir: quarantine-worthy, skip it
-        return gather_ondisk_files([])
+    except (FileNotFoundError, NotADirectoryError):
+        # gone since it was listed, or a stray file where a hash dir
+        # belongs: nothing of an object here, so nothing to hash
+        return dict(gather_ondisk_files([]), files=[])
     info = gather_ondisk_files(files, reclaim_age)
     for name in info['obsolete']:
         try:

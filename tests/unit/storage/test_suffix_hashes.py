@@ -72,6 +72,19 @@ def test_suffix_with_no_object_files_hashes_to_none_and_goes(device):
     assert hash_suffix(suffix_dir) is None   # and a missing one is None too
 
 
+def test_a_stray_file_in_a_suffix_does_not_stop_its_partition_hashing(
+        device):
+    """A plain file where a hash dir belongs holds no object: the suffix
+    hashes as its objects alone, so replication of the partition goes on."""
+    hash_dir = put_file(device, 'abc', 'a', T1 + '.data')
+    suffix_dir = os.path.dirname(hash_dir)
+    expected = hash_suffix(suffix_dir)
+    with open(os.path.join(suffix_dir, 'strayfile'), 'w'):
+        pass
+    assert hash_suffix(suffix_dir) == expected
+    assert get_hashes(device, PART)['abc'] == expected
+
+
 def test_invalidate_appends_the_suffix_under_the_partition(device):
     suffix_dir = os.path.dirname(put_file(device, 'abc', 'a', T1 + '.data'))
     invalidate_hash(suffix_dir)
