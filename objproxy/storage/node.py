@@ -12,6 +12,10 @@ Replication-only requests go to the replication apps instead: a
 and batched object replication (``X-Backend-Replicate-Batch: true``) to
 ObjectReplicationServer; the object server keeps its own single-partition
 ``REPLICATE``.
+
+``/recon/<metric>`` (GET, HEAD) answers with what the node's daemons
+recorded, as JSON (objproxy.storage.recon_server); a path with a numeric
+second segment is storage even on a device named ``recon``.
 """
 from objproxy.common.config import config_true_value
 from objproxy.storage import options
@@ -21,6 +25,7 @@ from objproxy.storage.db_replication_server import DbReplicationServer
 from objproxy.storage.object_replication_server import (
     ObjectReplicationServer)
 from objproxy.storage.object_server import ObjectServer
+from objproxy.storage.recon_server import ReconApp, is_recon_path
 
 LAYERS = ('account', 'container', 'object')
 
@@ -34,8 +39,11 @@ class StorageNode(object):
         }
         self.db_replication = DbReplicationServer(conf)
         self.object_replication = ObjectReplicationServer(conf)
+        self.recon = ReconApp(conf)
 
     def __call__(self, env, start_response):
+        if is_recon_path(env.get('PATH_INFO', '')):
+            return self.recon(env, start_response)
         layer = env.get('HTTP_X_BACKEND_LAYER', '').strip().lower()
         if config_true_value(env.get('HTTP_X_BACKEND_REPLICATE_BATCH')):
             return self.object_replication(env, start_response)
