@@ -43,6 +43,7 @@ from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_connection import is_busy_error
 from objproxy.storage.db_pending import LockTimeout
+from objproxy.storage.dirsync import fsync_dir
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 
@@ -329,7 +330,7 @@ class DbReplicationServer(object):
                 return False
             raise
         if self.fsync:
-            self.offload(_fsync_dir, os.path.dirname(path))
+            self.offload(fsync_dir, os.path.dirname(path))
         return True
 
     def _merge_copy(self, tmp, path, broker_class):
@@ -363,11 +364,3 @@ def _to_wal(path):
             os.unlink(path + ext)
         except OSError:
             pass
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

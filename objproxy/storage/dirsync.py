@@ -8,14 +8,16 @@ import os
 
 
 def fsync_dir(path):
+    """fsync a directory, so the renames and new entries in it survive a
+    crash.  A failed fsync (EIO: the disk lost the update) raises: the
+    write it was for must not be acknowledged.  A directory that is gone
+    has nothing left to make durable."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except FileNotFoundError:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)
 

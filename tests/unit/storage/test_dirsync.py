@@ -40,15 +40,25 @@ def test_fsync_dir_of_a_missing_path_does_nothing(tmp_path, fsynced):
     assert fsynced == []
 
 
-def test_fsync_dir_closes_the_descriptor_when_fsync_fails(tmp_path,
-                                                          monkeypatch):
+def test_a_failed_fsync_raises_and_closes_the_descriptor(tmp_path,
+                                                        monkeypatch):
+    """EIO from fsync means the directory update may be lost: the write
+    it was for must not be acknowledged, so the error reaches the caller."""
     def failing(fd):
         raise OSError(5, 'EIO')
 
     monkeypatch.setattr(dirsync.os, 'fsync', failing)
     before = open_fds()
-    fsync_dir(str(tmp_path))
+    with pytest.raises(OSError):
+        fsync_dir(str(tmp_path))
     assert open_fds() == before
+
+
+def test_fsync_dir_of_a_file_raises(tmp_path, fsynced):
+    path = tmp_path / 'plain'
+    path.write_bytes(b'x')
+    with pytest.raises(NotADirectoryError):
+        fsync_dir(str(path))
 
 
 def test_makedirs_fsyncs_the_parent_of_every_new_directory(tmp_path,

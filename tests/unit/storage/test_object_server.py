@@ -209,6 +209,20 @@ def test_no_space_is_507_and_leaves_nothing(app, devices, monkeypatch):
     assert not hash_dir(devices).exists()
 
 
+def test_a_failed_directory_fsync_is_not_acknowledged(devices, monkeypatch):
+    """EIO from the hash dir's fsync: the rename may not survive a crash,
+    so the PUT must not answer 201 (the proxy counts the replica failed)."""
+    durable = ObjectServer({'devices': str(devices), 'fsync': 'true',
+                            'mount_check': 'false'})
+
+    def failing(path):
+        raise OSError(5, 'Input/output error')
+    monkeypatch.setattr(diskfile, 'fsync_dir', failing)
+    resp = put(durable, b'x' * 100)
+    monkeypatch.undo()
+    assert resp.status_int == 500
+
+
 def test_space_is_reserved_up_front(app, devices, monkeypatch):
     """A known length is reserved before the body is read: a disk without
     room refuses at once (507) and keeps nothing."""
