@@ -295,7 +295,7 @@ class ClamavFilter(object):
             # that has a body anyway, so it can never be stored unscanned.
             if env.get('CONTENT_LENGTH') not in (None, '', '0') or \
                     'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower():
-                return _respond(start_response, '400 Bad Request',
+                return _respond(start_response, 400,
                                 b'Copy requests require a zero byte body\n')
             return self.app(env, start_response)
         query = parse_qs(env.get('QUERY_STRING', ''))
@@ -345,7 +345,7 @@ class ClamavFilter(object):
                 if length < 0:
                     raise ValueError(length)
             except ValueError:
-                return _respond(start_response, '400 Bad Request',
+                return _respond(start_response, 400,
                                 b'Invalid Content-Length\n')
         else:
             length = None
@@ -355,7 +355,7 @@ class ClamavFilter(object):
                                  'length=%d max_scan_size=%d',
                                  where, length, self.max_scan_size)
                 return _respond(
-                    start_response, '413 Request Entity Too Large',
+                    start_response, 413,
                     TOO_LARGE % self.max_scan_size)
             self.logger.warning('clamav: storing oversize upload unscanned '
                                 '%s length=%d', where, length)
@@ -367,7 +367,7 @@ class ClamavFilter(object):
             self.logger.error('clamav: no free scan slot within %ss (%d '
                               'scans running) %s', self.scan_queue_timeout,
                               self.max_concurrent_scans, where)
-            return _respond(start_response, '503 Service Unavailable',
+            return _respond(start_response, 503,
                             b'Service Unavailable: the virus scanner is '
                             b'busy, retry later\n')
         try:
@@ -392,7 +392,7 @@ class ClamavFilter(object):
                 self.metrics.count('errors')
                 self.logger.error('clamav: clamd unavailable, refusing '
                                   'upload %s: %s', where, err)
-                return _respond(start_response, '503 Service Unavailable',
+                return _respond(start_response, 503,
                                 b'Service Unavailable: the virus scanner '
                                 b'is unavailable, retry later\n')
 
@@ -404,7 +404,7 @@ class ClamavFilter(object):
                         'clamav: infected upload rejected %s signature=%s',
                         where, verdict.signature)
                     return _respond(
-                        start_response, '403 Forbidden',
+                        start_response, 403,
                         ('Forbidden: the upload matches the virus '
                          'signature %s\n' % verdict.signature).encode('utf-8'))
                 set_verdict(env, VERDICT_CLEAN, label, self._signatures)
@@ -552,7 +552,7 @@ class ClamavFilter(object):
     unavailable = staticmethod(answers.unavailable)
 
     def too_large(self, start_response):
-        return _respond(start_response, '413 Request Entity Too Large',
+        return _respond(start_response, 413,
                         TOO_LARGE % self.max_scan_size)
 
 

@@ -37,14 +37,14 @@ def _respond(start_response, status, body, headers=None, exc_info=None):
 
 def forbidden(start_response, signature, what='upload'):
     """403 naming the signature (infected upload, manifest or object)."""
-    return _respond(start_response, '403 Forbidden', (
+    return _respond(start_response, 403, (
         'Forbidden: the %s matches the virus signature %s\n'
         % (what, signature)).encode('utf-8'))
 
 
 def unavailable(start_response, scan_failed=False):
     """503: clamd could not be reached, or a started scan failed."""
-    return _respond(start_response, '503 Service Unavailable', (
+    return _respond(start_response, 503, (
         b'Service Unavailable: the virus scan could not be completed, '
         b'retry later\n' if scan_failed else
         b'Service Unavailable: the virus scanner is unavailable, retry '

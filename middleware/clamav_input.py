@@ -9,6 +9,7 @@ only chooses what to do with the answer.
 import collections
 
 from objproxy.common.clamd import ClamdError
+from objproxy.common.response import status_line
 
 
 class ScanningInput(object):
@@ -105,7 +106,7 @@ class ScanningInput(object):
         if self._rejection is not None:
             raise self._rejection
         if self._closed:
-            self._reject('503 Service Unavailable', 'error',
+            self._reject(status_line(503), 'error',
                          'read after the scan session was closed')
 
     def _take(self, size):
@@ -150,13 +151,13 @@ class ScanningInput(object):
             self._remaining -= len(data)
         if self.bytes_received > self._max_scan_size:
             self._stream.close()
-            self._reject('413 Request Entity Too Large', 'oversize',
+            self._reject(status_line(413), 'oversize',
                          'body exceeds max_scan_size (%d bytes)'
                          % self._max_scan_size)
         try:
             self._stream.write(data)
         except ClamdError as err:
-            self._reject('503 Service Unavailable', 'error', str(err))
+            self._reject(status_line(503), 'error', str(err))
         self._pieces.append(data)
         self._buffered += len(data)
         if self._remaining == 0:
@@ -168,9 +169,9 @@ class ScanningInput(object):
         try:
             self.verdict = self._stream.finish()
         except ClamdError as err:
-            self._reject('503 Service Unavailable', 'error', str(err))
+            self._reject(status_line(503), 'error', str(err))
         if self.verdict.status == 'FOUND':
-            self._reject('403 Forbidden', 'infected',
+            self._reject(status_line(403), 'infected',
                          self.verdict.signature)
         self._released = True
 
