@@ -2,15 +2,17 @@
 
 Starts memcached, a private clamd, four storage nodes (three replicas) and
 one proxy, waits until ``/healthcheck`` answers, starts each node's
-background daemons (replicator, auditor, updater; only now, so their first
-pass finds every peer answering) and prints how to use it.
+background daemons (NODE_DAEMONS: replicator, auditor, updater, expirer,
+and the rescanner when the pipeline scans; only now, so their first pass
+finds every peer answering) and prints how to use it.
 
 It is a real, editable cluster: the configs and rings in
 ``<data-dir>/etc`` are written once and then belong to the user (see
 aio_layout.py); the proxy runs the pipeline line of its config, so adding
-a filter is two lines there and a restart.  ``--reset`` writes them afresh.  Ctrl-C or SIGTERM stops every child; children also
-die with this process (PR_SET_PDEATHSIG), so nothing is left behind even
-after a ``kill -9``.  The test suite drives the same class (AllInOne).
+a filter is two lines there and a restart.  ``--reset`` writes them
+afresh.  Ctrl-C or SIGTERM stops every child; children also die with this
+process (PR_SET_PDEATHSIG), so nothing is left behind even after a
+``kill -9``.  The test suite drives the same class (AllInOne).
 
 Supervision: while it runs, the main loop restarts clamd whenever it dies
 (same run directory, so the same socket the proxy config points at),
