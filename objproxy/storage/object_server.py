@@ -420,7 +420,7 @@ class ObjectServer(object):
         if df.timestamp >= timestamp:
             raise backend_timestamp_error(409, df.timestamp)
         if is_verdict_update(env):
-            return self._update_verdict(env, start_response, df, timestamp)
+            return self._update_verdict(env, start_response, df)
         meta = request_metadata(env, POST_PREFIXES,
                                 POST_REPLACEABLE)
         # a verdict given after the PUT (a .meta of its own) outlives POSTs
@@ -455,11 +455,18 @@ class ObjectServer(object):
             (k, v) for k, v in current.items()
             if k.lower().startswith('x-object-sysmeta-')))
 
-    def _update_verdict(self, env, start_response, df, timestamp):
+    def _update_verdict(self, env, start_response, df):
         """A new scan verdict (``X-Backend-Verdict-Update``): a .meta that
         keeps the current .meta's keys (user metadata, content type) and
         replaces only the ``X-Object-Sysmeta-Av-*`` ones, so it replicates
-        like any POST and the client's metadata is left alone."""
+        like any POST and the client's metadata is left alone.
+
+        Its timestamp is this replica's newest one with the offset raised,
+        not the time of the update: a replica that missed a client POST
+        would otherwise write its stale metadata as the newest state, and
+        replication would undo the POST everywhere.  Each replica orders
+        the verdict just after what it holds, so the one holding the POST
+        wins, verdict included (it got the same update)."""
         verdict = request_metadata(env, (VERDICT_PREFIX,), ())
         if not verdict:
             raise HTTPError(400, 'A verdict update carries '
@@ -484,7 +491,8 @@ class ObjectServer(object):
                     if k not in ('name', 'X-Timestamp') and
                     not k.lower().startswith(VERDICT_PREFIX))
         meta.update(verdict)
-        df.write_meta(timestamp, meta)
+        newest = Timestamp(df.timestamp)
+        df.write_meta(Timestamp(newest, offset=newest.offset + 1), meta)
         return respond(start_response, 202)
 
     def _queue_expiry(self, df, account, container, obj, metadata,

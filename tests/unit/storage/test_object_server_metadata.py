@@ -132,3 +132,33 @@ def test_a_verdict_on_an_upload_since_overwritten_is_refused(app):
         'X-Timestamp': ts(5), 'X-Backend-Verdict-Update': 'true',
         'X-Backend-Verdict-Data-Timestamp': 'soon',
         'X-Object-Sysmeta-Av-Verdict': 'clean'}).status_int == 400
+
+
+def meta_files(devices):
+    return sorted(n for n in os.listdir(hash_dir(devices))
+                  if n.endswith('.meta'))
+
+
+def test_a_verdict_is_ordered_just_after_the_replicas_newest_state(
+        app, devices):
+    """A replica that missed a client POST (made at ts(2) elsewhere) must
+    not write its stale metadata as newer than that POST when a verdict
+    reaches it later: the verdict's .meta takes the replica's own newest
+    timestamp with the offset raised, never the time of the update."""
+    put(app, t=1, **{'X-Object-Meta-Color': 'red',
+                     'X-Object-Sysmeta-Av-Verdict': 'clean'})
+    assert req(app, method='POST', **{
+        'X-Timestamp': ts(3), 'X-Backend-Verdict-Update': 'true',
+        'X-Object-Sysmeta-Av-Verdict': 'infected'}).status_int == 202
+    first = Timestamp(ts(1), offset=1)
+    assert meta_files(devices) == [first.internal + '.meta']
+    assert first < Timestamp(ts(2))       # the missed POST still wins
+    head = req(app, method='HEAD')
+    assert head.headers['X-Object-Sysmeta-Av-Verdict'] == 'infected'
+    assert head.headers['Last-Modified'] == Timestamp(ts(1)).http_date
+    # a second verdict orders after the first
+    assert req(app, method='POST', **{
+        'X-Timestamp': ts(4), 'X-Backend-Verdict-Update': 'true',
+        'X-Object-Sysmeta-Av-Verdict': 'clean'}).status_int == 202
+    assert meta_files(devices) == [
+        Timestamp(ts(1), offset=2).internal + '.meta']
