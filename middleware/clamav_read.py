@@ -23,6 +23,7 @@ import time
 import eventlet
 
 from objproxy.common.clamd import ClamdError
+from objproxy.common.response import is_success, status_code
 from middleware import clamav_verdict as av
 
 #: Request headers that make a GET answer with part of the body or none.
@@ -90,7 +91,7 @@ class ReadScanner(object):
         status, headers, body = call_app(f.app, env)
         hdrs = dict((k.lower(), v) for k, v in headers)
         verdict, signatures = av.stored_verdict(hdrs)
-        if not status.startswith('2'):
+        if not is_success(status_code(status)):
             return self._send(expose, status, headers, body)
         if verdict == av.INFECTED and f.deny_infected_reads:
             close(body)
@@ -171,7 +172,7 @@ class ReadScanner(object):
         'infected', 'error' or 'unscanned'."""
         f = self.f
         status, headers, body = call_app(f.app, subrequest_env(env))
-        if not status.startswith('2'):
+        if not is_success(status_code(status)):
             close(body)
             return 'unscanned', None
         try:

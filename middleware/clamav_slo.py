@@ -27,6 +27,7 @@ import time
 
 from objproxy.common.clamd import ClamdError
 from objproxy.common.paths import str_to_wsgi
+from objproxy.common.response import is_success, status_code
 from middleware import clamav_verdict as av
 from middleware.clamav_read import call_app, close, subrequest_env
 
@@ -166,7 +167,7 @@ class ManifestScanner(object):
                 sub['HTTP_RANGE'] = 'bytes=%s' % entry['range']
             status, _headers, body = call_app(self.f.app, sub)
             try:
-                if not status.startswith('2'):
+                if not is_success(status_code(status)):
                     raise Unreadable()
                 for piece in body:
                     if piece:

@@ -48,7 +48,8 @@ from objproxy.common.config import check_options, config_true_value
 from objproxy.common.logs import get_logger
 from objproxy.common.paths import (
     PathError, split_path, str_to_wsgi, validate_name, wsgi_to_str)
-from objproxy.common.response import error_response, plain_error
+from objproxy.common.response import (
+    error_response, is_success, plain_error, status_code)
 
 SECTION = 'filter:copy'
 SOURCE = 'SSC'   # swift.source of the subrequests, as Swift names it
@@ -293,7 +294,7 @@ class ServerSideCopy(object):
         manifest_get = ('multipart-manifest', 'get') in query
         status, headers, body = call(self.app, self.source_env(
             env, wsgi_path(version, *src), query, manifest_get))
-        if not status.startswith('2'):
+        if not is_success(status_code(status)):
             start_response(status, headers)
             return body
         src_headers = dict((k.lower(), v) for k, v in headers)
@@ -312,7 +313,7 @@ class ServerSideCopy(object):
                           env.get('swift.trans_id', '-'))
 
         def put_start_response(status, put_headers, exc_info=None):
-            if status.startswith('2'):
+            if is_success(status_code(status)):
                 put_headers = list(put_headers) + copied
             if exc_info is not None:
                 return start_response(status, put_headers, exc_info)
@@ -377,7 +378,7 @@ class ServerSideCopy(object):
                          if k != 'multipart-manifest']
                 put_env['HTTP_X_OBJECT_MANIFEST'] = \
                     src_headers['x-object-manifest']
-        if status.startswith('200') and \
+        if status_code(status) == 200 and \
                 'x-static-large-object' not in src_headers and (
                     'x-object-manifest' not in src_headers or manifest_get):
             # the copy is verified against the source's ETag, unless the
@@ -414,7 +415,7 @@ def carries_whole_source(status, src_headers, manifest_get):
     not a range, not a DLO's segments joined on the fly (the manifest's
     verdict is about its own empty body), not a manifest (clamav judges
     a manifest PUT by its segments)."""
-    if not status.startswith('200'):
+    if status_code(status) != 200:
         return False
     if manifest_get:
         return False
@@ -450,7 +451,7 @@ def copied_from_headers(src, src_headers, put_env):
 def allow_copy(start_response):
     """OPTIONS of an object: COPY is allowed too (this filter answers it)."""
     def start(status, headers, exc_info=None):
-        if status.startswith('2'):
+        if is_success(status_code(status)):
             headers = [(k, add_method(v)) if k.lower() in (
                 'allow', 'access-control-allow-methods') else (k, v)
                 for k, v in headers]
