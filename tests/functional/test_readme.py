@@ -116,8 +116,8 @@ def test_every_readme_command_runs_in_a_fresh_clone(clone):
 
 
 def test_the_readme_names_the_required_filters_mechanism_truthfully():
-    """The README names REQUIRED_FILTERS and only filters it holds, and
-    each such filter is in the shipped proxy config, as the README says."""
+    """The README names REQUIRED_FILTERS and exactly the filters it holds,
+    and each is in the shipped proxy config, as the README says."""
     from objproxy.cli.aio_layout import read_text
     from objproxy.common.pipeline import REQUIRED_FILTERS
     with open(os.path.join(REPO, 'README.md')) as fp:
@@ -125,10 +125,9 @@ def test_the_readme_names_the_required_filters_mechanism_truthfully():
     start = readme.index('`REQUIRED_FILTERS`')
     paragraph = readme[start:readme.index('drop them.', start)]
     assert '`objproxy/common/pipeline.py`' in paragraph
-    named = re.findall(r'Among them are (.*?); every one',
-                       paragraph)[0]
+    named = re.findall(r'They are (.*?); every one', paragraph)[0]
     named = re.findall(r'`(\w+)`', named)
-    assert named and set(named) <= set(REQUIRED_FILTERS), named
+    assert sorted(named) == sorted(REQUIRED_FILTERS), named
     with open(os.path.join(REPO, 'etc', 'proxy-server.conf')) as fp:
         conf = read_text(fp.read())
     pipeline = conf.get('pipeline:main', 'pipeline').split()
