@@ -33,8 +33,10 @@ import uuid
 from objproxy.common.config import (
     check_options, get_bool, get_float, get_int, read_conf_file)
 from objproxy.common.exceptions import ConfigError
+from objproxy.common.hashing import load_hash_config
 from objproxy.common.logs import get_logger
 from objproxy.daemons import options
+from objproxy.ring.ring import Ring
 
 
 def load_section(conf_path, section):
@@ -260,6 +262,12 @@ class Daemon(object):
         #: applied when the daemon starts running (``apply_priority``)
         self.priority = priority_options(conf, self.name)
 
+
+    def read_ring(self, ring_name):
+        """A ring of this node's ``objproxy_dir``, with the cluster's hash
+        prefix/suffix loaded first (ring lookups hash names)."""
+        load_hash_config(self.objproxy_dir)
+        return Ring(self.objproxy_dir, ring_name=ring_name)
     def apply_priority(self):
         """Lower (or raise) this process's CPU and I/O priority as
         configured; called once when the daemon starts its work."""

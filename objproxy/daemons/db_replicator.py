@@ -28,12 +28,10 @@ import uuid
 
 from objproxy.common.backend_http import ConnectionPool, request
 from objproxy.common.config import get_int
-from objproxy.common.hashing import load_hash_config
 from objproxy.common.timestamp import Timestamp
 from objproxy.daemons.daemon import Daemon
 from objproxy.daemons.local_devs import (
     list_partitions, local_ring_devs, same_dev)
-from objproxy.ring.ring import Ring
 from objproxy.storage.db_replication_server import (
     LAYERS, replication_info, snapshot_db)
 
@@ -110,8 +108,7 @@ class DbReplicator(Daemon):
     def run_once(self, devices=None, partitions=None):
         begin = time.time()
         self.stats = stats = self.new_stats()
-        load_hash_config(self.objproxy_dir)
-        ring = Ring(self.objproxy_dir, ring_name=self.server_type)
+        ring = self.read_ring(self.server_type)
         self.pool = ConnectionPool()
         names = self.local_device_names(devices)
         mine = local_ring_devs(ring, self.conf, names)

@@ -39,11 +39,9 @@ import eventlet
 
 from objproxy.common.backend_http import ConnectionPool, request
 from objproxy.common.config import get_float, get_int
-from objproxy.common.hashing import load_hash_config
 from objproxy.common.timestamp import Timestamp
 from objproxy.daemons.daemon import Daemon, RateLimiter
 from objproxy.daemons.local_devs import local_ring_devs, same_dev
-from objproxy.ring.ring import Ring
 from objproxy.storage import expiry_queue
 
 # answers after which the entry has nothing left to do
@@ -76,16 +74,13 @@ class ObjectExpirer(Daemon):
     @property
     def container_ring(self):
         if self._container_ring is None:
-            load_hash_config(self.objproxy_dir)
-            self._container_ring = Ring(self.objproxy_dir,
-                                        ring_name='container')
+            self._container_ring = self.read_ring('container')
         return self._container_ring
 
     @property
     def object_ring(self):
         if self._object_ring is None:
-            load_hash_config(self.objproxy_dir)
-            self._object_ring = Ring(self.objproxy_dir, ring_name='object')
+            self._object_ring = self.read_ring('object')
         return self._object_ring
 
     def run_once(self, devices=None, partitions=None):

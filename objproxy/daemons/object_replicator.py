@@ -30,11 +30,9 @@ import eventlet
 
 from objproxy.common.backend_http import ConnectionPool
 from objproxy.common.config import get_int
-from objproxy.common.hashing import load_hash_config
 from objproxy.daemons.daemon import Daemon
 from objproxy.daemons.local_devs import (
     list_partitions, local_ring_devs, same_dev)
-from objproxy.ring.ring import Ring
 from objproxy.storage.hashdir import gather_ondisk_files
 from objproxy.storage.layout import DATADIR, DEFAULT_RECLAIM_AGE
 from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
@@ -183,8 +181,7 @@ class ObjectReplicator(Daemon):
                 'elapsed': 0.0, 'partitions_per_second': 0.0}
 
     def load_ring(self):
-        load_hash_config(self.objproxy_dir)
-        return Ring(self.objproxy_dir, ring_name='object')
+        return self.read_ring('object')
 
     # -- a pass ------------------------------------------------------------
     def run_once(self, devices=None, partitions=None):

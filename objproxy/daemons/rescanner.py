@@ -60,10 +60,8 @@ from objproxy.common.clamd import (
     read_clamd_conf, signature_fingerprint)
 from objproxy.common.config import get_float, get_int
 from objproxy.common.exceptions import ConfigError
-from objproxy.common.hashing import load_hash_config
 from objproxy.daemons.daemon import Daemon, RateLimiter
 from objproxy.daemons.local_devs import is_local, list_partitions
-from objproxy.ring.ring import Ring
 from objproxy.storage import hashdir, layout, object_format
 from middleware import clamav_verdict as av
 
@@ -148,8 +146,7 @@ class ObjectRescanner(Daemon):
     @property
     def object_ring(self):
         if self._object_ring is None:
-            load_hash_config(self.objproxy_dir)
-            self._object_ring = Ring(self.objproxy_dir, ring_name='object')
+            self._object_ring = self.read_ring('object')
         return self._object_ring
 
     def run_once(self, devices=None, partitions=None):

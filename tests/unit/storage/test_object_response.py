@@ -11,6 +11,7 @@ from objproxy.storage import object_response as orsp
 from objproxy.storage.diskfile import DiskFile
 from objproxy.storage.object_request import HTTPError
 from tests.unit.middleware.test_dlo import ListLogger
+from tests.unit.storage.test_object_server import corrupt
 
 BODY = bytes(range(256)) * 20        # 5120 bytes
 
@@ -44,14 +45,6 @@ def stored(dev, body=BODY, block_size=1024, damage_at=None, **meta):
         corrupt(path, damage_at)
     metadata = df.open()
     return df, metadata, os.path.join(df.hash_dir, df.data_file)
-
-
-def corrupt(path, offset):
-    with open(path, 'r+b') as fp:
-        fp.seek(offset)
-        byte = fp.read(1)
-        fp.seek(offset)
-        fp.write(bytes([byte[0] ^ 0xff]))
 
 
 def quarantined(dev, df):
