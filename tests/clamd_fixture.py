@@ -15,7 +15,6 @@ machine, but fails them in CI (``CI`` set to true, 1 or yes), where a
 skipped scanner test would otherwise count as passing; ``require_clamd``
 applies the same rule to tests that start clamd themselves.
 """
-import os
 import shutil
 import tempfile
 
@@ -23,17 +22,12 @@ import pytest
 
 from objproxy.cli.clamd_runner import (
     ClamdNotFound, ClamdProcess, find_clamd, free_port)
-
-
-def in_ci():
-    return os.environ.get('CI', '').strip().lower() in ('true', '1', 'yes')
+from tests.needs import missing
 
 
 def missing_clamd(err):
     """Fail in CI, skip elsewhere, naming what is missing."""
-    if in_ci():
-        pytest.fail('clamd is required in CI: %s' % err)
-    pytest.skip(str(err))
+    missing('clamd: %s' % err)
 
 
 def require_clamd():

@@ -8,11 +8,12 @@ strict mode and ``cors_allow_origin``.  The same page uploads files with
 an HTML form signed for formpost.  The proxies run the shipped pipeline.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (scripts/install).
-Without them the tests are skipped, except in CI (``CI=true``), where a
-missing browser is a failure.
+Without them the tests are skipped, except in CI (``CI`` true, 1 or yes),
+where a missing browser is a failure (tests.needs).
 """
 import hashlib
 import hmac
+import importlib.util
 import http.client
 import os
 import shutil
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from objproxy.cli.aio import wait_for_port
+from tests.needs import missing
 from tests.ports import free_ports
 
 CHROMIUM = '/usr/bin/chromium'
@@ -37,24 +39,19 @@ CHROME_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
 
 
 def _missing_browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER)
-               if not os.access(path, os.X_OK)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append('the selenium package')
-    return missing
+    absent = [path for path in (CHROMIUM, CHROMEDRIVER)
+              if not os.access(path, os.X_OK)]
+    if importlib.util.find_spec('selenium') is None:
+        absent.append('the selenium package')
+    return absent
 
 
 @pytest.fixture(scope='module')
 def browser():
-    missing = _missing_browser()
-    if missing:
-        reason = 'no browser for the CORS tests: missing %s (installed by ' \
-                 'scripts/install)' % ', '.join(missing)
-        if os.environ.get('CI', '').lower() == 'true':
-            pytest.fail(reason)
-        pytest.skip(reason)
+    absent = _missing_browser()
+    if absent:
+        missing('no browser for the CORS tests: missing %s (installed by '
+                'scripts/install)' % ', '.join(absent))
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     profile = tempfile.mkdtemp(prefix='objproxy-chromium-')

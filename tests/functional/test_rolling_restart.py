@@ -16,9 +16,8 @@ import threading
 import time
 import uuid
 
-import pytest
-
 from tests.cluster import ExtraProxy
+from tests.needs import missing
 from tests.ports import free_ports
 
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
@@ -188,9 +187,9 @@ def wait_for(predicate, what, timeout=30):
         time.sleep(0.05)
 
 
-@pytest.mark.skipif(not os.path.exists(NGINX),
-                    reason='nginx is not installed (scripts/install)')
 def test_rolling_restart_behind_nginx_fails_no_request(cluster, tmp_path):
+    if not os.path.exists(NGINX):
+        missing('nginx is not installed (scripts/install installs it)')
     proxies = {}
     for name in ('rolling-a', 'rolling-b'):
         disable = str(tmp_path / (name + '.disable'))

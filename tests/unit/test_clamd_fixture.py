@@ -18,7 +18,7 @@ def test_missing_clamd_fails_in_ci(no_clamd, monkeypatch, value):
     monkeypatch.setenv('CI', value)
     with pytest.raises(pytest.fail.Exception) as err:
         clamd_fixture._start()
-    assert 'clamd is required in CI' in str(err.value)
+    assert 'required in CI: clamd' in str(err.value)
 
 
 @pytest.mark.parametrize('value', [None, '', 'false'])
