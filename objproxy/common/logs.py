@@ -26,6 +26,7 @@ def get_logger(conf, name=None, log_route=None):
     _configured[route] = key
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
+        handler.close()     # a FileHandler's file, a syslog socket
     if conf.get('log_file'):
         handler = logging.FileHandler(conf['log_file'])
     elif config_true_value(conf.get('log_to_stdout', 'false')):

@@ -12,6 +12,8 @@ from objproxy.common.exceptions import RingError
 from objproxy.ring.ring import DEV_KEYS, NONE_DEV
 
 MAX_DEVICES = NONE_DEV          # dev ids are stored as uint16; 0xFFFF = none
+# What set_info may change (weight, region and zone have their commands).
+SETTABLE_INFO = ('ip', 'port', 'device', 'meta')
 
 
 def _is_number(value):
@@ -63,7 +65,8 @@ class DeviceMixin(object):
         self._check_unique(clean)
         if 'id' in dev and dev['id'] is not None:
             dev_id = dev['id']
-            if not isinstance(dev_id, int) or not 0 <= dev_id < MAX_DEVICES:
+            if not isinstance(dev_id, int) or isinstance(dev_id, bool) or \
+                    not 0 <= dev_id < MAX_DEVICES:
                 raise RingError('bad device id %r' % (dev_id,))
             if dev_id < len(self.devs) and self.devs[dev_id] is not None:
                 raise RingError('device id %d already in use' % dev_id)
@@ -104,10 +107,16 @@ class DeviceMixin(object):
         self.version += 1
 
     def set_dev_info(self, dev_id, **changes):
+        """ip, port, device and meta of a device (swift-ring-builder's
+        set_info); weight, region and zone have commands of their own."""
+        other = sorted(set(changes) - set(SETTABLE_INFO))
+        if other:
+            raise RingError('set_info changes %s only, not %s' % (
+                ', '.join(SETTABLE_INFO), ', '.join(other)))
         dev = self._dev(dev_id)
         clean = validate_dev(dict(dev, **changes))
         self._check_unique(clean, dev_id)
-        for key in ('ip', 'port', 'device', 'meta'):
+        for key in SETTABLE_INFO:
             dev[key] = clean[key]
         self.devs_changed = True
         self.version += 1

@@ -10,7 +10,7 @@ import os
 import time
 import uuid
 
-from objproxy.storage.dirsync import makedirs_fsynced
+from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.layout import DATADIR, QUARANTINE, TMP_PREFIX, TMPDIR
 from objproxy.storage.suffix_hashes import invalidate_hash
 
@@ -19,7 +19,7 @@ def quarantine_dir(device_path, hash_dir):
     """Move a whole hash dir to quarantine; returns the new path."""
     name_hash = os.path.basename(hash_dir)
     qroot = os.path.join(device_path, QUARANTINE, DATADIR)
-    makedirs_fsynced(qroot, fsync=False)
+    makedirs_fsynced(qroot)
     target = os.path.join(qroot, name_hash)
     try:
         os.rename(hash_dir, target)
@@ -28,6 +28,10 @@ def quarantine_dir(device_path, hash_dir):
             raise
         target = '%s-%s' % (target, uuid.uuid4().hex)
         os.rename(hash_dir, target)
+    # both ends of the move, so a crash neither brings the damaged copy
+    # back into service nor loses the evidence
+    fsync_dir(qroot)
+    fsync_dir(os.path.dirname(hash_dir))
     invalidate_hash(os.path.dirname(hash_dir))
     return target
 

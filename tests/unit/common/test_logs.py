@@ -106,9 +106,10 @@ def test_asking_again_with_the_same_conf_adds_no_handler(tmp_path, route):
 
 def test_a_changed_conf_replaces_the_handler(tmp_path, route):
     old, new = tmp_path / 'old.log', tmp_path / 'new.log'
-    get_logger({'log_file': str(old)}, 'n', route)
+    replaced = get_logger({'log_file': str(old)}, 'n', route).handlers[0]
     logger = get_logger({'log_file': str(new)}, 'n', route)
     assert len(logger.handlers) == 1
+    assert replaced.stream is None      # its file is closed, not leaked
     logger.info('after')
     logger.handlers[0].flush()
     assert 'after' in new.read_text() and 'after' not in old.read_text()

@@ -80,7 +80,7 @@ def test_explicit_id_leaves_a_gap_that_is_filled_later(builder):
     assert builder.add_dev(dev(device='b')) == 0
 
 
-@pytest.mark.parametrize('bad_id', [-1, MAX_DEVICES, '2', 1.0])
+@pytest.mark.parametrize('bad_id', [-1, MAX_DEVICES, '2', 1.0, True])
 def test_explicit_id_out_of_range_is_refused(builder, bad_id):
     with pytest.raises(RingError) as info:
         builder.add_dev(dev(id=bad_id))
@@ -136,6 +136,16 @@ def test_set_info_validates_the_new_address(builder):
     with pytest.raises(RingError):
         builder.set_dev_info(dev_id, port=0)
     assert builder.devs[dev_id]['port'] == 6200
+
+
+def test_set_info_refuses_what_it_cannot_change(builder):
+    """Weight and zone have commands of their own; set_info never drops
+    them silently."""
+    dev_id = builder.add_dev(dev())
+    with pytest.raises(RingError) as err:
+        builder.set_dev_info(dev_id, zone=7, weight=1.0)
+    assert 'weight, zone' in str(err.value)
+    assert (builder.devs[dev_id]['zone'], builder.version) == (2, 1)
 
 
 def test_set_info_may_not_collide_with_another_device(builder):

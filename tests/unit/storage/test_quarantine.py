@@ -37,6 +37,18 @@ def test_quarantine_moves_the_hash_dir_aside_with_its_files(device):
         assert fp.read() == b'bad'
 
 
+def test_quarantine_fsyncs_both_ends_of_the_move(device, monkeypatch):
+    """A crash after the move neither puts the damaged copy back in
+    service nor loses it."""
+    from objproxy.storage import quarantine
+    synced = []
+    monkeypatch.setattr(quarantine, 'fsync_dir', synced.append)
+    hash_dir = make_hash_dir(device)
+    quarantine_dir(device, hash_dir)
+    assert synced == [os.path.join(device, 'quarantined', 'objects'),
+                      os.path.dirname(hash_dir)]
+
+
 def test_quarantine_invalidates_the_suffix_for_replication(device):
     hash_dir = make_hash_dir(device)
     quarantine_dir(device, hash_dir)
