@@ -106,8 +106,7 @@ def _check_object_segment(seg, index, is_last, own_path):
         return 'Index %d: "etag" must be a string or null (if provided)' \
             % index
     inner = path.strip('/')
-    if '/' not in inner or '\x00' in path or \
-            path.lstrip('/').startswith('/'):
+    if '/' not in inner or '\x00' in path:
         return 'Index %d: path does not refer to an object. Path must be ' \
             'of the form /container/object.' % index
     size = seg.get('size_bytes')
