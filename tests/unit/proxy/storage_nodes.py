@@ -10,7 +10,10 @@ still answering, and the proxy's backend sockets are plain (the test
 process is not monkey-patched), so every node serves requests on threads.
 
 ``make_cluster(tmp_path, **proxy_conf)`` returns a ``LocalCluster``;
-``stop()`` shuts the servers down.
+``stop()`` shuts the servers down.  Not for object PUTs through the
+proxy: wsgiref's server does not answer ``Expect: 100-continue``, so the
+putter waits for its node timeout (write object rows straight to the
+container layer instead, or use tests/functional).
 """
 import os
 import socketserver
