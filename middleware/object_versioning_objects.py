@@ -383,7 +383,9 @@ class ObjectVersioning(object):
         """PUT ?version-id=: make that version the current one again."""
         req = self.req
         if 'chunked' in req.headers.get('Transfer-Encoding', '').lower():
-            has_body = req.body_file.read(1) != b''
+            # the server's own input: webob hands out an empty stream for
+            # a chunked body it was not told is readable
+            has_body = req.environ['wsgi.input'].read(1) != b''
         elif req.content_length is None:
             raise VersioningError(411)
         else:

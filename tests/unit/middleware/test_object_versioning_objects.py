@@ -451,6 +451,21 @@ def test_an_empty_chunked_put_version_id_restores(app, swift):
     assert handler(app, 'GET').handle().body == b'v1'
 
 
+def test_a_chunked_put_version_id_with_a_body_is_refused(app, swift):
+    """As eventlet hands a chunked body over (no Content-Length), the
+    body is still seen: a restore never throws a body away."""
+    v1 = put(app, b'v1')
+    put(app, b'v2')
+    chunked = handler(app, 'PUT', query='version-id=' + v1,
+                      headers={'Transfer-Encoding': 'chunked'})
+    chunked.env['wsgi.input'] = io.BytesIO(b'a non-empty body')
+    chunked.env.pop('CONTENT_LENGTH', None)
+    with pytest.raises(VersioningError) as err:
+        chunked.handle_version(v1)
+    assert err.value.response.status_int == 400
+    assert handler(app, 'GET').handle().body == b'v2'
+
+
 def test_put_version_id_of_a_missing_version(app, swift):
     with pytest.raises(VersioningError) as err:
         version_req(app, 'PUT', '1600000000.00000', body=b'')
