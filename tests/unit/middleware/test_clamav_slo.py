@@ -17,6 +17,7 @@ from middleware import clamav, clamav_slo
 from middleware.clamav_slo import MAX_MANIFEST, read_body, segments
 from objproxy.common.clamd import EICAR_TEST_FILE
 from tests import clamd_fixture
+from tests.unit.middleware.closing_body import ClosingBody
 from tests.unit.middleware.fake_clamd import FakeClamd
 
 clamd = clamd_fixture.clamd
@@ -58,18 +59,6 @@ class Segments(object):
         puts = [r for r in self.requests if r['REQUEST_METHOD'] == 'PUT']
         assert len(puts) == 1
         return puts[0]
-
-
-class ClosingBody(object):
-    def __init__(self, app, pieces):
-        self.app = app
-        self.pieces = pieces
-
-    def __iter__(self):
-        return iter(self.pieces)
-
-    def close(self):
-        self.app.closed += 1
 
 
 class Lines(logging.Handler):

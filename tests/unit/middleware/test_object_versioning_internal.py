@@ -11,6 +11,7 @@ from middleware.object_versioning_internal import (
     CountingReader, IterReader, VersioningError, call, check, drain, make_env)
 from middleware.object_versioning_names import ALLOW_RESERVED
 from objproxy.common.paths import reserved_names_allowed
+from tests.unit.middleware.closing_body import ClosingBody
 
 
 def client_env(**extra):
@@ -41,19 +42,7 @@ class Recorder(object):
             if self.content_type else {}
         Response(status=self.status, body=self.body, **kwargs)(
             env, start_response)
-        return Closing(self, [self.body[:3], self.body[3:]])
-
-
-class Closing(object):
-    def __init__(self, app, pieces):
-        self.app = app
-        self.pieces = pieces
-
-    def __iter__(self):
-        return iter(self.pieces)
-
-    def close(self):
-        self.app.closed += 1
+        return ClosingBody(self, [self.body[:3], self.body[3:]])
 
 
 # --- make_env ----------------------------------------------------------------
