@@ -24,6 +24,7 @@ import pytest
 
 from tests.functional.test_pipeline import call
 from tests.functional.test_scan_large_objects import raw_get, wait_for_verdict
+from tests.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -231,14 +232,22 @@ def test_a_copy_written_to_a_handoff_is_rescanned(
     first = ring.get_part_nodes(part)[0]
     down = next(index for index, node in enumerate(cluster.nodes)
                 if node['port'] == first['port'])
-    cluster.stop_node(down)
-    try:
-        assert call(cluster.proxy_url, 'PUT', container + '/handed.txt',
-                    auth, b'handed ' + marker.encode())[0] == 201
-    finally:
-        cluster.start_node(down)
-    files = cluster.object_files(account, cname, 'handed.txt')
-    assert down not in files and len(files) == 3    # two primaries, a handoff
+    # a proxy of its own: the shared one may still skip a node that an
+    # earlier test stopped (error limiting), and then write no handoff
+    with cluster.extra_proxy('rescan-handoff') as proxy:
+        cluster.stop_node(down)
+        try:
+            assert call(proxy.url, 'PUT', container + '/handed.txt',
+                        auth, b'handed ' + marker.encode())[0] == 201
+        finally:
+            cluster.start_node(down)
+    # the answer may come once two copies are stored; the third follows
+    files = wait_for(
+        lambda: len(cluster.object_files(account, cname,
+                                         'handed.txt')) == 3 and
+        cluster.object_files(account, cname, 'handed.txt'),
+        what='two primaries and a handoff holding the object')
+    assert down not in files
 
     install()
     totals = run_rescanners(cluster, tmp_path, {part})
