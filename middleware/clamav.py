@@ -98,13 +98,14 @@ What is scanned: object PUTs (``/v1/<account>/<container>/<object>``),
 including the PUT subrequests of bulk, formpost and copy (all left of this
 filter) -- except that a copy of a clean object's whole stored content
 keeps the source's verdict, which the copy filter hands over in the
-environ (never from headers); SLO manifest PUTs (their joined segments, middleware.clamav_slo);
-GETs per ``scan_on_read`` (middleware.clamav_read).
+environ (never from headers); SLO manifest PUTs (their joined segments,
+middleware.clamav_slo); GETs per ``scan_on_read`` (middleware.clamav_read).
 
 Health: ``ClamavFilter.health_check()`` PINGs clamd
 (middleware.clamav_health) and returns None or a reason such as ``clamd
-unreachable``.  The healthcheck filter asks it and answers ``/healthcheck`` with 503 while clamd is down, so a
-load balancer takes a proxy whose scanner is down out of rotation.
+unreachable``.  The healthcheck filter asks it and answers
+``/healthcheck`` with 503 while clamd is down, so a load balancer takes a
+proxy whose scanner is down out of rotation.
 
 Infected uploads get ``403 Forbidden`` with a plain-text body naming the
 signature, and a log line with transaction id, account, container, object
@@ -313,16 +314,14 @@ class ClamavFilter(object):
             return False
         current = (self.current_signatures()
                    if self.scan_on_read == 'stale' else None)
-        policy = 'missing' if self.scan_on_read == 'never' \
-            else self.scan_on_read
-        return not av.needs_scan(verdict, signatures, current, policy)
+        return not av.needs_scan(verdict, signatures, current,
+                                 self.scan_on_read)
 
     def _keep_copied_verdict(self, env, start_response, copied):
         """A copy of a clean object's whole content keeps the source's
         verdict: those bytes were judged when the source was stored, and
         the rescanner judges both again when signatures change."""
-        for name, value in copied.items():
-            env['HTTP_' + name.upper().replace('-', '_')] = value
+        put_headers(env, copied)
         self.metrics.count('verdicts_carried')
         return self.app(env, start_response)
 
@@ -564,8 +563,12 @@ class ClamavFilter(object):
 
 def set_verdict(env, verdict, engine=None, signatures=None):
     """Label the upload (request sysmeta, stored with the object)."""
-    for name, value in av.verdict_headers(verdict, engine,
-                                          signatures).items():
+    put_headers(env, av.verdict_headers(verdict, engine, signatures))
+
+
+def put_headers(env, headers):
+    """Request headers (``name: value``) into the WSGI environ."""
+    for name, value in headers.items():
         env['HTTP_' + name.upper().replace('-', '_')] = value
 
 

@@ -6,7 +6,7 @@ objproxy answers), and all reads show the stored verdict sysmeta under
 its public ``X-Object-Av-*`` names.
 """
 from middleware.clamav_verdict import PUBLIC_PREFIX, SYSMETA_PREFIX
-from objproxy.common.response import plain_error, status_line
+from objproxy.common.response import plain_error, status_code, status_line
 
 
 def expose_verdict(start_response):
@@ -28,7 +28,7 @@ def _respond(start_response, status, body, headers=None, exc_info=None):
     """A plain-text answer through objproxy.common.response; ``status`` is
     a status line or code.  ``exc_info`` replaces a response the app had
     already started (WSGI), which Response itself never does."""
-    resp = plain_error(int(str(status).split()[0]), body, headers)
+    resp = plain_error(status_code(str(status)), body, headers)
     if exc_info is not None:
         start_response(status_line(resp.status), resp.headers, exc_info)
         return resp.app_iter

@@ -50,6 +50,8 @@ from objproxy.common.paths import (
     PathError, split_path, str_to_wsgi, validate_name, wsgi_to_str)
 from objproxy.common.response import (
     error_response, is_success, plain_error, status_code)
+from middleware.clamav_verdict import (
+    SYSMETA_PREFIX as VERDICT_SYSMETA_PREFIX)
 
 SECTION = 'filter:copy'
 SOURCE = 'SSC'   # swift.source of the subrequests, as Swift names it
@@ -66,7 +68,6 @@ NOT_COPIED = frozenset((
     'x-copied-from-account', 'x-copied-from-last-modified'))
 NOT_COPIED_PREFIXES = ('x-backend-', 'x-object-sysmeta-slo-')
 UPDATE_OVERRIDE = 'x-object-sysmeta-container-update-override-'
-VERDICT_SYSMETA = 'x-object-sysmeta-av-'
 # The source's verdict headers, when the PUT carries its exact bytes.
 COPIED_VERDICT_ENV = 'objproxy.copy.source_verdict'
 # Environ keys that belong to the client's request, not a subrequest.
@@ -395,7 +396,7 @@ class ServerSideCopy(object):
         if carries_whole_source(status, src_headers, manifest_get):
             put_env[COPIED_VERDICT_ENV] = dict(
                 (name, value) for name, value in src_headers.items()
-                if name.startswith(VERDICT_SYSMETA))
+                if name.startswith(VERDICT_SYSMETA_PREFIX))
         if client_sent_content_type(env):
             put_env['CONTENT_TYPE'] = env['CONTENT_TYPE']
         elif src_headers.get('content-type'):

@@ -42,6 +42,7 @@ class HealthCheckMiddleware(object):
         self.app = app
         self.disable_path = conf.get('disable_path', '').strip()
         self.check_clamd = get_bool(conf, 'check_clamd', True, SECTION)
+        self._probes = None
 
     def __call__(self, env, start_response):
         if env.get('PATH_INFO') != PATH:
@@ -60,11 +61,19 @@ class HealthCheckMiddleware(object):
         """Reasons the pipeline cannot serve, from its health probes."""
         if not self.check_clamd:
             return []
-        chain = self._pipeline      # set by the pipeline loader
-        below = chain[chain.index(self) + 1:]
-        return [reason for reason in (f.health_check() for f in below
-                                      if hasattr(f, 'health_check'))
+        return [reason for reason in (probe() for probe in self.probes())
                 if reason]
+
+    def probes(self):
+        """The ``health_check`` of every filter after this one, found once
+        in ``_pipeline`` (set by the pipeline loader, complete by the
+        first request)."""
+        if self._probes is None:
+            chain = self._pipeline
+            self._probes = [f.health_check
+                            for f in chain[chain.index(self) + 1:]
+                            if hasattr(f, 'health_check')]
+        return self._probes
 
 
 def filter_factory(global_conf, **local_conf):

@@ -15,6 +15,9 @@ parsed with webob.
 import http
 import time
 
+TEXT_PLAIN = 'text/plain; charset=UTF-8'
+JSON = 'application/json'
+
 # Swift's phrases where Python's differ (or differ in newer Pythons)
 EXTRA_REASONS = {
     413: 'Request Entity Too Large',
@@ -181,7 +184,7 @@ def plain_error(status, message, headers=None):
     """A plain-text answer whose body is just the message: Swift's
     400/412-style errors, and short answers such as healthcheck's OK."""
     return Response(status, headers=headers, body=message,
-                    content_type='text/plain; charset=UTF-8')
+                    content_type=TEXT_PLAIN)
 
 
 def http_date(ts=None):

@@ -38,7 +38,7 @@ from objproxy.common.config import get_bool, get_float
 from objproxy.common.exceptions import DeviceUnavailable
 from objproxy.common.hashing import hash_path, load_hash_config
 from objproxy.common.offload import run_in_thread
-from objproxy.common.response import Response
+from objproxy.common.response import JSON, Response, TEXT_PLAIN
 from objproxy.storage.account_broker import AccountBroker
 from objproxy.storage.container_broker import ContainerBroker
 from objproxy.storage.db_connection import is_busy_error
@@ -51,8 +51,6 @@ LAYERS = {
     'container': ('containers', ContainerBroker),
     'account': ('accounts', AccountBroker),
 }
-JSON = 'application/json'
-PLAIN = 'text/plain; charset=UTF-8'
 BUSY = (('X-Backend-Busy', 'true'),)
 MAX_JSON_BODY = 64 * 1024 * 1024
 CHUNK = 65536
@@ -150,7 +148,7 @@ class DbReplicationServer(object):
             busy = is_busy_error(err)
             status, body = 503, 'database error: %s' % err
         return Response(status, headers=BUSY if busy else None, body=body,
-                        content_type=JSON if status == 200 else PLAIN)(
+                        content_type=JSON if status == 200 else TEXT_PLAIN)(
                             env, start_response)
 
     # -- parsing -----------------------------------------------------------

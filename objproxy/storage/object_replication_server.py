@@ -48,7 +48,7 @@ from objproxy.common.config import get_bool, get_int
 from objproxy.common.exceptions import DeviceUnavailable, DiskFileNoSpace
 from objproxy.common.hashing import hash_path
 from objproxy.common.offload import run_in_thread
-from objproxy.common.response import Response
+from objproxy.common.response import JSON, Response, TEXT_PLAIN
 from objproxy.storage.dirsync import fsync_dir, makedirs_fsynced
 from objproxy.storage.hashdir import (
     cleanup_ondisk_files, gather_ondisk_files, split_filename)
@@ -62,8 +62,6 @@ from objproxy.storage.suffix_hashes import get_hashes, invalidate_hash
 from objproxy.storage.devices import (
     InvalidPath, check_partition, validate_device)
 
-JSON = 'application/json'
-PLAIN = 'text/plain; charset=UTF-8'
 RECORD_HEADER = struct.Struct('>I')
 MAX_RECORD_HEADER = 8192
 MAX_JSON_BODY = 32 * 1024 * 1024
@@ -231,7 +229,7 @@ class ObjectReplicationServer(object):
         except DiskFileNoSpace as err:
             status, body = 507, str(err).encode('utf-8')
         return Response(status, body=body, content_type=JSON if status == 200
-                        else PLAIN)(env, start_response)
+                        else TEXT_PLAIN)(env, start_response)
 
     # -- request parsing ---------------------------------------------------
     def handle(self, env):

@@ -43,8 +43,10 @@ ALLOWED = ('GET', 'HEAD')
 def is_recon_path(path):
     """``/recon`` or ``/recon/<metric>...``; a device named ``recon`` is
     still storage: its paths go on with a numeric partition."""
+    if not path.startswith('/recon'):
+        return False        # every storage request: nothing more to do
     parts = path.strip('/').split('/')
-    if parts[0] != 'recon' or not path.startswith('/'):
+    if parts[0] != 'recon':
         return False
     return len(parts) == 1 or not parts[1].isdigit()
 
