@@ -32,6 +32,7 @@ import time
 
 from objproxy.common.exceptions import ConfigError
 from objproxy.common.offload import run_in_thread
+from objproxy.common.response import JSON, Response, plain_error
 
 RECON_TYPES = ('object', 'container', 'account')
 RING_NAMES = ('account', 'container', 'object')
@@ -199,15 +200,6 @@ class NodeFacts(object):
 
 
 # -- the endpoint -----------------------------------------------------------
-def _answer(start_response, method, status, body, content_type,
-            extra=()):
-    body = body if isinstance(body, bytes) else body.encode('utf-8')
-    start_response(status, [('Content-Type', content_type),
-                            ('Content-Length', str(len(body)))] +
-                   list(extra))
-    return [b''] if method == 'HEAD' else [body]
-
-
 class ReconApp(object):
     """The ``/recon/`` WSGI app of a storage node with config ``conf``."""
 
@@ -224,30 +216,26 @@ class ReconApp(object):
         return NodeFacts(self.sections()).metric(metric, kind)
 
     def __call__(self, env, start_response):
-        method = env.get('REQUEST_METHOD', 'GET')
         path = env.get('PATH_INFO', '')
-        if method not in ALLOWED:
-            return _answer(start_response, method, '405 Method Not Allowed',
-                           'Method not allowed: recon is read-only\n',
-                           'text/plain; charset=UTF-8',
-                           [('Allow', ', '.join(ALLOWED))])
+        if env.get('REQUEST_METHOD', 'GET') not in ALLOWED:
+            return plain_error(405, 'Method not allowed: recon is '
+                               'read-only\n',
+                               [('Allow', ', '.join(ALLOWED))])(
+                                   env, start_response)
         parts = path.strip('/').split('/')[1:]
         metric = parts[0] if parts else ''
         kind = parts[1] if len(parts) > 1 else None
         if metric not in METRICS or len(parts) > 2 or (
                 kind is not None and (metric != 'replication' or
                                       kind not in RECON_TYPES)):
-            return _answer(start_response, method, '404 Not Found',
-                           'Invalid path: %s (recon metrics: %s)\n' % (
-                               path, ', '.join(METRICS)),
-                           'text/plain; charset=UTF-8')
+            return plain_error(404, 'Invalid path: %s (recon metrics: %s)\n'
+                               % (path, ', '.join(METRICS)))(
+                                   env, start_response)
         try:
             value = run_in_thread(self.gather, metric, kind)
         except ConfigError as err:
-            return _answer(start_response, method,
-                           '500 Internal Server Error',
-                           'cannot read the node config: %s\n' % err,
-                           'text/plain; charset=UTF-8')
-        return _answer(start_response, method, '200 OK',
-                       json.dumps(value, sort_keys=True),
-                       'application/json; charset=UTF-8')
+            return plain_error(500, 'cannot read the node config: %s\n'
+                               % err)(env, start_response)
+        return Response(200, body=json.dumps(value, sort_keys=True),
+                        content_type=JSON + '; charset=UTF-8')(
+                            env, start_response)
